@@ -1,0 +1,12 @@
+"""refattn: readable reference implementations of long-range attention.
+
+Exact attention is the oracle (:mod:`refattn.softmax`); every mechanism runs
+unchanged on NumPy and CuPy through :mod:`refattn.backend`.  See README.md for
+the feature table and derivations/ for the mathematics.
+"""
+
+from .softmax import chunked_attention, softmax, softmax_attention
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "chunked_attention", "softmax", "softmax_attention"]

@@ -1,0 +1,248 @@
+r"""Exact attention: the oracle every approximation in refattn is checked against.
+
+Scaled dot-product attention (Vaswani et al. 2017, arXiv:1706.03762) mixes the
+values with weights ``softmax(Q Kᵀ / √d)``, row by row.  :func:`softmax_attention`
+computes it the direct way, holding the whole ``n × m`` score matrix.
+:func:`chunked_attention` gives the same numbers without that matrix: it visits
+the keys in chunks and keeps, per query, a running maximum, a running
+normaliser and a running weighted sum, rescaling the last two whenever the
+maximum grows (the "online softmax" of Milakov & Gimelshein 2018,
+arXiv:1805.02867; used for attention by Rabe & Staats 2021, arXiv:2112.05682,
+and by FlashAttention, Dao et al. 2022, arXiv:2205.14135).
+
+Equations, numbered as in ``derivations/00-exact-attention.md``:
+
+* (0.1) ``s_ij = scale · q_i·k_j``, ``A = softmax(S) V`` with the softmax over keys;
+* (0.3) ``softmax(x) = softmax(x − c)``: subtract the row maximum before ``exp``;
+* (0.4) the online-softmax update that makes chunked equal to dense;
+* (0.6) the causal rule ``j ≤ i + (m − n)`` (queries aligned with the *last* keys);
+* (0.7) a query with no allowed key gets output 0 and weights 0.
+"""
+
+from __future__ import annotations
+
+from ._validation import (
+    array_module,
+    check_attention_inputs,
+    check_bool,
+    check_float_array,
+    check_int,
+    check_scale,
+)
+
+__all__ = ["chunked_attention", "softmax", "softmax_attention"]
+
+
+def softmax(x, axis=-1):
+    """Numerically stable softmax of ``x`` along ``axis``.
+
+    ``-inf`` entries mean "masked" and get weight 0; a slice that is entirely
+    ``-inf`` gets all zeros rather than NaN (0.7).  The maximum of each slice is
+    subtracted before exponentiating (0.3), so large logits do not overflow.
+
+    Parameters
+    ----------
+    x : array, float32 or float64
+        Logits; may contain ``-inf``, not NaN or ``+inf``.  Not modified.
+    axis : int
+        The axis that sums to one.
+
+    Returns
+    -------
+    array of the same shape and dtype as ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> softmax(np.array([[1.0, 1.0, 1.0, 1.0], [0.0, -np.inf, -np.inf, -np.inf]]))
+    array([[0.25, 0.25, 0.25, 0.25],
+           [1.  , 0.  , 0.  , 0.  ]])
+    """
+    xp = array_module(x=x)
+    check_float_array("x", x)
+    if x.ndim < 1 or 0 in x.shape:
+        raise ValueError(f"x must have ndim >= 1 and no empty axis, got shape {x.shape}")
+    axis = check_int("axis", axis, minimum=-x.ndim)
+    if axis >= x.ndim:
+        raise ValueError(f"axis must be in [{-x.ndim}, {x.ndim - 1}] for x.ndim {x.ndim}, got {axis}")
+    if bool(xp.isnan(x).any()) or bool(xp.isposinf(x).any()):
+        raise ValueError("x must not contain NaN or +inf (-inf is allowed and means masked)")
+    e = x.copy()
+    _exp_minus_max_(e, axis)
+    e /= _nonzero(e.sum(axis=axis, keepdims=True))
+    return e
+
+
+def softmax_attention(q, k, v, *, causal=False, mask=None, scale=None, return_weights=False):
+    """Exact scaled dot-product attention, ``softmax(scale · Q Kᵀ) V``.
+
+    Holds the full ``(..., n, m)`` score matrix: memory ``n·m`` per head
+    (see :func:`refattn.complexity.dense_attention_memory`).  This is the oracle.
+
+    Parameters
+    ----------
+    q : array (..., n, d)
+        Queries.  Leading axes of q, k and v broadcast together.
+    k : array (..., m, d)
+        Keys.
+    v : array (..., m, d_v)
+        Values.
+    causal : bool
+        If True, query ``i`` attends only keys ``j <= i + (m - n)``.  With
+        ``m == n`` this is the usual lower-triangular mask; with ``m > n`` the
+        queries are the *last* ``n`` positions of the key sequence (as when
+        keys include a cache or memory of earlier tokens).  (0.6)
+    mask : bool array broadcastable to (..., n, m), optional
+        True where query ``i`` may attend key ``j``.  Combined with ``causal``
+        by logical and.
+    scale : float > 0, optional
+        Multiplies the logits; default ``1/sqrt(d)``.
+    return_weights : bool
+        Also return the attention weights ``(..., n, m)``.
+
+    Returns
+    -------
+    out : array (..., n, d_v)
+        Dtype is the common dtype of q, k and v.  A query that may attend no
+        key gets a row of zeros (0.7), never NaN.
+    weights : array (..., n, m)
+        Only when ``return_weights``; each row sums to 1 (or is all zero).
+
+    Examples
+    --------
+    Equal scores average the values; causal attention averages the prefix:
+
+    >>> import numpy as np
+    >>> q = k = np.zeros((3, 2))
+    >>> v = np.array([[0.0], [3.0], [6.0]])
+    >>> softmax_attention(q, k, v)
+    array([[3.], [3.], [3.]])
+    >>> softmax_attention(q, k, v, causal=True)
+    array([[0. ], [1.5], [3. ]])
+    """
+    dims = check_attention_inputs(q, k, v, mask=mask, causal=causal)
+    check_bool("return_weights", return_weights)
+    xp, scale = dims.xp, check_scale(scale, dims.d)
+
+    # (0.1)  s_ij = scale · q_i·k_j   (scaling q costs n·d, scaling S would cost n·m)
+    scores = (q * scale) @ xp.swapaxes(k, -1, -2)  # (..., n, m)
+    _block_(scores, _blocked(xp, dims.n, dims.m, 0, dims.m, causal=causal, mask=mask))
+    # (0.3)  e_ij = exp(s_ij − max_j s_ij), in place; masked entries become 0
+    _exp_minus_max_(scores, -1)
+    # (0.2)  l_i = Σ_j e_ij, with 1 in place of 0 for rows that attend nothing (0.7)
+    row_sum = _nonzero(scores.sum(axis=-1, keepdims=True))  # (..., n, 1)
+    if return_weights:
+        scores /= row_sum  # (..., n, m) rows of P sum to 1
+        return scores @ v, scores
+    # A = (E V) / l: dividing the (n, d_v) product is cheaper than dividing E
+    return (scores @ v) / row_sum  # (..., n, d_v)
+
+
+def chunked_attention(q, k, v, *, causal=False, mask=None, scale=None, chunk_size=256):
+    """Exact attention computed over key chunks, never holding an ``n × m`` array.
+
+    Gives :func:`softmax_attention`'s result up to rounding.  Keys and values
+    are read ``chunk_size`` at a time; per query it keeps the running maximum
+    ``M_i``, the running normaliser ``l_i`` and the running numerator
+    ``a_i = Σ_j exp(s_ij − M_i) v_j``, and rescales ``l_i`` and ``a_i`` by
+    ``exp(M_old − M_new)`` when the maximum grows (0.4).  Working memory is
+    ``n·chunk + n·d + 2·n·d_v`` elements (0.5,
+    :func:`refattn.complexity.chunked_attention_memory`), linear in ``n`` for a
+    fixed chunk.  A dense ``mask`` argument is itself ``n × m`` (the caller's
+    array; it is only read chunk by chunk); ``causal=True`` needs no mask.
+
+    Parameters
+    ----------
+    q, k, v, causal, mask, scale
+        As in :func:`softmax_attention`.
+    chunk_size : int >= 1
+        Keys per chunk.  Any value gives the same result; larger chunks use
+        more memory and fewer, larger matrix products.
+
+    Returns
+    -------
+    array (..., n, d_v)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = k = np.zeros((3, 2))
+    >>> v = np.array([[0.0], [3.0], [6.0]])
+    >>> chunked_attention(q, k, v, causal=True, chunk_size=2)
+    array([[0. ], [1.5], [3. ]])
+    """
+    dims = check_attention_inputs(q, k, v, mask=mask, causal=causal)
+    chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    xp, scale = dims.xp, check_scale(scale, dims.d)
+    n, m, dtype = dims.n, dims.m, dims.dtype
+
+    q_scaled = q * scale  # (..., n, d)
+    k_t = xp.swapaxes(k, -1, -2)  # (..., d, m), a view
+    running_max = xp.full(dims.batch + (n, 1), -xp.inf, dtype=dtype)  # M_i
+    row_sum = xp.zeros(dims.batch + (n, 1), dtype=dtype)  # l_i
+    numerator = xp.zeros(dims.batch + (n, dims.d_v), dtype=dtype)  # a_i
+    for start in range(0, m, chunk_size):
+        stop = min(start + chunk_size, m)
+        scores = q_scaled @ k_t[..., start:stop]  # (..., n, c)
+        _block_(scores, _blocked(xp, n, m, start, stop, causal=causal, mask=mask))
+        # (0.4)  M_new = max(M_old, max_j s_ij) over this chunk
+        new_max = xp.maximum(running_max, scores.max(axis=-1, keepdims=True))  # (..., n, 1)
+        shift = _finite_or_zero(xp, new_max)
+        # (0.4)  what was summed under M_old is rescaled by exp(M_old − M_new) ≤ 1
+        correction = xp.exp(running_max - shift)  # (..., n, 1)
+        scores -= shift
+        xp.exp(scores, out=scores)  # (..., n, c)  p_ij = exp(s_ij − M_new)
+        row_sum = row_sum * correction + scores.sum(axis=-1, keepdims=True)
+        numerator *= correction
+        numerator += scores @ v[..., start:stop, :]  # (..., n, d_v)
+        running_max = new_max
+        del scores  # free this chunk before the next one is allocated: one n×c array at a time
+    # (0.4, 0.7)  A_i = a_i / l_i, and 0 for a query that attended nothing
+    numerator /= _nonzero(row_sum)
+    return numerator
+
+
+# ---------------------------------------------------------------------------
+# helpers shared by the two paths (and by mechanisms that build masked scores)
+
+
+def _blocked(xp, n, m, start, stop, *, causal, mask):
+    """Boolean ``(..., n, stop − start)``: True where query i may NOT attend key j.
+
+    Covers keys ``start <= j < stop``; None when nothing is blocked.
+    """
+    blocked = None
+    if causal:
+        # (0.6)  query i sees key j iff j ≤ i + (m − n)
+        rows = xp.arange(n)[:, None]  # (n, 1)
+        cols = xp.arange(start, stop)[None, :]  # (1, c)
+        blocked = cols > rows + (m - n)  # (n, c)
+    if mask is not None:
+        # broadcast a size-1 key axis to m first, so that slicing it is meaningful
+        mask_cols = xp.broadcast_to(mask, mask.shape[:-1] + (m,))[..., start:stop]
+        blocked = ~mask_cols if blocked is None else blocked | ~mask_cols
+    return blocked
+
+
+def _block_(scores, blocked) -> None:
+    """Set ``scores`` to ``-inf`` where ``blocked``, in place (``scores`` is ours, not an input)."""
+    if blocked is not None:
+        array_module(scores=scores).copyto(scores, -float("inf"), where=blocked)
+
+
+def _finite_or_zero(xp, row_max):
+    """The row maximum, with 0 for rows whose maximum is -inf (nothing allowed yet)."""
+    return xp.where(xp.isneginf(row_max), 0, row_max)
+
+
+def _exp_minus_max_(x, axis) -> None:
+    """Replace ``x`` by ``exp(x − max)`` along ``axis``, in place (0.3); ``-inf`` becomes 0."""
+    xp = array_module(x=x)
+    x -= _finite_or_zero(xp, x.max(axis=axis, keepdims=True))
+    xp.exp(x, out=x)
+
+
+def _nonzero(total):
+    """``total`` with zeros replaced by ones, so an all-masked row divides 0 by 1 (0.7)."""
+    xp = array_module(total=total)
+    return xp.where(total == 0, 1, total)
