@@ -23,7 +23,8 @@ class AttentionDims:
     """Dimensions of a checked attention call: ``q (..., n, d)``, ``k (..., m, d)``, ``v (..., m, d_v)``."""
 
     xp: Any
-    batch: tuple[int, ...]
+    batch: tuple[int, ...]  # of the output: q, k and v's leading axes broadcast together
+    score_batch: tuple[int, ...]  # of the scores: q, k and the mask's leading axes
     n: int
     m: int
     d: int
@@ -104,14 +105,18 @@ def broadcast_shapes(named: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
     return tuple(result)
 
 
+def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """True if an array of ``shape`` broadcasts to ``target`` without growing it."""
+    return len(shape) <= len(target) and all(
+        s in (1, t) for s, t in zip(shape[::-1], target[::-1], strict=False)
+    )
+
+
 def check_mask(mask, target: tuple[int, ...], xp) -> None:
     """``mask`` must be boolean and broadcastable to ``target = (..., n, m)`` without growing it."""
     if str(mask.dtype) != "bool":
         raise TypeError(f"mask must be a boolean array (True = may attend), got dtype {mask.dtype}")
-    fits = mask.ndim <= len(target) and all(
-        s in (1, t) for s, t in zip(mask.shape[::-1], target[::-1], strict=False)
-    )
-    if not fits:
+    if not broadcasts_to(mask.shape, target):
         raise ValueError(
             f"mask must be broadcastable to (..., n, m) = {target}, got shape {mask.shape}"
         )
@@ -143,9 +148,11 @@ def check_attention_inputs(q, k, v, *, mask=None, causal=False) -> AttentionDims
         if size < 1:
             raise ValueError(f"{name} must be >= 1, got {size}")
     batch = broadcast_shapes({"q": tuple(bq), "k": tuple(bk), "v": tuple(bv)})
+    score_batch = broadcast_shapes({"q": tuple(bq), "k": tuple(bk)})
     if mask is not None:
         check_mask(mask, batch + (n, m), xp)
+        score_batch = broadcast_shapes({"q·kᵀ": score_batch, "mask": mask.shape[:-2]})
     check_bool("causal", causal)
     for name, x in (("q", q), ("k", k), ("v", v)):
         check_finite(name, x, xp)
-    return AttentionDims(xp, batch, n, m, d, d_v, xp.result_type(q, k, v))
+    return AttentionDims(xp, batch, score_batch, n, m, d, d_v, xp.result_type(q, k, v))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from ._validation import (
     array_module,
+    broadcasts_to,
     check_attention_inputs,
     check_bool,
     check_float_array,
@@ -126,7 +127,7 @@ def softmax_attention(q, k, v, *, causal=False, mask=None, scale=None, return_we
 
     # (0.1)  s_ij = scale · q_i·k_j   (scaling q costs n·d, scaling S would cost n·m)
     scores = (q * scale) @ xp.swapaxes(k, -1, -2)  # (..., n, m)
-    _block_(scores, _blocked(xp, dims.n, dims.m, 0, dims.m, causal=causal, mask=mask))
+    scores = _fill_blocked(scores, _blocked(xp, dims.n, dims.m, 0, dims.m, causal=causal, mask=mask))
     # (0.3)  e_ij = exp(s_ij − max_j s_ij), in place; masked entries become 0
     _exp_minus_max_(scores, -1)
     # (0.2)  l_i = Σ_j e_ij, with 1 in place of 0 for rows that attend nothing (0.7)
@@ -178,13 +179,14 @@ def chunked_attention(q, k, v, *, causal=False, mask=None, scale=None, chunk_siz
 
     q_scaled = q * scale  # (..., n, d)
     k_t = xp.swapaxes(k, -1, -2)  # (..., d, m), a view
-    running_max = xp.full(dims.batch + (n, 1), -xp.inf, dtype=dtype)  # M_i
-    row_sum = xp.zeros(dims.batch + (n, 1), dtype=dtype)  # l_i
+    # per-row statistics have the scores' batch axes; only the numerator also has v's
+    running_max = xp.full(dims.score_batch + (n, 1), -xp.inf, dtype=dtype)  # M_i
+    row_sum = xp.zeros(dims.score_batch + (n, 1), dtype=dtype)  # l_i
     numerator = xp.zeros(dims.batch + (n, dims.d_v), dtype=dtype)  # a_i
     for start in range(0, m, chunk_size):
         stop = min(start + chunk_size, m)
         scores = q_scaled @ k_t[..., start:stop]  # (..., n, c)
-        _block_(scores, _blocked(xp, n, m, start, stop, causal=causal, mask=mask))
+        scores = _fill_blocked(scores, _blocked(xp, n, m, start, stop, causal=causal, mask=mask))
         # (0.4)  M_new = max(M_old, max_j s_ij) over this chunk
         new_max = xp.maximum(running_max, scores.max(axis=-1, keepdims=True))  # (..., n, 1)
         shift = _finite_or_zero(xp, new_max)
@@ -224,10 +226,19 @@ def _blocked(xp, n, m, start, stop, *, causal, mask):
     return blocked
 
 
-def _block_(scores, blocked) -> None:
-    """Set ``scores`` to ``-inf`` where ``blocked``, in place (``scores`` is ours, not an input)."""
-    if blocked is not None:
-        array_module(scores=scores).copyto(scores, -float("inf"), where=blocked)
+def _fill_blocked(scores, blocked):
+    """``scores`` with ``-inf`` where ``blocked``.
+
+    In place (``scores`` is ours, never an input) unless the mask carries batch
+    axes that ``q·kᵀ`` lacks, in which case the result grows to include them.
+    """
+    if blocked is None:
+        return scores
+    xp = array_module(scores=scores, blocked=blocked)
+    if broadcasts_to(blocked.shape, scores.shape):
+        xp.copyto(scores, -xp.inf, where=blocked)
+        return scores
+    return xp.where(blocked, -xp.inf, scores)
 
 
 def _finite_or_zero(xp, row_max):
