@@ -55,10 +55,12 @@ def assert_attention_close(actual, desired, *, rtol=None, atol=None, err_msg="")
         Default from :data:`TOLERANCES` for the *less* precise of the two
         dtypes (float32 beats float64): ``1e-5`` or ``1e-10``.
     atol : float, optional
-        Default ``rtol · max|desired|``: entries near zero are judged on the
-        scale of the whole reference rather than on their own tiny magnitude,
-        which for attention outputs (convex combinations of values) is the
-        scale that rounding errors follow.
+        Default ``rtol · max|desired| + tiny``: entries near zero are judged
+        on the scale of the whole reference rather than on their own tiny
+        magnitude, which for attention outputs (convex combinations of
+        values) is the scale that rounding errors follow.  ``tiny`` is the
+        smallest normal number of the less precise dtype (``1.2e-38`` for
+        float32): below it a dtype has no relative precision at all.
     err_msg : str
         Prepended to the failure message.
 
@@ -72,14 +74,16 @@ def assert_attention_close(actual, desired, *, rtol=None, atol=None, err_msg="")
     prefix = f"{err_msg}\n" if err_msg else ""
     if a.shape != b.shape:
         raise AssertionError(f"{prefix}shapes differ: actual {a.shape}, desired {b.shape}")
+    coarse = max((a, b), key=lambda x: TOLERANCES.get(str(x.dtype), TOLERANCES["float32"]))
     if rtol is None:
-        rtol = max(TOLERANCES.get(str(x.dtype), TOLERANCES["float32"]) for x in (a, b))
+        rtol = TOLERANCES.get(str(coarse.dtype), TOLERANCES["float32"])
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     if not np.isfinite(b64).all():
         raise AssertionError(f"{prefix}desired holds NaN or inf; a reference must be finite")
     scale = float(np.abs(b64).max()) if b64.size else 0.0
     if atol is None:
-        atol = rtol * scale
+        tiny = float(np.finfo(coarse.dtype).tiny) if coarse.dtype.kind == "f" else 0.0
+        atol = rtol * scale + tiny
     allowed = atol + rtol * np.abs(b64)
     error = np.abs(a64 - b64)
     bad = ~(error <= allowed)  # NaN in actual counts as bad
