@@ -19,8 +19,8 @@ One head; leading batch/head axes multiply everything.  Derivations:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 __all__ = [
     "MECHANISMS",
@@ -71,7 +71,7 @@ def chunked_attention_memory(
     >>> chunked_attention_memory(16384, d=64, chunk=256)
     7340032
     """
-    m, d_v = _defaults(n, m, d, d_v)
+    m, d_v = _defaults(n, m, d, d_v, chunk)
     return n * min(chunk, m) + n * d + 2 * n * d_v
 
 
@@ -84,7 +84,7 @@ def chunked_attention_flops(
     numerator (``n·d_v``) and ``5·n`` for the running max, shift, correction
     factor and normaliser update.
     """
-    m, d_v = _defaults(n, m, d, d_v)
+    m, d_v = _defaults(n, m, d, d_v, chunk)
     chunks = -(-m // chunk)
     return dense_attention_flops(n, m, d, d_v) + chunks * (n * d_v + 5 * n)
 
@@ -104,8 +104,8 @@ MECHANISMS: dict[str, Cost] = {
 }
 
 
-def _defaults(n, m, d, d_v):
-    for name, value in (("n", n), ("m", m), ("d", d), ("d_v", d_v)):
+def _defaults(n, m, d, d_v, chunk=None):
+    for name, value in (("n", n), ("m", m), ("d", d), ("d_v", d_v), ("chunk", chunk)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
     return (n if m is None else m), (d if d_v is None else d_v)

@@ -1,0 +1,225 @@
+"""The backend shim, and the rule that nothing else imports numpy or cupy."""
+
+import ast
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refattn import backend
+from refattn.backend import asarray, default_backend, get_array_module, peak_memory, rng, to_numpy
+
+PACKAGE = Path(backend.__file__).parent
+
+# host-side modules: plotting, file output, testing helpers, benchmarking, the CLI
+HOST_SIDE = {"backend.py", "cli.py", "testing.py", "bench.py", "pretrained.py"}
+
+
+def _imports_array_library(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        else:
+            continue
+        found += [f"line {node.lineno}: {name}" for name in names if name.split(".")[0] in ("numpy", "cupy")]
+    return found
+
+
+def test_only_the_backend_imports_numpy_or_cupy():
+    offenders = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] == "figures" or str(rel) in HOST_SIDE:
+            continue
+        if found := _imports_array_library(path):
+            offenders[str(rel)] = found
+    assert not offenders, f"mechanism modules must take xp from refattn.backend: {offenders}"
+
+
+def test_the_import_scan_does_see_imports(tmp_path):
+    # the twin: the scanner is not blind
+    p = tmp_path / "m.py"
+    p.write_text("def f():\n    import numpy as np\n    from cupy import ndarray\n")
+    assert _imports_array_library(p) == ["line 2: numpy", "line 3: cupy"]
+
+
+# --- get_array_module --------------------------------------------------------------------
+
+
+def test_get_array_module_reads_numpy_and_ignores_non_arrays():
+    assert get_array_module(np.zeros(2), None, 3.0) is np
+    assert get_array_module(np.float32(1.0)) is np
+    assert get_array_module() is np
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch):
+    """A stand-in 'cupy' module, so the mixing rules are tested without a GPU."""
+    fake = types.ModuleType("cupy")
+
+    class ndarray:  # noqa: N801 - mirrors cupy's class name
+        pass
+
+    fake.ndarray = ndarray
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    return fake
+
+
+def test_get_array_module_returns_cupy_for_cupy_arrays(fake_cupy):
+    assert get_array_module(fake_cupy.ndarray(), None) is fake_cupy
+
+
+def test_mixing_numpy_and_cupy_is_a_type_error_naming_both(fake_cupy):
+    with pytest.raises(TypeError, match="argument 0 is a numpy array but argument 1 is a cupy"):
+        get_array_module(np.zeros(2), fake_cupy.ndarray())
+
+
+def test_mixing_backends_in_attention_names_the_arguments(fake_cupy):
+    from refattn import softmax_attention
+
+    with pytest.raises(TypeError, match="q is a numpy array but k is a cupy array"):
+        softmax_attention(np.zeros((2, 2)), fake_cupy.ndarray(), np.zeros((2, 2)))
+
+
+def test_mixing_real_backends_is_a_type_error(xp):
+    if xp is np:
+        pytest.skip("needs cupy (no GPU here): the numpy-only case is covered with a stand-in")
+    with pytest.raises(TypeError, match="numpy array but .* cupy array"):
+        get_array_module(np.zeros(2), xp.zeros(2))
+
+
+# --- default backend ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["", "numpy", " NumPy "])
+def test_default_backend_numpy(monkeypatch, value):
+    monkeypatch.setenv("REFATTN_BACKEND", value)
+    assert default_backend() is np
+
+
+def test_default_backend_unset_is_numpy(monkeypatch):
+    monkeypatch.delenv("REFATTN_BACKEND", raising=False)
+    assert default_backend() is np
+
+
+def test_unknown_backend_lists_the_allowed_ones(monkeypatch):
+    monkeypatch.setenv("REFATTN_BACKEND", "torch")
+    with pytest.raises(ValueError, match=r"REFATTN_BACKEND must be one of numpy, cupy, got 'torch'"):
+        default_backend()
+
+
+def test_cupy_backend_without_cupy_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` fail
+    monkeypatch.setenv("REFATTN_BACKEND", "cupy")
+    with pytest.raises(RuntimeError, match=r'pip install "refattn\[gpu\]"'):
+        default_backend()
+    assert "not installed" in backend.available_backends()["cupy"]
+
+
+def test_cupy_backend_without_a_gpu_names_the_install_command(monkeypatch, fake_cupy):
+    def no_device():
+        raise RuntimeError("cudaErrorNoDevice")
+
+    fake_cupy.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_device))
+    monkeypatch.setenv("REFATTN_BACKEND", "cupy")
+    with pytest.raises(RuntimeError, match=r'needs an NVIDIA GPU.*pip install "refattn\[gpu\]"'):
+        default_backend()
+
+
+# --- moving arrays ---------------------------------------------------------------------------
+
+
+def test_asarray_and_to_numpy_round_trip(xp):
+    host = np.arange(6.0).reshape(2, 3)
+    dev = asarray(host, backend=xp)
+    assert get_array_module(dev) is xp
+    assert np.array_equal(to_numpy(dev), host)
+    assert isinstance(to_numpy(dev), np.ndarray)
+    assert asarray(dev, backend=xp) is dev  # no copy when already there
+    assert asarray(host, backend="numpy") is host
+    assert asarray([1.0, 2.0], backend="numpy", dtype="float32").dtype == np.float32
+
+
+def test_asarray_rejects_unknown_backend():
+    with pytest.raises(ValueError, match=r"backend must be one of \('numpy', 'cupy'\) or None, got 'jax'"):
+        asarray([1.0], backend="jax")
+
+
+def test_module_name_rejects_other_modules():
+    with pytest.raises(ValueError, match="xp must be the numpy or cupy module"):
+        backend.module_name(ast)
+
+
+def test_synchronize_is_harmless(xp):
+    backend.synchronize(xp)
+
+
+# --- random generators (SPEC 7) -------------------------------------------------------------
+
+
+def test_rng_int_seed_is_reproducible(xp):
+    a = to_numpy(rng(42, xp).standard_normal(5))
+    b = to_numpy(rng(42, xp).standard_normal(5))
+    c = to_numpy(rng(43, xp).standard_normal(5))
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_rng_passes_a_generator_through(xp):
+    g = rng(0, xp)
+    assert rng(g) is g
+    assert rng(g, xp) is g
+
+
+def test_rng_none_gives_fresh_entropy():
+    assert not np.array_equal(rng(None, "numpy").random(4), rng(None, "numpy").random(4))
+
+
+@pytest.mark.parametrize(
+    ("seed", "error", "fragment"),
+    [
+        (-1, ValueError, "seed must be a non-negative int, got -1"),
+        (1.5, TypeError, "seed must be None, a non-negative int or a Generator, got 1.5"),
+        (True, TypeError, "got True"),
+        (np.random.RandomState(0), TypeError, "got RandomState"),
+    ],
+)
+def test_rng_rejects_bad_seeds(seed, error, fragment):
+    with pytest.raises(error, match=fragment):
+        rng(seed, "numpy")
+
+
+def test_rng_rejects_a_generator_of_the_other_backend(fake_cupy):
+    fake_cupy.random = types.SimpleNamespace(Generator=type("Generator", (), {}))
+    with pytest.raises(TypeError, match="seed is a numpy Generator but xp is cupy"):
+        rng(np.random.default_rng(0), fake_cupy)
+
+
+# --- peak memory ------------------------------------------------------------------------------
+
+
+def test_peak_memory_sees_a_known_allocation():
+    _, peak = peak_memory(lambda: np.ones(1_000_000), np)
+    assert 8_000_000 <= peak < 8_100_000
+
+
+def test_peak_memory_counts_temporaries_that_are_freed():
+    result, peak = peak_memory(lambda: float(np.ones(2_000_000).sum()), np)
+    assert result == 2_000_000.0
+    assert peak >= 16_000_000
+
+
+def test_peak_memory_refuses_to_nest():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(RuntimeError, match="tracemalloc to be stopped"):
+            peak_memory(lambda: None, np)
+    finally:
+        tracemalloc.stop()
