@@ -36,6 +36,7 @@ __all__ = [
     "default_backend",
     "get_array_module",
     "gpu_name",
+    "module_for",
     "module_name",
     "peak_memory",
     "rng",
@@ -140,8 +141,8 @@ def module_name(xp) -> str:
     return name
 
 
-def _module(backend) -> Any:
-    """Resolve ``None`` | ``'numpy'`` | ``'cupy'`` | a module to an array module."""
+def module_for(backend) -> Any:
+    """The array module for ``None`` (the default) | ``'numpy'`` | ``'cupy'`` | a module."""
     if backend is None:
         return default_backend()
     if isinstance(backend, str):
@@ -169,7 +170,7 @@ def default_backend():
             f"REFATTN_BACKEND must be one of {', '.join(BACKENDS)}, "
             f"got {os.environ['REFATTN_BACKEND']!r}"
         )
-    return _module(name)
+    return module_for(name)
 
 
 def available_backends() -> dict[str, str]:
@@ -202,7 +203,7 @@ def asarray(x, backend=None, dtype=None):
     on cupy is copied to the device; an array already on the right backend (and
     of the right dtype) is returned as is, without a copy.
     """
-    xp = _module(backend)
+    xp = module_for(backend)
     if xp is numpy and _backend_of(x) == "cupy":
         x = x.get()
     return xp.asarray(x, dtype=dtype)
@@ -246,9 +247,9 @@ def rng(seed=None, xp=None):
     """
     if _is_generator(seed):
         kind = "cupy" if _is_cupy_generator(seed) else "numpy"
-        if xp is not None and module_name(_module(xp)) != kind:
+        if xp is not None and module_name(module_for(xp)) != kind:
             raise TypeError(
-                f"seed is a {kind} Generator but xp is {module_name(_module(xp))}; "
+                f"seed is a {kind} Generator but xp is {module_name(module_for(xp))}; "
                 f"pass an int seed or a Generator of the same backend"
             )
         return seed
@@ -257,7 +258,7 @@ def rng(seed=None, xp=None):
             raise TypeError(f"seed must be None, a non-negative int or a Generator, got {seed!r}")
         if seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed}")
-    return _module(xp).random.default_rng(None if seed is None else int(seed))
+    return module_for(xp).random.default_rng(None if seed is None else int(seed))
 
 
 def _is_cupy_generator(g) -> bool:

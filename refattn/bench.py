@@ -1,0 +1,91 @@
+"""Measuring refattn: median wall time, peak memory, and the exact-attention report.
+
+Host-side helpers shared by ``refattn bench`` and the figures.  Speed and memory
+goals are reported here and in figures, never asserted in timed tests.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+from . import complexity
+from .backend import module_name, peak_memory, rng, synchronize
+from .softmax import chunked_attention, softmax_attention
+
+__all__ = ["exact_report", "machine", "median_seconds", "random_inputs"]
+
+
+def machine() -> str:
+    """A one-line description of this machine, for figures and reports that measure time."""
+    import os
+
+    return f"{platform.machine()}, {os.cpu_count()} CPU threads, Python {platform.python_version()}"
+
+
+def median_seconds(fn: Callable[[], object], xp, *, repeats=5, warmup=1) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` runs.
+
+    The device is synchronised before each clock read, so GPU times include
+    the queued work and not only its launch.
+    """
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        synchronize(xp)
+        start = time.perf_counter()
+        fn()
+        synchronize(xp)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def random_inputs(xp, n, d=64, *, dtype="float32", seed=0):
+    """Gaussian ``q, k, v`` of shape ``(n, d)`` on backend ``xp``."""
+    g = rng(seed, xp)
+    return tuple(g.standard_normal((n, d), dtype=dtype) for _ in range(3))
+
+
+def exact_report(xp, *, n=4096, d=64, chunk=256, memory_n=16384, repeats=5) -> dict:
+    """The performance figures of exact attention, as ratios.
+
+    * ``softmax_over_matmuls``: time of :func:`~refattn.softmax_attention`
+      over the time of its two matrix products alone (``S = Q Kᵀ``, ``S V``)
+      on the same float32 inputs of length ``n``;
+    * ``chunked_over_softmax``: time of :func:`~refattn.chunked_attention`
+      over that of :func:`~refattn.softmax_attention`;
+    * ``chunked_peak_over_model``: peak memory of chunked attention at
+      ``memory_n`` over its working set in :mod:`refattn.complexity`, and
+      ``chunked_peak_over_dense_scores``: the same peak over the ``n²``
+      float32 scores dense attention would hold.
+    """
+    q, k, v = random_inputs(xp, n, d)
+    k_t = xp.swapaxes(k, -1, -2)
+    t_matmuls = median_seconds(lambda: (q @ k_t) @ v, xp, repeats=repeats)
+    t_softmax = median_seconds(lambda: softmax_attention(q, k, v), xp, repeats=repeats)
+    t_chunked = median_seconds(
+        lambda: chunked_attention(q, k, v, chunk_size=chunk), xp, repeats=repeats
+    )
+    q, k, v = random_inputs(xp, memory_n, d)
+    _, peak = peak_memory(lambda: chunked_attention(q, k, v, chunk_size=chunk), xp)
+    model = 4 * complexity.chunked_attention_memory(memory_n, d=d, chunk=chunk)
+    return {
+        "backend": module_name(xp),
+        "machine": machine(),
+        "n": n,
+        "d": d,
+        "chunk": chunk,
+        "seconds_matmuls": t_matmuls,
+        "seconds_softmax": t_softmax,
+        "seconds_chunked": t_chunked,
+        "softmax_over_matmuls": t_softmax / t_matmuls,
+        "chunked_over_softmax": t_chunked / t_softmax,
+        "memory_n": memory_n,
+        "chunked_peak_bytes": peak,
+        "chunked_peak_over_model": peak / model,
+        "chunked_peak_over_bound": peak / (4 * 2 * (memory_n * chunk + 4 * memory_n * d)),
+        "chunked_peak_over_dense_scores": peak / (4 * memory_n * memory_n),
+    }

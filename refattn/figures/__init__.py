@@ -1,0 +1,10 @@
+"""refattn's figures: one module per figure family, all in one registry.
+
+``refattn figures`` regenerates every registered figure into figures/;
+importing this package registers them all.
+"""
+
+from . import exact  # noqa: F401  (registers the exact-attention figures)
+from .registry import FIGURES, Figure, generate, register
+
+__all__ = ["FIGURES", "Figure", "generate", "register"]
