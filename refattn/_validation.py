@@ -20,7 +20,7 @@ FLOAT_DTYPES = ("float32", "float64")
 
 @dataclass(frozen=True)
 class AttentionDims:
-    """Dimensions of a checked attention call: ``q (..., n, d)``, ``k (..., m, d)``, ``v (..., m, d_v)``."""
+    """Dimensions of a checked call: ``q (..., n, d)``, ``k (..., m, d)``, ``v (..., m, d_v)``."""
 
     xp: Any
     batch: tuple[int, ...]  # of the output: q, k and v's leading axes broadcast together
@@ -61,7 +61,9 @@ def check_finite(name: str, x, xp) -> None:
 def check_ndim(name: str, x, axes: str) -> None:
     """``x`` must have at least the two trailing axes named in ``axes``, e.g. ``'n, d'``."""
     if x.ndim < 2:
-        raise ValueError(f"{name} must have shape (..., {axes}) with ndim >= 2, got shape {x.shape}")
+        raise ValueError(
+            f"{name} must have shape (..., {axes}) with ndim >= 2, got shape {x.shape}"
+        )
 
 
 def check_bool(name: str, value) -> None:

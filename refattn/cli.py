@@ -1,10 +1,10 @@
 """The ``refattn`` command (also ``python -m refattn``).
 
-    refattn info                      versions, backends, GPU
-    refattn figures                   regenerate every figure into figures/
-    refattn figures NAME ... --out D  some figures, elsewhere
-    refattn figures --list            what can be drawn
-    refattn bench                     exact attention's speed and memory ratios
+refattn info                      versions, backends, GPU
+refattn figures                   regenerate every figure into figures/
+refattn figures NAME ... --out D  some figures, elsewhere
+refattn figures --list            what can be drawn
+refattn bench                     exact attention's speed and memory ratios
 """
 
 from __future__ import annotations
@@ -61,19 +61,26 @@ def _bench(args) -> int:
     from .bench import exact_report
 
     xp = module_for(args.backend)
-    report = exact_report(xp, n=args.n, d=args.d, chunk=args.chunk, memory_n=args.memory_n,
-                          repeats=args.repeats)
+    report = exact_report(
+        xp, n=args.n, d=args.d, chunk=args.chunk, memory_n=args.memory_n, repeats=args.repeats
+    )
     print(f"exact attention on {report['backend']} ({report['machine']})")
     print(f"  n = {args.n}, d = {args.d}, float32; median of {args.repeats} runs")
     print(f"  two matmuls alone      {1e3 * report['seconds_matmuls']:9.1f} ms")
-    print(f"  softmax_attention      {1e3 * report['seconds_softmax']:9.1f} ms"
-          f"   = {report['softmax_over_matmuls']:.2f} x the matmuls")
-    print(f"  chunked_attention      {1e3 * report['seconds_chunked']:9.1f} ms"
-          f"   = {report['chunked_over_softmax']:.2f} x softmax_attention (chunk {args.chunk})")
-    print(f"  chunked peak memory at n = {args.memory_n}: "
-          f"{report['chunked_peak_bytes'] / 2**20:.1f} MiB = "
-          f"{report['chunked_peak_over_model']:.3f} x complexity.py, "
-          f"{report['chunked_peak_over_dense_scores']:.4f} x the n² float32 scores")
+    print(
+        f"  softmax_attention      {1e3 * report['seconds_softmax']:9.1f} ms"
+        f"   = {report['softmax_over_matmuls']:.2f} x the matmuls"
+    )
+    print(
+        f"  chunked_attention      {1e3 * report['seconds_chunked']:9.1f} ms"
+        f"   = {report['chunked_over_softmax']:.2f} x softmax_attention (chunk {args.chunk})"
+    )
+    print(
+        f"  chunked peak memory at n = {args.memory_n}: "
+        f"{report['chunked_peak_bytes'] / 2**20:.1f} MiB = "
+        f"{report['chunked_peak_over_model']:.3f} x complexity.py, "
+        f"{report['chunked_peak_over_dense_scores']:.4f} x the n² float32 scores"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
@@ -97,13 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     fig.set_defaults(run=_figures)
 
     bench = sub.add_parser("bench", help="speed and memory ratios of exact attention")
-    bench.add_argument("--backend", choices=("numpy", "cupy"), default=None,
-                       help="array backend (default: REFATTN_BACKEND or numpy)")
+    bench.add_argument(
+        "--backend",
+        choices=("numpy", "cupy"),
+        default=None,
+        help="array backend (default: REFATTN_BACKEND or numpy)",
+    )
     bench.add_argument("--n", type=int, default=4096, help="sequence length for timing")
     bench.add_argument("--d", type=int, default=64, help="head dimension")
     bench.add_argument("--chunk", type=int, default=256, help="chunk size of chunked_attention")
-    bench.add_argument("--memory-n", type=int, default=16384,
-                       help="sequence length for the memory measurement")
+    bench.add_argument(
+        "--memory-n", type=int, default=16384, help="sequence length for the memory measurement"
+    )
     bench.add_argument("--repeats", type=int, default=5, help="timed runs per measurement")
     bench.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     bench.set_defaults(run=_bench)

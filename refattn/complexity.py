@@ -32,7 +32,9 @@ __all__ = [
 ]
 
 
-def dense_attention_memory(n: int, m: int | None = None, d: int = 64, d_v: int | None = None) -> int:
+def dense_attention_memory(
+    n: int, m: int | None = None, d: int = 64, d_v: int | None = None
+) -> int:
     """Elements held by :func:`refattn.softmax_attention` at its peak (0.2).
 
     The ``n × m`` score matrix (exponentiated and normalised in place) plus the

@@ -65,7 +65,9 @@ def softmax(x, axis=-1):
         raise ValueError(f"x must have ndim >= 1 and no empty axis, got shape {x.shape}")
     axis = check_int("axis", axis, minimum=-x.ndim)
     if axis >= x.ndim:
-        raise ValueError(f"axis must be in [{-x.ndim}, {x.ndim - 1}] for x.ndim {x.ndim}, got {axis}")
+        raise ValueError(
+            f"axis must be in [{-x.ndim}, {x.ndim - 1}] for x.ndim {x.ndim}, got {axis}"
+        )
     if bool(xp.isnan(x).any()) or bool(xp.isposinf(x).any()):
         raise ValueError("x must not contain NaN or +inf (-inf is allowed and means masked)")
     e = x.copy()
@@ -127,7 +129,9 @@ def softmax_attention(q, k, v, *, causal=False, mask=None, scale=None, return_we
 
     # (0.1)  s_ij = scale · q_i·k_j   (scaling q costs n·d, scaling S would cost n·m)
     scores = (q * scale) @ xp.swapaxes(k, -1, -2)  # (..., n, m)
-    scores = _fill_blocked(scores, _blocked(xp, dims.n, dims.m, 0, dims.m, causal=causal, mask=mask))
+    scores = _fill_blocked(
+        scores, _blocked(xp, dims.n, dims.m, 0, dims.m, causal=causal, mask=mask)
+    )
     # (0.3)  e_ij = exp(s_ij − max_j s_ij), in place; masked entries become 0
     _exp_minus_max_(scores, -1)
     # (0.2)  l_i = Σ_j e_ij, with 1 in place of 0 for rows that attend nothing (0.7)

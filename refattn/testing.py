@@ -116,7 +116,9 @@ class ZTest:
 
     @property
     def worst_index(self) -> tuple[int, ...]:
-        return tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(self.z))), np.shape(self.z)))
+        return tuple(
+            int(i) for i in np.unravel_index(int(np.argmax(np.abs(self.z))), np.shape(self.z))
+        )
 
     @property
     def detectable_bias(self):
@@ -260,8 +262,9 @@ def attention_inputs(
     ... @given(attention_inputs(dtypes=("float64",)))
     ... def test_chunked_is_exact(inputs):
     ...     kw = dict(mask=inputs.mask, causal=inputs.causal)
-    ...     assert_attention_close(chunked_attention(inputs.q, inputs.k, inputs.v, chunk_size=3, **kw),
-    ...                            softmax_attention(inputs.q, inputs.k, inputs.v, **kw))
+    ...     q, k, v = inputs.q, inputs.k, inputs.v
+    ...     assert_attention_close(chunked_attention(q, k, v, chunk_size=3, **kw),
+    ...                            softmax_attention(q, k, v, **kw))
     >>> test_chunked_is_exact()
     """
     try:

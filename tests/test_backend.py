@@ -26,7 +26,11 @@ def _imports_array_library(path: Path) -> list[str]:
             names = [node.module or ""]
         else:
             continue
-        found += [f"line {node.lineno}: {name}" for name in names if name.split(".")[0] in ("numpy", "cupy")]
+        found += [
+            f"line {node.lineno}: {name}"
+            for name in names
+            if name.split(".")[0] in ("numpy", "cupy")
+        ]
     return found
 
 
@@ -109,7 +113,9 @@ def test_default_backend_unset_is_numpy(monkeypatch):
 
 def test_unknown_backend_lists_the_allowed_ones(monkeypatch):
     monkeypatch.setenv("REFATTN_BACKEND", "torch")
-    with pytest.raises(ValueError, match=r"REFATTN_BACKEND must be one of numpy, cupy, got 'torch'"):
+    with pytest.raises(
+        ValueError, match=r"REFATTN_BACKEND must be one of numpy, cupy, got 'torch'"
+    ):
         default_backend()
 
 
@@ -146,7 +152,9 @@ def test_asarray_and_to_numpy_round_trip(xp):
 
 
 def test_asarray_rejects_unknown_backend():
-    with pytest.raises(ValueError, match=r"backend must be one of \('numpy', 'cupy'\) or None, got 'jax'"):
+    with pytest.raises(
+        ValueError, match=r"backend must be one of \('numpy', 'cupy'\) or None, got 'jax'"
+    ):
         asarray([1.0], backend="jax")
 
 

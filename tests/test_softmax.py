@@ -23,9 +23,7 @@ def python_attention(q, k, v, *, causal=False, mask=None):
     out = np.zeros((n, v.shape[1]))
     for i in range(n):
         allowed = [
-            j
-            for j in range(m)
-            if (not causal or j <= i + (m - n)) and (mask is None or mask[i, j])
+            j for j in range(m) if (not causal or j <= i + (m - n)) and (mask is None or mask[i, j])
         ]
         if not allowed:
             continue

@@ -136,7 +136,9 @@ def test_ztest_rejects(samples, error, fragment):
 
 @given(inputs=attention_inputs())
 def test_strategy_draws_valid_attention_inputs(inputs):
-    dims = check_attention_inputs(inputs.q, inputs.k, inputs.v, mask=inputs.mask, causal=inputs.causal)
+    dims = check_attention_inputs(
+        inputs.q, inputs.k, inputs.v, mask=inputs.mask, causal=inputs.causal
+    )
     assert inputs.q.dtype == inputs.k.dtype == inputs.v.dtype
     assert dims.dtype in (np.float32, np.float64)
     assert np.abs(inputs.q).max() <= 2.0

@@ -68,7 +68,8 @@ def generate(names: Iterable[str] | None = None, *, out_dir="figures", log=print
         fig = FIGURES[name]
         prefix = f"[{i}/{len(names)}] {name}"
         if missing := fig.missing():
-            log(f"{prefix}: skipped, needs {', '.join(missing)} (pip install \"refattn[{fig.extra}]\")")
+            needs = ", ".join(missing)
+            log(f'{prefix}: skipped, needs {needs} (pip install "refattn[{fig.extra}]")')
             continue
         log(f"{prefix}: {fig.title} ...")
         start = time.perf_counter()

@@ -1,0 +1,88 @@
+"""The README, .ci/run and derivations/ must say what the code does."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+DERIVATIONS = sorted((ROOT / "derivations").glob("[0-9][0-9]-*.md"))
+
+
+def _shell_blocks(text):
+    return re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+
+
+def _quickstart():
+    section = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    return [line for block in _shell_blocks(section) for line in block.strip().splitlines()]
+
+
+def test_readme_quickstart_has_exactly_two_commands():
+    commands = _quickstart()
+    assert len(commands) == 2, commands
+    assert commands[0].endswith("refattn figures")
+    assert "pytest" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert _quickstart()[1] in ci
+
+
+def test_readme_links_every_derivation():
+    for path in DERIVATIONS:
+        assert f"derivations/{path.name}" in README, path.name
+        assert path.name in (ROOT / "derivations" / "README.md").read_text(), path.name
+
+
+def test_readme_shows_every_committed_figure():
+    for png in (ROOT / "figures").glob("*.png"):
+        assert f"figures/{png.name}" in README, png.name
+
+
+# --- every numbered claim ties to code and tests that exist ------------------------------
+
+
+def _items(path):
+    """(label, body) for each numbered item '## (N.k) …' of a derivation."""
+    parts = re.split(r"^## (\(\d+\.\d+\))", path.read_text(), flags=re.M)
+    return list(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def _defined_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
+
+
+@pytest.mark.parametrize("path", DERIVATIONS, ids=lambda p: p.name)
+def test_derivation_references_resolve(path):
+    items = _items(path)
+    assert items, f"{path.name} has no numbered items"
+    for label, body in items:
+        refs = re.findall(r"^— (.*?)(?=\n\n|\Z)", body, flags=re.M | re.S)
+        assert refs, f"{path.name} {label} does not end with its code and tests"
+        targets = [t.strip() for t in refs[-1].replace("\n", " ").split(",")]
+        tests = [t for t in targets if "::" in t]
+        assert tests, f"{path.name} {label} names no test"
+        for target in targets:
+            file, sep, name = target.partition("::" if "::" in target else ":")
+            assert sep, f"{path.name} {label}: malformed reference {target!r}"
+            assert (ROOT / file).is_file(), f"{path.name} {label}: no file {file}"
+            assert name in _defined_names(ROOT / file), f"{path.name} {label}: no {name} in {file}"
+
+
+def test_the_reference_checker_catches_a_missing_test(tmp_path):
+    # the twin: a derivation naming a test that does not exist must fail
+    bad = tmp_path / "99-bad.md"
+    bad.write_text(
+        "## (9.1) A claim\n\ntext\n\n— tests/test_softmax.py::test_that_does_not_exist\n"
+    )
+    with pytest.raises(AssertionError, match="no test_that_does_not_exist"):
+        test_derivation_references_resolve(bad)
