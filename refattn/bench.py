@@ -25,22 +25,25 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU threads, Python {platform.python_version()}"
 
 
-def median_seconds(fn: Callable[[], object], xp, *, repeats=5, warmup=1) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` runs.
+def median_seconds(fns: dict[str, Callable[[], object]], xp, *, repeats=5, warmup=1) -> dict:
+    """Median wall time of each ``fns[name]()``, measured round-robin.
 
-    The device is synchronised before each clock read, so GPU times include
-    the queued work and not only its launch.
+    Each round runs every function once, so a change in the machine's load
+    during the measurement affects all of them alike and their *ratios* stay
+    meaningful.  ``warmup`` untimed rounds come first.  The device is
+    synchronised before each clock read, so GPU times include the queued work
+    and not only its launch.
     """
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        synchronize(xp)
-        start = time.perf_counter()
-        fn()
-        synchronize(xp)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for round_ in range(warmup + repeats):
+        for name, fn in fns.items():
+            synchronize(xp)
+            start = time.perf_counter()
+            fn()
+            synchronize(xp)
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def random_inputs(xp, n, d=64, *, dtype="float32", seed=0):
@@ -64,11 +67,16 @@ def exact_report(xp, *, n=4096, d=64, chunk=256, memory_n=16384, repeats=5) -> d
     """
     q, k, v = random_inputs(xp, n, d)
     k_t = xp.swapaxes(k, -1, -2)
-    t_matmuls = median_seconds(lambda: (q @ k_t) @ v, xp, repeats=repeats)
-    t_softmax = median_seconds(lambda: softmax_attention(q, k, v), xp, repeats=repeats)
-    t_chunked = median_seconds(
-        lambda: chunked_attention(q, k, v, chunk_size=chunk), xp, repeats=repeats
+    seconds = median_seconds(
+        {
+            "matmuls": lambda: (q @ k_t) @ v,
+            "softmax": lambda: softmax_attention(q, k, v),
+            "chunked": lambda: chunked_attention(q, k, v, chunk_size=chunk),
+        },
+        xp,
+        repeats=repeats,
     )
+    t_matmuls, t_softmax, t_chunked = seconds["matmuls"], seconds["softmax"], seconds["chunked"]
     q, k, v = random_inputs(xp, memory_n, d)
     _, peak = peak_memory(lambda: chunked_attention(q, k, v, chunk_size=chunk), xp)
     model = 4 * complexity.chunked_attention_memory(memory_n, d=d, chunk=chunk)
