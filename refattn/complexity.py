@@ -82,13 +82,14 @@ def chunked_attention_flops(
 ) -> int:
     """Flops of :func:`refattn.chunked_attention` (0.4).
 
-    Those of dense attention, plus per chunk the rescaling of the running
-    numerator (``n·d_v``) and ``5·n`` for the running max, shift, correction
-    factor and normaliser update.
+    Those of dense attention, plus one merge of partial softmaxes per chunk
+    after the first (:func:`refattn.softmax.merge_partials_`): rescaling and
+    adding the two numerators, ``3·n·d_v``, and ``9·n`` for the new maximum,
+    its shift, the two correction factors and the normaliser update.
     """
     m, d_v = _defaults(n, m, d, d_v, chunk)
-    chunks = -(-m // chunk)
-    return dense_attention_flops(n, m, d, d_v) + chunks * (n * d_v + 5 * n)
+    merges = -(-m // chunk) - 1
+    return dense_attention_flops(n, m, d, d_v) + merges * (3 * n * d_v + 9 * n)
 
 
 @dataclass(frozen=True)

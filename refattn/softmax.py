@@ -21,6 +21,9 @@ Equations, numbered as in ``derivations/00-exact-attention.md``:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from ._validation import (
     array_module,
     broadcasts_to,
@@ -183,29 +186,84 @@ def chunked_attention(q, k, v, *, causal=False, mask=None, scale=None, chunk_siz
 
     q_scaled = q * scale  # (..., n, d)
     k_t = xp.swapaxes(k, -1, -2)  # (..., d, m), a view
-    # per-row statistics have the scores' batch axes; only the numerator also has v's
-    running_max = xp.full(dims.score_batch + (n, 1), -xp.inf, dtype=dtype)  # M_i
-    row_sum = xp.zeros(dims.score_batch + (n, 1), dtype=dtype)  # l_i
-    numerator = xp.zeros(dims.batch + (n, dims.d_v), dtype=dtype)  # a_i
+    running = None  # the partial softmax over the keys seen so far
     for start in range(0, m, chunk_size):
         stop = min(start + chunk_size, m)
         scores = q_scaled @ k_t[..., start:stop]  # (..., n, c)
         scores = _fill_blocked(scores, _blocked(xp, n, m, start, stop, causal=causal, mask=mask))
-        # (0.4)  M_new = max(M_old, max_j s_ij) over this chunk
-        new_max = xp.maximum(running_max, scores.max(axis=-1, keepdims=True))  # (..., n, 1)
-        shift = _finite_or_zero(xp, new_max)
-        # (0.4)  what was summed under M_old is rescaled by exp(M_old − M_new) ≤ 1
-        correction = xp.exp(running_max - shift)  # (..., n, 1)
-        scores -= shift
-        xp.exp(scores, out=scores)  # (..., n, c)  p_ij = exp(s_ij − M_new)
-        row_sum = row_sum * correction + scores.sum(axis=-1, keepdims=True)
-        numerator *= correction
-        numerator += scores @ v[..., start:stop, :]  # (..., n, d_v)
-        running_max = new_max
-        del scores  # free this chunk before the next one is allocated: one n×c array at a time
+        part = softmax_partial(scores, v[..., start:stop, :])
+        # free this chunk's scores, and its numerator once merged, before the next chunk:
+        # one n×c array and two n×d_v arrays alive at a time (0.5)
+        del scores
+        running = part if running is None else merge_partials_(running, part)
+        del part
     # (0.4, 0.7)  A_i = a_i / l_i, and 0 for a query that attended nothing
-    numerator /= _nonzero(row_sum)
-    return numerator
+    return finish_partial(running)
+
+
+# ---------------------------------------------------------------------------
+# partial softmaxes: the online-softmax identity (0.4), shared with other mechanisms
+
+
+@dataclass
+class SoftmaxPartial:
+    """Softmax attention of some queries over *part* of their keys, not yet normalised.
+
+    ``row_max`` is ``M_i`` (``-inf`` if the part held no allowed key),
+    ``row_sum`` is ``l_i = Σ_j exp(s_ij − M_i)`` and ``numerator`` is
+    ``a_i = Σ_j exp(s_ij − M_i) v_j``, the sums running over the part's keys.
+    Two partials over disjoint key sets merge exactly (0.4), and
+    ``numerator / row_sum`` of the merge of all parts is the attention output.
+    """
+
+    row_max: Any  # (..., n, 1)
+    row_sum: Any  # (..., n, 1)
+    numerator: Any  # (..., n, d_v)
+
+
+def softmax_partial(scores, v) -> SoftmaxPartial:
+    """The partial of ``scores (..., n, c)`` (``-inf`` = not allowed) over values ``v (..., c, d_v)``.
+
+    Consumes ``scores``: it is overwritten in place with ``exp(s − M)`` (0.3).
+    """
+    xp = array_module(scores=scores, v=v)
+    row_max = scores.max(axis=-1, keepdims=True)  # (..., n, 1)
+    scores -= _finite_or_zero(xp, row_max)
+    xp.exp(scores, out=scores)  # (..., n, c)  e_ij = exp(s_ij − M_i)
+    return SoftmaxPartial(row_max, scores.sum(axis=-1, keepdims=True), scores @ v)
+
+
+def merge_partials_(into: SoftmaxPartial, other: SoftmaxPartial) -> SoftmaxPartial:
+    """Merge ``other`` into ``into`` (both modified in place) and return it (0.4).
+
+    With ``M = max(M_1, M_2)``, each part's sums are rescaled by
+    ``exp(M_k − M) <= 1`` and added.
+    """
+    xp = array_module(into=into.numerator, other=other.numerator)
+    new_max = xp.maximum(into.row_max, other.row_max)  # (..., n, 1)
+    shift = _finite_or_zero(xp, new_max)
+    into_scale = xp.exp(into.row_max - shift)  # (..., n, 1)  exp(M_1 − M) ≤ 1
+    other_scale = xp.exp(other.row_max - shift)  # (..., n, 1)  exp(M_2 − M) ≤ 1
+    into.row_sum = into.row_sum * into_scale + other.row_sum * other_scale
+    other.numerator *= other_scale
+    into.numerator = _scaled_sum_(into.numerator, into_scale, other.numerator)
+    into.row_max = new_max
+    return into
+
+
+def finish_partial(part: SoftmaxPartial):
+    """The attention output ``a_i / l_i``, and 0 for a query that attended nothing (0.7)."""
+    part.numerator /= _nonzero(part.row_sum)
+    return part.numerator
+
+
+def _scaled_sum_(x, scale, y):
+    """``x · scale + y``, in place in ``x`` when the shapes allow (they differ when y adds batch axes)."""
+    if broadcasts_to(y.shape, x.shape):
+        x *= scale
+        x += y
+        return x
+    return x * scale + y
 
 
 # ---------------------------------------------------------------------------

@@ -23,8 +23,8 @@ def test_flops_count_the_two_matmuls_and_the_softmax():
     n, m, d, d_v = 100, 300, 16, 8
     matmuls = 2 * n * m * d + 2 * n * m * d_v
     assert complexity.dense_attention_flops(n, m, d, d_v) == matmuls + 4 * n * m + n * (d + d_v)
-    chunk = 64  # 5 chunks of keys, each adding a rescale of n·d_v and 5n
-    extra = 5 * (n * d_v + 5 * n)
+    chunk = 64  # 5 chunks of keys: 4 merges, each 3·n·d_v + 9·n
+    extra = 4 * (3 * n * d_v + 9 * n)
     assert complexity.chunked_attention_flops(n, m, d, d_v, chunk=chunk) == (
         complexity.dense_attention_flops(n, m, d, d_v) + extra
     )
