@@ -182,7 +182,7 @@ def chunked_attention(q, k, v, *, causal=False, mask=None, scale=None, chunk_siz
     dims = check_attention_inputs(q, k, v, mask=mask, causal=causal)
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
     xp, scale = dims.xp, check_scale(scale, dims.d)
-    n, m, dtype = dims.n, dims.m, dims.dtype
+    n, m = dims.n, dims.m
 
     q_scaled = q * scale  # (..., n, d)
     k_t = xp.swapaxes(k, -1, -2)  # (..., d, m), a view
@@ -222,7 +222,9 @@ class SoftmaxPartial:
 
 
 def softmax_partial(scores, v) -> SoftmaxPartial:
-    """The partial of ``scores (..., n, c)`` (``-inf`` = not allowed) over values ``v (..., c, d_v)``.
+    """The partial softmax of ``scores (..., n, c)`` over values ``v (..., c, d_v)``.
+
+    ``-inf`` in ``scores`` marks a key that may not be attended.
 
     Consumes ``scores``: it is overwritten in place with ``exp(s − M)`` (0.3).
     """
@@ -258,7 +260,7 @@ def finish_partial(part: SoftmaxPartial):
 
 
 def _scaled_sum_(x, scale, y):
-    """``x · scale + y``, in place in ``x`` when the shapes allow (they differ when y adds batch axes)."""
+    """``x · scale + y``, in place in ``x`` unless ``y`` has batch axes that ``x`` lacks."""
     if broadcasts_to(y.shape, x.shape):
         x *= scale
         x += y
