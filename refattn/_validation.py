@@ -114,14 +114,12 @@ def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
     )
 
 
-def check_mask(mask, target: tuple[int, ...], xp) -> None:
-    """``mask`` must be boolean and broadcastable to ``target = (..., n, m)`` without growing it."""
+def check_mask(mask, target: tuple[int, ...], xp, *, axes="(..., n, m)") -> None:
+    """``mask`` must be boolean and broadcast to ``target`` (named ``axes``) without growing it."""
     if str(mask.dtype) != "bool":
         raise TypeError(f"mask must be a boolean array (True = may attend), got dtype {mask.dtype}")
     if not broadcasts_to(mask.shape, target):
-        raise ValueError(
-            f"mask must be broadcastable to (..., n, m) = {target}, got shape {mask.shape}"
-        )
+        raise ValueError(f"mask must be broadcastable to {axes} = {target}, got shape {mask.shape}")
 
 
 def check_attention_inputs(q, k, v, *, mask=None, causal=False) -> AttentionDims:

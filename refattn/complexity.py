@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 __all__ = [
     "MECHANISMS",
@@ -92,6 +93,167 @@ def chunked_attention_flops(
     return dense_attention_flops(n, m, d, d_v) + merges * (3 * n * d_v + 9 * n)
 
 
+# --- Longformer (derivations/01-longformer.md) ------------------------------------------
+
+#: Queries per block are at least this many (when the sequence is that long), so
+#: that a small window still feeds the matrix products reasonably sized blocks.
+MIN_BLOCK = 16
+
+
+@dataclass(frozen=True)
+class BandGeometry:
+    """How :func:`refattn.longformer.sliding_window_attention` lays out the band (1.2)-(1.3).
+
+    Position ``i = s·δ + r`` is step ``s`` of residue class ``r``; each class has
+    ``length = ⌈n/δ⌉`` steps, cut into ``blocks`` blocks of ``block`` queries.
+    A block reads the ``keys_per_block = block + left + right`` steps starting
+    ``left`` before it.  ``window`` is the one-sided reach, capped at
+    ``length − 1`` (a longer reach adds no key).
+    """
+
+    n: int
+    dilation: int
+    length: int
+    window: int
+    left: int
+    right: int
+    block: int
+    blocks: int
+
+    @property
+    def keys_per_block(self) -> int:
+        return self.block + self.left + self.right
+
+    @property
+    def padded(self) -> int:
+        """Query positions after padding every class to whole blocks: ``δ·B·c >= n``."""
+        return self.dilation * self.blocks * self.block
+
+
+def band_geometry(n: int, window: int, dilation: int = 1, causal: bool = False) -> BandGeometry:
+    """The block layout of a sliding window: ``c = max(w, min(MIN_BLOCK, L))``, ``L = ⌈n/δ⌉``.
+
+    >>> g = band_geometry(4096, 64)
+    >>> g.block, g.blocks, g.keys_per_block
+    (64, 64, 192)
+    """
+    _at_least(1, n=n, dilation=dilation)
+    _at_least(0, window=window)
+    length = -(-n // dilation)
+    w = min(window, length - 1)
+    block = max(w, min(MIN_BLOCK, length))
+    return BandGeometry(n, dilation, length, w, w, 0 if causal else w, block, -(-length // block))
+
+
+def full_attention_scores(n: int) -> int:
+    """Scores of full self-attention over ``n`` tokens: ``n²`` (the seed's formula)."""
+    return n * n
+
+
+def window_scores(n: int, window: int, *, causal: bool = False) -> int:
+    """Scores of a sliding window with one-sided reach ``w``: ``(2w + 1)·n``, ``(w + 1)·n`` causal.
+
+    The seed's ``w·n`` with ``w`` the *total* window; positions that fall off
+    the ends of the sequence are counted too (an upper bound by ``w²``).
+    """
+    return (window + 1 if causal else 2 * window + 1) * n
+
+
+def window_global_scores(n: int, window: int, g: int) -> int:
+    """Window plus ``g`` symmetric global tokens: ``(2w + 1)·n + 2·g·n`` (seed: ``w·n + g·n``).
+
+    The global rows add ``g·n`` scores and the global columns another ``g·n``.
+    """
+    return window_scores(n, window) + 2 * g * n
+
+
+def led_full_scores(n_s: int, n_t: int) -> int:
+    """Encoder–decoder with full attention: ``n_s² + n_s·n_t + n_t²``."""
+    return n_s * n_s + n_s * n_t + n_t * n_t
+
+
+def led_scores(n_s: int, n_t: int, window: int, g: int) -> int:
+    """LED: local+global encoder, full cross- and decoder attention.
+
+    ``(2w + 1)·n_s + 2·g·n_s + n_s·n_t + n_t²`` (the seed's ``w·n_s + g·n_s + n_s·n_t + n_t²``).
+    """
+    return window_global_scores(n_s, window, g) + n_s * n_t + n_t * n_t
+
+
+def pattern_flops(scores: int, d: int = 64, d_v: int | None = None) -> int:
+    """Flops of attention restricted to a pattern of ``scores`` allowed pairs.
+
+    Each pair costs a ``d``-dot product (``2d``), its share of the weighted
+    sum of values (``2d_v``) and 4 softmax operations (max, subtract, exp, sum).
+    Apply it to any of the score counts above.
+    """
+    d_v = d if d_v is None else d_v
+    return scores * (2 * d + 2 * d_v + 4)
+
+
+def sliding_window_memory(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    window: int = 64,
+    dilation: int = 1,
+    causal: bool = False,
+    g: int = 0,
+) -> int:
+    """Elements held by :func:`refattn.longformer.sliding_window_attention` at its peak (1.5).
+
+    The largest of three moments (``N = δ·B·c`` padded positions, ``K`` keys per
+    block, ``B`` blocks per residue class, see :func:`band_geometry`):
+
+    * scores alive: the scaled queries ``n·d``, their block copy ``N·d`` (only
+      when ``N > n``: without padding the blocks are a reshaped view), the
+      gathered key and value windows ``δ·B·K·(d + d_v)`` and the block scores
+      ``N·K``;
+    * gathering the values: the same without the scores, plus the padded copy
+      of the values ``δ·(B·c + left + right)·d_v`` (only when there is padding);
+    * the global part: ``n·d + 2·n·d_v + 2·g·n``.
+
+    Without ``return_weights``; boolean masks and ``O(n)`` terms left out.
+
+    >>> sliding_window_memory(4096, window=64)  # = 640·n
+    2621440
+    """
+    d_v = d if d_v is None else d_v
+    geo = band_geometry(n, window, dilation, causal)
+    queries = n * d + (geo.padded * d if geo.padded > n else 0)
+    windows = dilation * geo.blocks * geo.keys_per_block * (d + d_v)
+    scores = geo.padded * geo.keys_per_block
+    key_steps = geo.blocks * geo.block + geo.left + geo.right  # per class, after padding
+    padded_values = dilation * key_steps * d_v if key_steps * dilation > n else 0
+    band = queries + windows + max(scores, padded_values)
+    return max(band, n * d + 2 * n * d_v + 2 * g * n)
+
+
+def sliding_window_flops(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    window: int = 64,
+    dilation: int = 1,
+    causal: bool = False,
+    g: int = 0,
+) -> int:
+    """Flops :func:`refattn.longformer.sliding_window_attention` performs (1.5).
+
+    Every block multiplies ``c`` queries by ``K`` keys: ``N·K`` scores at
+    :func:`pattern_flops` each (about ``1.5×`` the useful band for ``c = w``).
+    Global tokens add ``n·g`` column scores, ``g·n`` row scores and one merge
+    (``3·n·d_v + 9·n``); scaling the queries costs ``n·d``.
+    """
+    d_v = d if d_v is None else d_v
+    geo = band_geometry(n, window, dilation, causal)
+    band = pattern_flops(geo.padded * geo.keys_per_block, d, d_v)
+    glob = pattern_flops(2 * g * n, d, d_v) + (3 * n * d_v + 9 * n if g else 0)
+    return band + glob + n * d
+
+
 @dataclass(frozen=True)
 class Cost:
     """The working-set and flop formulas of one mechanism, by its benchmark name."""
@@ -104,11 +266,20 @@ class Cost:
 MECHANISMS: dict[str, Cost] = {
     "softmax": Cost(dense_attention_memory, dense_attention_flops),
     "chunked": Cost(chunked_attention_memory, chunked_attention_flops),
+    # window 64; the global variant with 16 global tokens
+    "sliding_window": Cost(sliding_window_memory, sliding_window_flops),
+    "sliding_window_global": Cost(
+        partial(sliding_window_memory, g=16), partial(sliding_window_flops, g=16)
+    ),
 }
 
 
+def _at_least(minimum, **values):
+    for name, value in values.items():
+        if value is not None and value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
 def _defaults(n, m, d, d_v, chunk=None):
-    for name, value in (("n", n), ("m", m), ("d", d), ("d_v", d_v), ("chunk", chunk)):
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+    _at_least(1, n=n, m=m, d=d, d_v=d_v, chunk=chunk)
     return (n if m is None else m), (d if d_v is None else d_v)
