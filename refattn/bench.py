@@ -97,3 +97,57 @@ def exact_report(xp, *, n=4096, d=64, chunk=256, memory_n=16384, repeats=5) -> d
         "chunked_peak_over_bound": peak / (4 * 2 * (memory_n * chunk + 4 * memory_n * d)),
         "chunked_peak_over_dense_scores": peak / (4 * memory_n * memory_n),
     }
+
+
+def longformer_report(xp, *, n=16384, d=64, window=64, memory_n=65536, repeats=3) -> dict:
+    """The performance figures of sliding-window attention, as ratios.
+
+    * ``speedup_over_softmax`` and ``memory_ratio_to_softmax``: time and peak
+      memory of :func:`~refattn.softmax_attention` over those of
+      :func:`~refattn.longformer.sliding_window_attention` at length ``n``;
+    * ``peak_bytes_at_memory_n``: peak memory of the sliding window at ``memory_n``;
+    * ``flop_rate_fraction``: the flops the sliding window performs
+      (:func:`refattn.complexity.sliding_window_flops`) per second, over the
+      rate of two plain matrix products with the same total flops as its
+      blocked products (``(n, d) @ (d, K)`` then ``(n, K) @ (K, d)``, ``K``
+      keys per block), timed in the same run.
+    """
+    from .longformer import sliding_window_attention
+
+    q, k, v = random_inputs(xp, n, d)
+    geo = complexity.band_geometry(n, window)
+    k_t, v_part = xp.swapaxes(k[: geo.keys_per_block], -1, -2), v[: geo.keys_per_block]
+    seconds = median_seconds(
+        {
+            "softmax": lambda: softmax_attention(q, k, v),
+            "sliding_window": lambda: sliding_window_attention(q, k, v, window=window),
+            "matmuls": lambda: (q @ k_t) @ v_part,
+        },
+        xp,
+        repeats=repeats,
+    )
+    _, peak_softmax = peak_memory(lambda: softmax_attention(q, k, v), xp)
+    _, peak_window = peak_memory(lambda: sliding_window_attention(q, k, v, window=window), xp)
+    matmul_flops = 2 * n * geo.keys_per_block * 2 * d
+    flops = complexity.sliding_window_flops(n, d, window=window)
+    q, k, v = random_inputs(xp, memory_n, d)
+    _, peak_large = peak_memory(lambda: sliding_window_attention(q, k, v, window=window), xp)
+    return {
+        "backend": module_name(xp),
+        "machine": machine(),
+        "n": n,
+        "d": d,
+        "window": window,
+        "seconds_softmax": seconds["softmax"],
+        "seconds_sliding_window": seconds["sliding_window"],
+        "speedup_over_softmax": seconds["softmax"] / seconds["sliding_window"],
+        "peak_bytes_softmax": peak_softmax,
+        "peak_bytes_sliding_window": peak_window,
+        "memory_ratio_to_softmax": peak_softmax / peak_window,
+        "memory_n": memory_n,
+        "peak_bytes_at_memory_n": peak_large,
+        "flops_per_second": flops / seconds["sliding_window"],
+        "matmul_flops_per_second": matmul_flops / seconds["matmuls"],
+        "flop_rate_fraction": (flops / seconds["sliding_window"])
+        / (matmul_flops / seconds["matmuls"]),
+    }

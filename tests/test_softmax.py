@@ -11,8 +11,9 @@ from _helpers import random_qkv
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refattn import chunked_attention, complexity, softmax, softmax_attention
+from refattn import chunked_attention, complexity, softmax_attention
 from refattn.backend import peak_memory, to_numpy
+from refattn.softmax import softmax
 from refattn.testing import assert_attention_close, attention_inputs
 
 

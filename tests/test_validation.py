@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from refattn import chunked_attention, complexity, softmax, softmax_attention
+from refattn import chunked_attention, complexity, softmax_attention
+from refattn.softmax import softmax
 
 
 def _qkv(n=4, m=5, d=3, d_v=2, dtype="float64"):
