@@ -42,6 +42,7 @@ __all__ = [
     "rng",
     "synchronize",
     "to_numpy",
+    "window_view",
 ]
 
 #: The names accepted by ``REFATTN_BACKEND`` and by ``backend=`` arguments.
@@ -268,6 +269,25 @@ def _is_cupy_generator(g) -> bool:
 
 def _is_generator(g) -> bool:
     return isinstance(g, numpy.random.Generator) or _is_cupy_generator(g)
+
+
+def window_view(x, *, size: int, step: int, count: int):
+    """Overlapping windows along axis −2 as a view, without copying: ``(..., count, size, f)``.
+
+    Window ``b`` holds rows ``b·step … b·step + size − 1`` of ``x (..., L, f)``.
+    The windows share memory, so the view must only be read: on numpy it is
+    marked read-only; CuPy has no such flag, and refattn never writes to it.
+    """
+    *lead, length, f = x.shape
+    if count < 1 or (count - 1) * step + size > length:
+        raise ValueError(
+            f"{count} windows of {size} rows every {step} rows do not fit in {length} rows"
+        )
+    shape = (*lead, count, size, f)
+    strides = (*x.strides[:-2], step * x.strides[-2], x.strides[-2], x.strides[-1])
+    if module_name(get_array_module(x)) == "numpy":
+        return numpy.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+    return get_array_module(x).lib.stride_tricks.as_strided(x, shape, strides)
 
 
 def synchronize(xp) -> None:

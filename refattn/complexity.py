@@ -203,31 +203,42 @@ def sliding_window_memory(
 ) -> int:
     """Elements held by :func:`refattn.longformer.sliding_window_attention` at its peak (1.5).
 
-    The largest of three moments (``N = δ·B·c`` padded positions, ``K`` keys per
-    block, ``B`` blocks per residue class, see :func:`band_geometry`):
+    With ``N = δ·B·c`` padded positions and ``K`` keys per block
+    (:func:`band_geometry`), the largest of three moments:
 
-    * scores alive: the scaled queries ``n·d``, their block copy ``N·d`` (only
-      when ``N > n``: without padding the blocks are a reshaped view), the
-      gathered key and value windows ``δ·B·K·(d + d_v)`` and the block scores
-      ``N·K``;
-    * gathering the values: the same without the scores, plus the padded copy
-      of the values ``δ·(B·c + left + right)·d_v`` (only when there is padding);
-    * the global part: ``n·d + 2·n·d_v + 2·g·n``.
+    * scores computed: the scaled queries ``n·d``, their padded block copy
+      ``N·d`` (only when ``N > n``: otherwise the blocks are a reshaped view),
+      padded copies of the keys and values ``δ·(B·c + left + right)·(d + d_v)``
+      (only when there is padding: the overlapping key windows themselves are
+      a strided view, never copies) and the block scores ``N·K``;
+    * the weighted sum of values: the scaled queries, the padded values, the
+      scores and the numerator ``N·d_v``;
+    * padding the values when ``n`` is not a multiple of ``δ``: the residue
+      copy ``δ·L·d_v`` and the block-padded copy are briefly both alive;
+    * the global part (``g > 0``): ``n·d + 2·n·d_v + 2·g·n``.
 
-    Without ``return_weights``; boolean masks and ``O(n)`` terms left out.
+    Without ``return_weights``; boolean masks, ``O(n)`` terms and a constant
+    of about a megabyte (the matrix product's buffers for the strided key
+    windows) left out.
 
-    >>> sliding_window_memory(4096, window=64)  # = 640·n
-    2621440
+    >>> sliding_window_memory(4096, window=64)  # ≈ 388·n
+    1589248
     """
     d_v = d if d_v is None else d_v
     geo = band_geometry(n, window, dilation, causal)
-    queries = n * d + (geo.padded * d if geo.padded > n else 0)
-    windows = dilation * geo.blocks * geo.keys_per_block * (d + d_v)
+    key_steps = dilation * (geo.blocks * geo.block + geo.left + geo.right)  # after padding
+    padded = key_steps > n
+    query_copy = geo.padded * d if geo.padded > n else 0
+    keys_copy, values_copy = (key_steps * d, key_steps * d_v) if padded else (0, 0)
     scores = geo.padded * geo.keys_per_block
-    key_steps = geo.blocks * geo.block + geo.left + geo.right  # per class, after padding
-    padded_values = dilation * key_steps * d_v if key_steps * dilation > n else 0
-    band = queries + windows + max(scores, padded_values)
-    return max(band, n * d + 2 * n * d_v + 2 * g * n)
+    scores_phase = n * d + query_copy + keys_copy + values_copy + scores
+    values_phase = n * d + values_copy + scores + geo.padded * d_v
+    residues = dilation * geo.length
+    padding_phase = n * d + query_copy + keys_copy + values_copy
+    if residues > n and key_steps > residues:
+        padding_phase += residues * d_v
+    global_phase = n * d + 2 * n * d_v + 2 * g * n if g else 0
+    return max(scores_phase, values_phase, padding_phase, global_phase)
 
 
 def sliding_window_flops(

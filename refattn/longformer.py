@@ -38,7 +38,7 @@ from ._validation import (
     check_int,
     check_mask,
 )
-from .backend import module_for, to_numpy
+from .backend import module_for, to_numpy, window_view
 from .complexity import BandGeometry, band_geometry
 from .softmax import (
     SoftmaxPartial,
@@ -408,13 +408,15 @@ class _BlockLayout:
         return x.reshape(x.shape[:-2] + (geo.blocks, geo.block, x.shape[-1]))
 
     def keys(self, x):
-        """(..., n, f) -> (..., δ, B, K, f): each block's window of K = c + left + right keys."""
-        xp, geo = self.xp, self.geo
+        """(..., n, f) -> (..., δ, B, K, f): each block's window of K = c + left + right keys.
+
+        Neighbouring windows overlap by ``left + right`` keys; they are a
+        read-only strided view of the padded keys, not copies.
+        """
+        geo = self.geo
         tail = geo.blocks * geo.block - geo.length + geo.right
-        x = _pad_axis(xp, self._residues(x), -2, geo.left, tail)  # (..., δ, l + B·c + r, f)
-        starts = xp.arange(geo.blocks)[:, None] * geo.block
-        index = starts + xp.arange(geo.keys_per_block)[None, :]  # (B, K)
-        return x[..., index, :]
+        x = _pad_axis(self.xp, self._residues(x), -2, geo.left, tail)  # (..., δ, l + B·c + r, f)
+        return window_view(x, size=geo.keys_per_block, step=geo.block, count=geo.blocks)
 
     def rows(self, x):
         """(..., δ, B, c, f) -> (..., n, f): back to sequence order."""

@@ -231,3 +231,26 @@ def test_peak_memory_refuses_to_nest():
             peak_memory(lambda: None, np)
     finally:
         tracemalloc.stop()
+
+
+# --- overlapping windows as a view ---------------------------------------------------------------
+
+
+def test_window_view_holds_the_overlapping_windows_without_copying(xp):
+    x = xp.arange(20.0).reshape(10, 2)
+    view = backend.window_view(x, size=4, step=3, count=3)  # rows 0-3, 3-6, 6-9
+    assert view.shape == (3, 4, 2)
+    for b in range(3):
+        assert np.array_equal(to_numpy(view[b]), to_numpy(x[3 * b : 3 * b + 4]))
+    assert xp.shares_memory(view, x) if xp is np else True
+
+
+def test_window_view_is_read_only_on_numpy():
+    view = backend.window_view(np.zeros((6, 1)), size=3, step=1, count=4)
+    with pytest.raises(ValueError, match="read-only"):
+        view[0, 0, 0] = 1.0
+
+
+def test_window_view_rejects_windows_that_do_not_fit():
+    with pytest.raises(ValueError, match="3 windows of 4 rows every 3 rows do not fit in 9 rows"):
+        backend.window_view(np.zeros((9, 2)), size=4, step=3, count=3)
