@@ -56,39 +56,78 @@ def _figures(args) -> int:
     return 0
 
 
-def _bench(args) -> int:
-    from .backend import module_for
-    from .bench import exact_report
-
-    xp = module_for(args.backend)
-    report = exact_report(
-        xp, n=args.n, d=args.d, chunk=args.chunk, memory_n=args.memory_n, repeats=args.repeats
-    )
-    print(f"exact attention on {report['backend']} ({report['machine']})")
-    print(f"  n = {args.n}, d = {args.d}, float32; median of {args.repeats} runs")
-    print(f"  two matmuls alone      {1e3 * report['seconds_matmuls']:9.1f} ms")
+def _print_exact(r) -> None:
+    print(f"exact attention on {r['backend']} ({r['machine']})")
+    print(f"  n = {r['n']}, d = {r['d']}, float32; median over round-robin runs")
+    print(f"  two matmuls alone      {1e3 * r['seconds_matmuls']:9.1f} ms")
     print(
-        f"  softmax_attention      {1e3 * report['seconds_softmax']:9.1f} ms"
-        f"   = {report['softmax_over_matmuls']:.2f} x the matmuls"
+        f"  softmax_attention      {1e3 * r['seconds_softmax']:9.1f} ms"
+        f"   = {r['softmax_over_matmuls']:.2f} x the matmuls"
     )
     print(
-        f"  chunked_attention      {1e3 * report['seconds_chunked']:9.1f} ms"
-        f"   = {report['chunked_over_softmax']:.2f} x softmax_attention (chunk {args.chunk})"
+        f"  chunked_attention      {1e3 * r['seconds_chunked']:9.1f} ms"
+        f"   = {r['chunked_over_softmax']:.2f} x softmax_attention (chunk {r['chunk']})"
     )
     print(
-        f"  chunked peak memory at n = {args.memory_n}: "
-        f"{report['chunked_peak_bytes'] / 2**20:.1f} MiB = "
-        f"{report['chunked_peak_over_model']:.3f} x complexity.py, "
-        f"{report['chunked_peak_over_dense_scores']:.4f} x the n² float32 scores"
+        f"  chunked peak memory at n = {r['memory_n']}: "
+        f"{r['chunked_peak_bytes'] / 2**20:.1f} MiB = "
+        f"{r['chunked_peak_over_model']:.3f} x complexity.py, "
+        f"{r['chunked_peak_over_dense_scores']:.4f} x the n² float32 scores"
     )
     print(
-        f"  (and {report['chunked_peak_over_bound']:.3f} x the bound 2·(n·chunk + 4·n·d) "
+        f"  (and {r['chunked_peak_over_bound']:.3f} x the bound 2·(n·chunk + 4·n·d) "
         f"elements set in issue 2)"
     )
+
+
+def _print_longformer(r) -> None:
+    print(f"sliding-window attention on {r['backend']} ({r['machine']})")
+    print(f"  n = {r['n']}, d = {r['d']}, window = {r['window']}, float32")
+    print(
+        f"  sliding_window_attention {1e3 * r['seconds_sliding_window']:9.1f} ms, "
+        f"{r['speedup_over_softmax']:.1f} x faster than softmax_attention "
+        f"({1e3 * r['seconds_softmax']:.1f} ms)"
+    )
+    print(
+        f"  peak memory {r['peak_bytes_sliding_window'] / 2**20:.1f} MiB, "
+        f"{r['memory_ratio_to_softmax']:.1f} x less than softmax_attention"
+    )
+    print(
+        f"  flop rate {r['flops_per_second'] / 1e9:.1f} GFLOP/s = "
+        f"{r['flop_rate_fraction']:.2f} x plain matmuls of the same size "
+        f"({r['matmul_flops_per_second'] / 1e9:.1f} GFLOP/s)"
+    )
+    print(f"  peak memory at n = {r['memory_n']}: {r['peak_bytes_at_memory_n'] / 2**20:.1f} MiB")
+
+
+def _bench(args) -> int:
+    from .backend import module_for
+    from .bench import exact_report, longformer_report
+
+    unknown = sorted(set(args.reports) - {"exact", "longformer"})
+    if unknown:
+        print(
+            f"refattn bench: unknown report(s) {unknown}; known: exact, longformer", file=sys.stderr
+        )
+        return 2
+    xp = module_for(args.backend)
+    sizes = {k: v for k, v in (("n", args.n), ("memory_n", args.memory_n)) if v is not None}
+    reports = {}
+    for name in args.reports or ["exact", "longformer"]:
+        if name == "exact":
+            reports[name] = exact_report(
+                xp, d=args.d, chunk=args.chunk, repeats=args.repeats, **sizes
+            )
+            _print_exact(reports[name])
+        else:
+            reports[name] = longformer_report(
+                xp, d=args.d, window=args.window, repeats=args.repeats, **sizes
+            )
+            _print_longformer(reports[name])
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-        print(f"  written to {args.json}")
+            json.dump(reports, f, indent=2)
+        print(f"written to {args.json}")
     return 0
 
 
@@ -107,21 +146,35 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--out", default="figures", help="output folder (default: figures)")
     fig.set_defaults(run=_figures)
 
-    bench = sub.add_parser("bench", help="speed and memory ratios of exact attention")
+    bench = sub.add_parser("bench", help="speed and memory ratios of the mechanisms")
+    bench.add_argument(
+        "reports", nargs="*", metavar="REPORT", help="exact and/or longformer (default: both)"
+    )
     bench.add_argument(
         "--backend",
         choices=("numpy", "cupy"),
         default=None,
         help="array backend (default: REFATTN_BACKEND or numpy)",
     )
-    bench.add_argument("--n", type=int, default=4096, help="sequence length for timing")
+    bench.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="sequence length for timing (default: 4096 exact, 16384 longformer)",
+    )
+    bench.add_argument(
+        "--memory-n",
+        type=int,
+        default=None,
+        help="sequence length for the memory measurement (default: 16384, 65536)",
+    )
     bench.add_argument("--d", type=int, default=64, help="head dimension")
     bench.add_argument("--chunk", type=int, default=256, help="chunk size of chunked_attention")
     bench.add_argument(
-        "--memory-n", type=int, default=16384, help="sequence length for the memory measurement"
+        "--window", type=int, default=64, help="one-sided window of the sliding window"
     )
-    bench.add_argument("--repeats", type=int, default=5, help="timed runs per measurement")
-    bench.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    bench.add_argument("--repeats", type=int, default=5, help="timed rounds per measurement")
+    bench.add_argument("--json", metavar="PATH", help="also write the reports as JSON")
     bench.set_defaults(run=_bench)
     return parser
 

@@ -45,11 +45,26 @@ def test_bench_reports_ratios_and_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
     args = ["bench", "--n", "256", "--memory-n", "512", "--repeats", "1", "--json", str(path)]
     assert main(args) == 0
-    report = json.loads(path.read_text())
-    assert report["backend"] == "numpy"
-    assert report["softmax_over_matmuls"] > 0
-    assert 1.0 <= report["chunked_peak_over_model"] < 1.1
-    assert "x the matmuls" in capsys.readouterr().out
+    reports = json.loads(path.read_text())
+    assert set(reports) == {"exact", "longformer"}
+    assert reports["exact"]["backend"] == "numpy"
+    assert reports["exact"]["softmax_over_matmuls"] > 0
+    assert 1.0 <= reports["exact"]["chunked_peak_over_model"] < 1.1
+    assert reports["longformer"]["window"] == 64
+    assert reports["longformer"]["flop_rate_fraction"] > 0
+    out = capsys.readouterr().out
+    assert "x the matmuls" in out and "x faster than softmax_attention" in out
+
+
+def test_bench_runs_one_report(capsys):
+    assert main(["bench", "longformer", "--n", "128", "--memory-n", "256", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "sliding-window attention" in out and "exact attention" not in out
+
+
+def test_bench_rejects_unknown_reports(capsys):
+    assert main(["bench", "reformer"]) == 2
+    assert "unknown report(s) ['reformer']; known: exact, longformer" in capsys.readouterr().err
 
 
 def test_python_dash_m_runs_the_same_command():
