@@ -5,6 +5,7 @@ import pytest
 
 from refattn.figures import FIGURES, generate, register
 from refattn.figures.exact import exact_memory_data
+from refattn.figures.longformer import longformer_memory_data, longformer_patterns
 
 
 def test_every_figure_says_what_it_reproduces():
@@ -48,3 +49,28 @@ def test_exact_memory_data_grows_as_the_formulas_say():
     assert 0.9 < chunked_slope < 1.1
     assert np.all(data["softmax"] >= data["softmax_model"])
     assert np.all(data["chunked"] <= 1.1 * data["chunked_model"])
+
+
+def test_longformer_patterns_draws_four_panels_from_window_pattern():
+    fig = longformer_patterns()
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 4
+    assert "1024 of 1024 scores" in titles[0]
+    # (b): the band of w = 3 at n = 32 has (2w + 1)·n minus the w(w + 1) offsets off the ends
+    assert f"{7 * 32 - 12} of 1024 scores" in titles[1]
+
+
+def test_longformer_memory_series_follow_their_formulas(monkeypatch):
+    import refattn.figures.longformer as figure
+
+    monkeypatch.setattr(figure, "DENSE_SIZES", (1024, 2048))
+    monkeypatch.setattr(figure, "CHUNKED_SIZES", (1024, 2048))
+    monkeypatch.setattr(figure, "WINDOW_SIZES", (1024, 2048, 4096))
+    data = longformer_memory_data()
+    for name in ("chunked", "sliding_window", "sliding_window_global"):
+        series = data[name]
+        slope = np.polyfit(np.log(series["n"]), np.log(series["measured"]), 1)[0]
+        assert 0.9 < slope < 1.1, name
+        assert np.all(series["measured"] <= 1.1 * series["model"]), name
+    slope = np.polyfit(np.log(data["softmax"]["n"]), np.log(data["softmax"]["measured"]), 1)[0]
+    assert 1.8 < slope < 2.1
