@@ -222,7 +222,6 @@ def sliding_window_attention(
     )
     band_max = part.row_max
 
-    keys_part = None
     if glob:
         g = xp.asarray(glob)
         # (1.4)  every query also attends the global keys, through k and v
