@@ -161,12 +161,14 @@ def test_causal_outputs_ignore_later_keys_bit_for_bit(xp, case, data):
 # --- the pattern -----------------------------------------------------------------------------
 
 
-def test_window_pattern_small_examples():
-    dilated = window_pattern(7, window=1, dilation=2).astype(int)
+def test_window_pattern_small_examples(xp):
+    dilated = to_numpy(window_pattern(7, window=1, dilation=2, xp=xp)).astype(int)
     assert dilated[3].tolist() == [0, 1, 0, 1, 0, 1, 0]
-    causal = window_pattern(5, window=2, causal=True).astype(int)
+    causal = to_numpy(window_pattern(5, window=2, causal=True, xp=xp)).astype(int)
     assert causal[4].tolist() == [0, 0, 1, 1, 1]
     assert causal[0].tolist() == [1, 0, 0, 0, 0]
+    glob = to_numpy(window_pattern(6, window=0, global_tokens=[2], xp=xp))
+    assert glob[2].all() and glob[:, 2].all() and glob.sum() == 6 + 2 * 5
 
 
 @given(
@@ -331,16 +333,23 @@ BAD_INPUTS = {
     ("kwargs", "error", "fragment"),
     [pytest.param(*case, id=name) for name, case in BAD_INPUTS.items()],
 )
-def test_sliding_window_attention_rejects(kwargs, error, fragment):
+def test_sliding_window_attention_rejects(xp, kwargs, error, fragment):
+    def on_xp(value):  # the same bad input, on the backend under test
+        if isinstance(value, tuple):
+            return tuple(on_xp(x) for x in value)
+        return xp.asarray(value) if isinstance(value, np.ndarray) else value
+
+    kwargs = {key: on_xp(value) for key, value in kwargs.items()}
     with pytest.raises(error, match=fragment):
-        sliding_window_attention(Q, K, V, **kwargs)
+        sliding_window_attention(xp.asarray(Q), xp.asarray(K), xp.asarray(V), **kwargs)
 
 
-def test_cross_attention_is_rejected():
+def test_cross_attention_is_rejected(xp):
+    q, k, v = (xp.asarray(a) for a in (Q, K[:5], V[:5]))
     with pytest.raises(
         ValueError, match=r"self-attention: k and v must have as many rows as q \(n = 8\)"
     ):
-        sliding_window_attention(Q, K[:5], V[:5], window=2)
+        sliding_window_attention(q, k, v, window=2)
 
 
 @pytest.mark.parametrize(
