@@ -15,7 +15,14 @@ from . import complexity
 from .backend import module_name, peak_memory, rng, synchronize
 from .softmax import chunked_attention, softmax_attention
 
-__all__ = ["exact_report", "machine", "median_seconds", "random_inputs"]
+__all__ = [
+    "exact_report",
+    "longformer_report",
+    "machine",
+    "median_seconds",
+    "peak_bytes",
+    "random_inputs",
+]
 
 
 def machine() -> str:
@@ -50,6 +57,12 @@ def random_inputs(xp, n, d=64, *, dtype="float32", seed=0):
     """Gaussian ``q, k, v`` of shape ``(n, d)`` on backend ``xp``."""
     g = rng(seed, xp)
     return tuple(g.standard_normal((n, d), dtype=dtype) for _ in range(3))
+
+
+def peak_bytes(xp, attention, n, d=64, **options) -> int:
+    """Peak bytes of one ``attention(q, k, v, **options)`` on random float32 inputs of length n."""
+    q, k, v = random_inputs(xp, n, d, seed=n)
+    return peak_memory(lambda: attention(q, k, v, **options), xp)[1]
 
 
 def exact_report(xp, *, n=4096, d=64, chunk=256, memory_n=16384, repeats=5) -> dict:

@@ -7,12 +7,11 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from .. import complexity
-from ..backend import peak_memory
-from ..bench import machine, random_inputs
+from ..bench import peak_bytes
 from ..longformer import sliding_window_attention, window_pattern
 from ..softmax import chunked_attention, softmax_attention
 from .registry import register
-from .style import COLORS
+from .style import COLORS, machine_note, memory_axes
 
 PATTERN_N = 32
 
@@ -65,8 +64,7 @@ D, WINDOW, GLOBALS = 64, 64, 16
 
 
 def _peak(attention, n, **options) -> int:
-    q, k, v = random_inputs(np, n, D, seed=n)
-    return peak_memory(lambda: attention(q, k, v, **options), np)[1]
+    return peak_bytes(np, attention, n, D, **options)
 
 
 def _spread(n, g):
@@ -159,22 +157,11 @@ def longformer_memory() -> Figure:
         xytext=(2**11, window / mib / 20),
         arrowprops={"arrowstyle": "->", "color": "0.4"},
     )
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("sequence length n  (d = 64, float32, one head)")
-    ax.set_ylabel("peak memory allocated in the call (MiB)")
+    memory_axes(ax, "sequence length n  (d = 64, float32, one head)")
     ax.set_title(
         "Longformer attention in linear memory (Beltagy et al. 2020)\n"
         "dashed: refattn.complexity working sets; dotted: the seed's score counts"
     )
     ax.legend(loc="upper left", fontsize=7)
-    fig.text(
-        0.99,
-        -0.02,
-        f"peak measured with tracemalloc, NumPy; {machine()}",
-        ha="right",
-        va="top",
-        fontsize=7,
-        color="0.4",
-    )
+    machine_note(fig, "peak measured with tracemalloc, NumPy")
     return fig

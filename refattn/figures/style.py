@@ -27,3 +27,18 @@ COLORS = {
     "favor_causal": "#c5b0d5",
     "compressive": "#8c564b",
 }
+
+
+def memory_axes(ax, xlabel: str) -> None:
+    """Log-log axes of peak memory (MiB) against the sequence length."""
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("peak memory allocated in the call (MiB)")
+
+
+def machine_note(fig, how: str) -> None:
+    """A footnote saying how and on what machine a figure's numbers were measured."""
+    from ..bench import machine
+
+    fig.text(0.99, -0.02, f"{how}; {machine()}", ha="right", va="top", fontsize=7, color="0.4")
