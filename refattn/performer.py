@@ -1,0 +1,356 @@
+r"""Performer / FAVOR+: softmax attention through random features, in linear time.
+
+Choromanski et al. 2021, *Rethinking Attention with Performers*,
+arXiv:2009.14794.  The softmax kernel ``SM(x, y) = exp(xᵀy)`` is an expectation
+over Gaussian ``ω``, so it is estimated by an inner product of random
+features, ``exp(xᵀy) ≈ φ(x)ᵀφ(y)``.  Attention then becomes
+``D⁻¹ φ(Q) (φ(K)ᵀ V)``, computed right to left in ``O(n·m·d)`` time without the
+``n × n`` matrix.  FAVOR+ uses *positive* features (no negative weights, and
+small error where the kernel is small) drawn as blocks of *orthogonal* rows.
+
+Equations, numbered as in ``derivations/02-performer.md``:
+
+* (2.1) positive features ``φ(x) = exp(ωᵀx − ‖x‖²/2)/√m``: ``E[φ(x)ᵀφ(y)] = exp(xᵀy)``;
+* (2.2) hyperbolic, trigonometric and ReLU features;
+* (2.3) Lemma 2: the mean squared error of the positive and trig estimators;
+* (2.4) orthogonal random features and Theorem 2;
+* (2.5) linear attention ``D⁻¹ φ(Q)(φ(K)ᵀV)`` and its stabiliser, which cancels;
+* (2.6) causal attention by prefix sums, with a prefix-safe stabiliser.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._validation import (
+    array_module,
+    check_attention_inputs,
+    check_bool,
+    check_float_array,
+    check_int,
+)
+from .backend import module_for
+from .backend import rng as make_rng
+
+__all__ = [
+    "FEATURE_KINDS",
+    "favor_attention",
+    "favor_dense",
+    "feature_map",
+    "random_features",
+    "softmax_kernel_estimate",
+]
+
+#: Feature kinds; the first three estimate the softmax kernel, ``relu`` is a different kernel.
+FEATURE_KINDS = ("positive", "hyperbolic", "trig", "relu")
+NORMS = ("chi", "sqrt_d")
+
+
+def random_features(m, d, *, orthogonal=True, norms="chi", rng=None, xp=None, dtype="float64"):
+    """Draw the ``m × d`` projection ``ω`` of the random features (2.4).
+
+    Parameters
+    ----------
+    m : int >= 1
+        Number of features.
+    d : int >= 1
+        Input dimension.
+    orthogonal : bool
+        False: iid rows ``ω_i ~ N(0, I_d)``.  True: blocks of ``d`` exactly
+        orthogonal directions, each block the Q of a QR decomposition of a
+        Gaussian matrix with the signs of ``diag(R)`` folded in, which makes
+        it Haar-distributed.  ``m > d`` uses ``⌈m/d⌉`` independent blocks,
+        the last one cut to size.
+    norms : ``"chi"`` or ``"sqrt_d"``
+        ``"chi"``: each row's length is drawn from the χ(d) distribution (the
+        length of a fresh Gaussian vector), so every row is marginally
+        ``N(0, I_d)`` and the softmax estimators stay unbiased.  ``"sqrt_d"``:
+        every row has length ``√d`` (the paper's "regularised" variant).  That
+        estimator is **biased low** for positive features: a fixed length
+        removes the large-norm rows that the exponential weighs most (2.4).
+    rng : None, int or Generator
+        SPEC 7 seed; the same seed gives the same ``ω`` on the same backend.
+    xp : module or name, optional
+        Backend (default: :func:`refattn.backend.default_backend`).
+    dtype : float32 or float64
+
+    Notes
+    -----
+    *Redrawing* the features during training (the paper resamples them every
+    so many steps) is a new call with a new generator, e.g.
+    ``omega = random_features(m, d, rng=1 + step // 1000)``: the draws for
+    different seeds are independent, and the same seed reproduces a draw.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> omega = random_features(4, 4, rng=0)
+    >>> np.allclose(omega @ omega.T * (1 - np.eye(4)), 0)  # rows of a block are orthogonal
+    True
+    """
+    m = check_int("m", m, minimum=1)
+    d = check_int("d", d, minimum=1)
+    check_bool("orthogonal", orthogonal)
+    if norms not in NORMS:
+        raise ValueError(f"norms must be one of {NORMS}, got {norms!r}")
+    xp = module_for(xp)
+    if str(dtype) not in ("float32", "float64"):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    g = make_rng(rng, xp)
+    if orthogonal:
+        blocks = []
+        for _ in range(-(-m // d)):
+            q, r = xp.linalg.qr(g.standard_normal((d, d)))
+            # folding in the signs of diag(R) makes Q Haar-distributed
+            blocks.append((q * xp.sign(xp.diagonal(r))[None, :]).T)  # rows: orthonormal
+        directions = xp.concatenate(blocks, axis=0)[:m]  # (m, d), unit rows
+        lengths = (
+            xp.linalg.norm(g.standard_normal((m, d)), axis=1)  # χ(d)
+            if norms == "chi"
+            else xp.full(m, math.sqrt(d))
+        )
+        omega = directions * lengths[:, None]
+    else:
+        omega = g.standard_normal((m, d))
+        if norms == "sqrt_d":
+            omega = omega / xp.linalg.norm(omega, axis=1, keepdims=True) * math.sqrt(d)
+    return omega.astype(dtype)
+
+
+def feature_map(x, omega, *, kind="positive"):
+    """Random features ``φ(x)``, unscaled and unstabilised (2.1), (2.2).
+
+    ``φ(x)ᵀφ(y)`` is an unbiased estimate of ``exp(xᵀy)`` for the kinds
+    ``positive``, ``hyperbolic`` and ``trig`` when the rows of ``omega`` are
+    ``N(0, I)``; ``relu`` gives the features ``max(ωᵀx, 0)/√m`` of a different
+    kernel.  With ``u = ωᵀx`` and ``m`` rows of ``omega``:
+
+    * positive: ``exp(u − ‖x‖²/2)/√m``
+    * hyperbolic: ``exp(−‖x‖²/2)/√(2m) · [exp(u), exp(−u)]``
+    * trig: ``exp(‖x‖²/2)/√m · [sin u, cos u]``
+    * relu: ``max(u, 0)/√m``
+
+    Parameters
+    ----------
+    x : array (..., d)
+    omega : array (m, d)
+    kind : one of :data:`FEATURE_KINDS`
+
+    Returns
+    -------
+    array (..., m), or (..., 2m) for ``hyperbolic`` and ``trig``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> feature_map(np.zeros(2), np.eye(2))  # exp(0)/√2
+    array([0.70710678, 0.70710678])
+    """
+    xp = _check_features(x, omega, kind)
+    exponent, multiplier = _features_in_parts(xp, x, omega, kind)
+    return xp.exp(exponent) * multiplier
+
+
+def softmax_kernel_estimate(x, y, omega, *, kind="positive"):
+    """The random-feature estimate ``φ(x)ᵀφ(y)`` of ``exp(xᵀy)``; ``x, y`` of shape ``(..., d)``.
+
+    >>> import numpy as np
+    >>> float(softmax_kernel_estimate(np.zeros(3), np.zeros(3), np.eye(3)))  # exp(0), exactly
+    1.0
+    """
+    return (feature_map(x, omega, kind=kind) * feature_map(y, omega, kind=kind)).sum(axis=-1)
+
+
+def favor_attention(q, k, v, omega, *, kind="positive", causal=False, chunk_size=256):
+    """FAVOR attention: ``D⁻¹ φ(Q) (φ(K)ᵀ V)``, approximating ``softmax_attention(q, k, v)``.
+
+    The ``1/√d`` of softmax attention is applied as ``d^{-1/4}`` on both
+    ``q`` and ``k``, so that ``φ(q')ᵀφ(k') ≈ exp(qᵀk/√d)``.
+
+    Parameters
+    ----------
+    q, k, v : arrays (..., n, d), (..., m, d), (..., m, d_v)
+    omega : array (M, d)
+        From :func:`random_features`.
+    kind : one of :data:`FEATURE_KINDS`
+    causal : bool
+        Query ``i`` uses keys ``j <= i + (m − n)`` only, through prefix sums
+        over key chunks of ``chunk_size`` (2.6).  The stabiliser is prefix-safe:
+        no key changes the output of an earlier query, however large it is.
+    chunk_size : int >= 1
+        Keys per chunk of the causal prefix sums.
+
+    Returns
+    -------
+    array (..., n, d_v)
+        A query whose estimated normaliser is 0 (all features underflowed, or
+        ``trig`` features cancelling exactly) gets zeros, never NaN.
+
+    Notes
+    -----
+    Bidirectional: time ``O(n·m·d)``, memory ``O(n·M + M·d_v)`` with ``M``
+    features (:func:`refattn.complexity.favor_memory`).  Causal: the same time
+    plus ``O(n·c)`` for the diagonal blocks, memory
+    ``O(n·M + c² + M·d_v)`` — no ``n·M·d`` prefix array is ever held.
+
+    The stabiliser (2.5) subtracts from each query's feature exponents their
+    row maximum, and from the keys' exponents one constant; both cancel
+    between numerator and denominator.  Bidirectionally the key constant is
+    the maximum over the whole sequence; causally each key is shifted by the
+    running maximum up to its own position and the prefix sums are rescaled
+    when it grows, so a later key never touches an earlier output.
+
+    Examples
+    --------
+    With one feature per direction of an orthonormal basis and zero inputs,
+    every weight is equal and the output is the mean of the values:
+
+    >>> import numpy as np
+    >>> q = k = np.zeros((3, 2))
+    >>> v = np.array([[0.0], [3.0], [6.0]])
+    >>> favor_attention(q, k, v, np.eye(2))
+    array([[3.], [3.], [3.]])
+    >>> favor_attention(q, k, v, np.eye(2), causal=True)
+    array([[0. ], [1.5], [3. ]])
+    """
+    dims = check_attention_inputs(q, k, v)
+    xp = _check_features(q, omega, kind)
+    check_bool("causal", causal)
+    chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    root = dims.d**0.25  # (2.5)  q·k/√d = (q/d^¼)·(k/d^¼)
+    q_exp, q_mult = _features_in_parts(xp, q / root, omega, kind)
+    k_exp, k_mult = _features_in_parts(xp, k / root, omega, kind)
+    # (2.5)  query features shifted by their own row maximum: cancels per query
+    q_exp = q_exp - q_exp.max(axis=-1, keepdims=True)
+    phi_q = xp.exp(q_exp) * q_mult  # (..., n, M)
+    del q_exp, q_mult
+    if causal:
+        return _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk_size)
+    # (2.5)  key features shifted by one constant per sequence: cancels for all queries
+    k_exp = k_exp - k_exp.max(axis=(-2, -1), keepdims=True)
+    phi_k = xp.exp(k_exp) * k_mult  # (..., m, M)
+    del k_exp, k_mult
+    kv = xp.swapaxes(phi_k, -1, -2) @ v  # (..., M, d_v)   φ(K)ᵀ V
+    k_sum = phi_k.sum(axis=-2)[..., :, None]  # (..., M, 1)     φ(K)ᵀ 1
+    del phi_k
+    numerator = phi_q @ kv  # (..., n, d_v)
+    denominator = phi_q @ k_sum  # (..., n, 1)      D = diag(φ(Q) φ(K)ᵀ 1)
+    return _divide(xp, numerator, denominator)
+
+
+def favor_dense(q, k, v, omega, *, kind="positive", causal=False):
+    """The dense form ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ mask) V`` of :func:`favor_attention`: n×n, tests only.
+
+    Unstabilised features, one explicit ``n × m`` matrix: the oracle that
+    :func:`favor_attention` must equal for a fixed ``omega``.
+    """
+    dims = check_attention_inputs(q, k, v)
+    xp = _check_features(q, omega, kind)
+    root = dims.d**0.25
+    a = feature_map(q / root, omega, kind=kind) @ xp.swapaxes(
+        feature_map(k / root, omega, kind=kind), -1, -2
+    )  # (..., n, m)
+    if causal:
+        n, m = dims.n, dims.m
+        a = a * (xp.arange(m)[None, :] <= xp.arange(n)[:, None] + (m - n))
+    return _divide(xp, a @ v, a.sum(axis=-1, keepdims=True))
+
+
+# ---------------------------------------------------------------------------
+
+
+def _features_in_parts(xp, x, omega, kind):
+    """``φ(x) = exp(exponent) · multiplier``, split so that the exponent can be shifted.
+
+    Returns ``exponent`` of shape ``(..., n, M)`` or ``(..., n, 1)`` and a
+    ``multiplier`` broadcasting against it.
+    """
+    omega = omega.astype(x.dtype, copy=False)
+    u = x @ omega.T  # (..., n, m)  u_i = ω_iᵀx
+    half_sq = 0.5 * (x * x).sum(axis=-1, keepdims=True)  # (..., n, 1)  ‖x‖²/2
+    m = omega.shape[0]
+    if kind == "positive":
+        return u - half_sq - 0.5 * math.log(m), 1.0
+    if kind == "hyperbolic":
+        return xp.concatenate([u, -u], axis=-1) - half_sq - 0.5 * math.log(2 * m), 1.0
+    if kind == "trig":
+        return half_sq - 0.5 * math.log(m), xp.concatenate([xp.sin(u), xp.cos(u)], axis=-1)
+    return xp.zeros_like(half_sq), xp.maximum(u, 0) / math.sqrt(m)  # relu
+
+
+def _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk):
+    """Causal FAVOR by prefix sums over key chunks, with a prefix-safe stabiliser (2.6)."""
+    n, m = dims.n, dims.m
+    batch, n_feat, dtype = dims.batch, phi_q.shape[-1], dims.dtype
+    # e_j: the largest exponent of key j; each key is shifted by the running max of e up to j
+    key_max = k_exp.max(axis=-1)  # (..., m)
+    state = xp.zeros(batch + (n_feat, dims.d_v), dtype=dtype)  # S = Σ φ(k_j) v_jᵀ, shifted by M
+    state_sum = xp.zeros(batch + (n_feat, 1), dtype=dtype)  # z = Σ φ(k_j), shifted by M
+    state_max = xp.full(batch + (1,), -xp.inf, dtype=dtype)  # M: the running max so far
+    out = xp.zeros(batch + (n, dims.d_v), dtype=dtype)
+    offset = m - n  # query i sees keys j <= i + offset (0.6)
+    for start in range(0, m, chunk):
+        stop = min(start + chunk, m)
+        c = stop - start
+        local = xp.arange(c)
+        earlier = local[None, :] <= local[:, None]  # (c, c)  j' <= j within the chunk
+        # running max at each key of the chunk: max(M, max of e over the chunk up to j)
+        e = key_max[..., start:stop]  # (..., c)
+        prefix = xp.where(earlier, e[..., None, :], -xp.inf).max(axis=-1)  # (..., c)
+        run = xp.maximum(state_max, prefix)  # (..., c)  r_j
+        phi_k = xp.exp(k_exp[..., start:stop, :] - run[..., None]) * _rows(k_mult, start, stop)
+        # queries whose last visible key falls in this chunk: i with start <= i + offset < stop
+        q_lo, q_hi = max(start - offset, 0), min(stop - offset, n)
+        if q_lo < q_hi:
+            rows = slice(q_lo, q_hi)
+            last = xp.arange(q_lo, q_hi) + offset - start  # (r,)  last visible key, chunk index
+            r_i = run[..., last]  # (..., r)  the shift every key of query i is brought to
+            pq = phi_q[..., rows, :]  # (..., r, M)
+            # diagonal block: keys j <= last_i, each rescaled by exp(r_j − r_i) <= 1
+            visible = local[None, :] <= last[:, None]  # (r, c)
+            gap = xp.where(visible, run[..., None, :] - r_i[..., :, None], -xp.inf)
+            a = (pq @ xp.swapaxes(phi_k, -1, -2)) * xp.exp(gap)  # (..., r, c)
+            # earlier chunks: the state, shifted by M, brought to r_i
+            carry = xp.exp(state_max - r_i)[..., :, None]  # (..., r, 1)
+            numerator = a @ v[..., start:stop, :] + (pq @ state) * carry
+            denominator = a.sum(axis=-1, keepdims=True) + (pq @ state_sum) * carry
+            out[..., rows, :] = _divide(xp, numerator, denominator)
+        # fold the chunk into the state, at the new running max r_last
+        new_max = run[..., -1:]  # (..., 1)
+        keep = xp.exp(state_max - new_max)[..., None]  # (..., 1, 1)
+        weighted = phi_k * xp.exp(run - new_max)[..., None]  # (..., c, M)
+        state = state * keep + xp.swapaxes(weighted, -1, -2) @ v[..., start:stop, :]
+        state_sum = state_sum * keep + weighted.sum(axis=-2)[..., :, None]
+        state_max = new_max
+    return out
+
+
+def _rows(multiplier, start, stop):
+    """Rows ``start:stop`` of a multiplier that may be a scalar or have a size-1 row axis."""
+    if isinstance(multiplier, float) or multiplier.shape[-2] == 1:
+        return multiplier
+    return multiplier[..., start:stop, :]
+
+
+def _divide(xp, numerator, denominator):
+    """``numerator / denominator``, and 0 where the denominator is 0 (2.5)."""
+    zero = denominator == 0
+    return xp.where(zero, 0, numerator / xp.where(zero, 1, denominator))
+
+
+def _check_features(x, omega, kind):
+    xp = array_module(x=x, omega=omega)
+    if kind not in FEATURE_KINDS:
+        raise ValueError(f"kind must be one of {FEATURE_KINDS}, got {kind!r}")
+    check_float_array("x", x)
+    check_float_array("omega", omega)
+    if omega.ndim != 2:
+        raise ValueError(f"omega must be a 2-D array (m, d), got shape {omega.shape}")
+    if omega.shape[0] < 1:
+        raise ValueError(f"omega must have at least one row (m >= 1), got shape {omega.shape}")
+    if x.ndim < 1 or omega.shape[1] != x.shape[-1]:
+        raise ValueError(
+            f"omega must have the inputs' last axis d = {x.shape[-1] if x.ndim else None} "
+            f"as its second axis, got omega.shape {omega.shape}"
+        )
+    return xp
