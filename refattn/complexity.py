@@ -265,6 +265,80 @@ def sliding_window_flops(
     return band + glob + n * d
 
 
+# --- Performer / FAVOR (derivations/02-performer.md) -----------------------------------------
+
+
+def _favor_features(m: int, kind: str) -> int:
+    if kind not in ("positive", "hyperbolic", "trig", "relu"):
+        raise ValueError(f"kind must be positive, hyperbolic, trig or relu, got {kind!r}")
+    return 2 * m if kind in ("hyperbolic", "trig") else m
+
+
+def favor_memory(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    m: int = 256,
+    kind: str = "positive",
+    causal: bool = False,
+    chunk: int = 256,
+) -> int:
+    """Elements held by :func:`refattn.performer.favor_attention` at its peak (2.5), (2.6).
+
+    With ``M`` features (``m``, or ``2m`` for hyperbolic and trig):
+
+    * computing the key features while the query features are held:
+      ``2·n·M + 2·n·d`` (two ``n × M`` feature arrays, the scaled keys and
+      their squares);
+    * causal, inside a chunk of ``c = min(chunk, n)`` keys: the query and key
+      feature exponents ``2·n·M``, the output ``n·d_v``, the chunk's key
+      features twice ``2·c·M`` and about ``3.5·c²`` for the diagonal block.
+      Nothing of size ``n·M·d`` is ever held: the prefix sums are one
+      ``M × d_v`` state.
+
+    For positive and ReLU features; the trig and hyperbolic maps add transient
+    copies while they are built.  ``O(n)`` and ``O(M·d_v)`` terms left out.
+
+    >>> favor_memory(16384, m=256)  # = 640·n
+    10485760
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v, m=m, chunk=chunk)
+    features = _favor_features(m, kind)
+    total = 2 * n * features + 2 * n * d
+    if causal:
+        c = min(chunk, n)
+        total = max(total, 2 * n * features + n * d_v + 2 * c * features + 7 * c * c // 2)
+    return total
+
+
+def favor_flops(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    m: int = 256,
+    kind: str = "positive",
+    causal: bool = False,
+    chunk: int = 256,
+) -> int:
+    """Flops of :func:`refattn.performer.favor_attention` (2.5), (2.6).
+
+    The projections ``ωᵀx`` of queries and keys, ``2·(2·n·m·d)``; about
+    ``4·n·M`` elementwise operations per feature array (shift, exp, norms);
+    ``φ(K)ᵀV`` and ``φ(Q)(φ(K)ᵀV)``, ``2·(2·n·M·d_v)``; the normaliser
+    ``4·n·M``.  Causal adds the diagonal blocks, ``n·c·(2M + 2d_v + 3)``.
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v, m=m, chunk=chunk)
+    features = _favor_features(m, kind)
+    total = 4 * n * m * d + 8 * n * features + 4 * n * features * d_v + 4 * n * features
+    if causal:
+        total += n * min(chunk, n) * (2 * features + 2 * d_v + 3)
+    return total
+
+
 @dataclass(frozen=True)
 class Cost:
     """The working-set and flop formulas of one mechanism, by its benchmark name."""
@@ -282,6 +356,9 @@ MECHANISMS: dict[str, Cost] = {
     "sliding_window_global": Cost(
         partial(sliding_window_memory, g=16), partial(sliding_window_flops, g=16)
     ),
+    # 256 positive features
+    "favor": Cost(favor_memory, favor_flops),
+    "favor_causal": Cost(partial(favor_memory, causal=True), partial(favor_flops, causal=True)),
 }
 
 

@@ -24,6 +24,7 @@ import math
 
 from ._validation import (
     array_module,
+    broadcasts_to,
     check_attention_inputs,
     check_bool,
     check_float_array,
@@ -37,6 +38,8 @@ __all__ = [
     "favor_attention",
     "favor_dense",
     "feature_map",
+    "lemma2_mse",
+    "orthogonal_mse_reduction",
     "random_features",
     "softmax_kernel_estimate",
 ]
@@ -147,8 +150,7 @@ def feature_map(x, omega, *, kind="positive"):
     array([0.70710678, 0.70710678])
     """
     xp = _check_features(x, omega, kind)
-    exponent, multiplier = _features_in_parts(xp, x, omega, kind)
-    return xp.exp(exponent) * multiplier
+    return _exp_times(xp, *_features_in_parts(xp, x, omega, kind))
 
 
 def softmax_kernel_estimate(x, y, omega, *, kind="positive"):
@@ -159,6 +161,48 @@ def softmax_kernel_estimate(x, y, omega, *, kind="positive"):
     1.0
     """
     return (feature_map(x, omega, kind=kind) * feature_map(y, omega, kind=kind)).sum(axis=-1)
+
+
+def lemma2_mse(x, y, *, kind="positive", m=1):
+    """Closed-form mean squared error of the ``m``-feature iid estimate of ``exp(xᵀy)`` (2.3).
+
+    Lemma 2 of the paper, for ``x, y`` of shape ``(..., d)``:
+
+    * positive: ``exp(‖x+y‖²) · SM² · (1 − exp(−‖x+y‖²)) / m``
+    * trig: ``exp(‖x+y‖²) · SM⁻² · (1 − exp(−‖x−y‖²))² / (2m)``
+
+    with ``SM = exp(xᵀy)``.  Positive features are exact where the kernel is
+    small and ``x ≈ −y``; trig features are at their worst there.
+
+    >>> import numpy as np
+    >>> float(lemma2_mse(np.array([1.0, 0.0]), np.array([-1.0, 0.0])))  # x = −y: exact
+    0.0
+    """
+    xp = array_module(x=x, y=y)
+    if kind not in ("positive", "trig"):
+        raise ValueError(f"kind must be 'positive' or 'trig' (Lemma 2), got {kind!r}")
+    m = check_int("m", m, minimum=1)
+    kernel = xp.exp((x * y).sum(axis=-1))
+    plus = ((x + y) ** 2).sum(axis=-1)  # ‖x+y‖²
+    if kind == "positive":
+        return xp.exp(plus) * kernel**2 * (1 - xp.exp(-plus)) / m
+    minus = ((x - y) ** 2).sum(axis=-1)  # ‖x−y‖²
+    return xp.exp(plus) / kernel**2 * (1 - xp.exp(-minus)) ** 2 / (2 * m)
+
+
+def orthogonal_mse_reduction(x, y, *, m, d):
+    """Theorem 2's guaranteed MSE reduction of orthogonal over iid positive features (2.4).
+
+    For ``m <= d`` exactly orthogonal features,
+    ``MSE_ort <= MSE_iid − 2(m−1)/(m(d+2)) · (SM − exp(−(‖x‖² + ‖y‖²)/2))²``;
+    this returns the subtracted term.
+    """
+    xp = array_module(x=x, y=y)
+    m = check_int("m", m, minimum=1)
+    d = check_int("d", d, minimum=m)
+    kernel = xp.exp((x * y).sum(axis=-1))
+    floor = xp.exp(-0.5 * ((x * x).sum(axis=-1) + (y * y).sum(axis=-1)))
+    return 2 * (m - 1) / (m * (d + 2)) * (kernel - floor) ** 2
 
 
 def favor_attention(q, k, v, omega, *, kind="positive", causal=False, chunk_size=256):
@@ -219,16 +263,16 @@ def favor_attention(q, k, v, omega, *, kind="positive", causal=False, chunk_size
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
     root = dims.d**0.25  # (2.5)  q·k/√d = (q/d^¼)·(k/d^¼)
     q_exp, q_mult = _features_in_parts(xp, q / root, omega, kind)
-    k_exp, k_mult = _features_in_parts(xp, k / root, omega, kind)
     # (2.5)  query features shifted by their own row maximum: cancels per query
-    q_exp = q_exp - q_exp.max(axis=-1, keepdims=True)
-    phi_q = xp.exp(q_exp) * q_mult  # (..., n, M)
+    q_exp -= q_exp.max(axis=-1, keepdims=True)
+    phi_q = _exp_times(xp, q_exp, q_mult)  # (..., n, M)
     del q_exp, q_mult
+    k_exp, k_mult = _features_in_parts(xp, k / root, omega, kind)
     if causal:
         return _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk_size)
     # (2.5)  key features shifted by one constant per sequence: cancels for all queries
-    k_exp = k_exp - k_exp.max(axis=(-2, -1), keepdims=True)
-    phi_k = xp.exp(k_exp) * k_mult  # (..., m, M)
+    k_exp -= k_exp.max(axis=(-2, -1), keepdims=True)
+    phi_k = _exp_times(xp, k_exp, k_mult)  # (..., m, M)
     del k_exp, k_mult
     kv = xp.swapaxes(phi_k, -1, -2) @ v  # (..., M, d_v)   φ(K)ᵀ V
     k_sum = phi_k.sum(axis=-2)[..., :, None]  # (..., M, 1)     φ(K)ᵀ 1
@@ -270,7 +314,8 @@ def _features_in_parts(xp, x, omega, kind):
     half_sq = 0.5 * (x * x).sum(axis=-1, keepdims=True)  # (..., n, 1)  ‖x‖²/2
     m = omega.shape[0]
     if kind == "positive":
-        return u - half_sq - 0.5 * math.log(m), 1.0
+        u -= half_sq + 0.5 * math.log(m)  # in place: u is ours
+        return u, 1.0
     if kind == "hyperbolic":
         return xp.concatenate([u, -u], axis=-1) - half_sq - 0.5 * math.log(2 * m), 1.0
     if kind == "trig":
@@ -298,7 +343,9 @@ def _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk):
         e = key_max[..., start:stop]  # (..., c)
         prefix = xp.where(earlier, e[..., None, :], -xp.inf).max(axis=-1)  # (..., c)
         run = xp.maximum(state_max, prefix)  # (..., c)  r_j
-        phi_k = xp.exp(k_exp[..., start:stop, :] - run[..., None]) * _rows(k_mult, start, stop)
+        phi_k = _exp_times(
+            xp, k_exp[..., start:stop, :] - run[..., None], _rows(k_mult, start, stop)
+        )
         # queries whose last visible key falls in this chunk: i with start <= i + offset < stop
         q_lo, q_hi = max(start - offset, 0), min(stop - offset, n)
         if q_lo < q_hi:
@@ -308,8 +355,11 @@ def _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk):
             pq = phi_q[..., rows, :]  # (..., r, M)
             # diagonal block: keys j <= last_i, each rescaled by exp(r_j − r_i) <= 1
             visible = local[None, :] <= last[:, None]  # (r, c)
-            gap = xp.where(visible, run[..., None, :] - r_i[..., :, None], -xp.inf)
-            a = (pq @ xp.swapaxes(phi_k, -1, -2)) * xp.exp(gap)  # (..., r, c)
+            rescale = xp.where(visible, run[..., None, :] - r_i[..., :, None], -xp.inf)
+            xp.exp(rescale, out=rescale)  # (..., r, c)  exp(r_j − r_i), 0 for later keys
+            a = pq @ xp.swapaxes(phi_k, -1, -2)  # (..., r, c)
+            a *= rescale
+            del rescale
             # earlier chunks: the state, shifted by M, brought to r_i
             carry = xp.exp(state_max - r_i)[..., :, None]  # (..., r, 1)
             numerator = a @ v[..., start:stop, :] + (pq @ state) * carry
@@ -323,6 +373,17 @@ def _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk):
         state_sum = state_sum * keep + weighted.sum(axis=-2)[..., :, None]
         state_max = new_max
     return out
+
+
+def _exp_times(xp, exponent, multiplier):
+    """``exp(exponent) · multiplier``, exponentiating in place (``exponent`` is ours)."""
+    features = xp.exp(exponent, out=exponent)
+    if isinstance(multiplier, float) and multiplier == 1.0:
+        return features
+    if broadcasts_to(xp.shape(multiplier), features.shape):
+        features *= multiplier
+        return features
+    return features * multiplier
 
 
 def _rows(multiplier, start, stop):

@@ -1,0 +1,354 @@
+"""Performer / FAVOR+: the estimators' statistics, and the attention built from them.
+
+Statistical tests follow REFERENCE.md: fixed seeds, z-scores against exact values,
+|z| < 5, and a twin that must fail.  Equation numbers refer to derivations/02-performer.md.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.special import hyp0f1
+
+from refattn import complexity, favor_attention, softmax_attention
+from refattn.backend import get_array_module, peak_memory, rng, to_numpy
+from refattn.performer import (
+    FEATURE_KINDS,
+    favor_dense,
+    feature_map,
+    lemma2_mse,
+    orthogonal_mse_reduction,
+    random_features,
+    softmax_kernel_estimate,
+)
+from refattn.testing import assert_attention_close, assert_unbiased, ztest
+
+
+def _pair(norm_x, norm_y, cos, d=8, seed=0):
+    """Vectors x, y in R^d with the given norms and cosine."""
+    g = np.random.default_rng(seed)
+    a = g.standard_normal(d)
+    a /= np.linalg.norm(a)
+    b = g.standard_normal(d)
+    b -= a * (a @ b)
+    b /= np.linalg.norm(b)
+    return norm_x * a, norm_y * (cos * a + np.sqrt(1 - cos**2) * b)
+
+
+def _single_estimates(x, y, omega, kind):
+    """One estimate of exp(xᵀy) per row ω_i of omega: m·(φ(x)⊙φ(y)), pairs summed for 2m."""
+    xp = get_array_module(omega)
+    product = feature_map(xp.asarray(x), omega, kind=kind) * feature_map(
+        xp.asarray(y), omega, kind=kind
+    )
+    m = omega.shape[0]
+    if kind in ("hyperbolic", "trig"):
+        product = product[:m] + product[m:]
+    return to_numpy(m * product)
+
+
+N_DRAWS = 100_000
+X, Y = _pair(0.6, 0.6, 0.3)
+KERNEL = float(np.exp(X @ Y))
+
+# --- (2.1), (2.2) unbiasedness, and the twin that must fail ------------------------------
+
+
+@pytest.mark.parametrize("kind", ["positive", "hyperbolic", "trig"])
+def test_iid_features_are_unbiased(xp, kind):
+    omega = random_features(N_DRAWS, 8, orthogonal=False, rng=1, xp=xp)
+    result = assert_unbiased(_single_estimates(X, Y, omega, kind), KERNEL)
+    assert result.detectable_bias < 0.05 * KERNEL  # the 5 % twin below is within reach
+
+
+def test_orthogonal_features_with_chi_norms_are_unbiased(xp):
+    d = 8
+    omega = random_features(N_DRAWS // d * d, d, orthogonal=True, norms="chi", rng=2, xp=xp)
+    # rows of one block are dependent: one sample per block (its mean), blocks independent
+    blocks = _single_estimates(X, Y, omega, "positive").reshape(-1, d).mean(axis=1)
+    assert_unbiased(blocks, KERNEL)
+
+
+@pytest.mark.parametrize("kind", ["positive", "hyperbolic", "trig"])
+def test_a_five_percent_biased_estimator_fails(xp, kind):
+    omega = random_features(N_DRAWS, 8, orthogonal=False, rng=1, xp=xp)
+    with pytest.raises(AssertionError, match="estimator looks biased"):
+        assert_unbiased(1.05 * _single_estimates(X, Y, omega, kind), KERNEL)
+
+
+def test_sqrt_d_norms_are_biased_low_by_the_documented_amount(xp):
+    # fixed row length √d: E[exp(ωᵀz)] = ₀F₁(; d/2; d‖z‖²/4) instead of exp(‖z‖²/2)
+    d = 8
+    x, y = _pair(0.7, 0.7, 0.9)
+    z = x + y
+    omega = random_features(N_DRAWS // d * d, d, orthogonal=True, norms="sqrt_d", rng=3, xp=xp)
+    blocks = _single_estimates(x, y, omega, "positive").reshape(-1, d).mean(axis=1)
+    biased = ztest(blocks, np.exp(x @ y))
+    assert biased.z < -5  # visibly biased, and low
+    expected = np.exp(-0.5 * (x @ x + y @ y)) * hyp0f1(d / 2, d * (z @ z) / 4)
+    assert expected < np.exp(x @ y)
+    assert_unbiased(blocks, expected)
+
+
+# --- (2.3) Lemma 2: the mean squared error ----------------------------------------------
+
+
+LEMMA2_CASES = [  # (norm, cosine, seed): a moderate kernel, a small one, one with x ≈ −y
+    (0.5, 0.2, 10),
+    (0.6, -0.9, 11),
+    (1.2, -0.999, 12),
+]
+
+
+@pytest.mark.parametrize("kind", ["positive", "trig"])
+@pytest.mark.parametrize(("norm", "cos", "seed"), LEMMA2_CASES)
+def test_lemma2_mse_matches_the_closed_form(xp, kind, norm, cos, seed):
+    x, y = _pair(norm, norm, cos)
+    omega = random_features(N_DRAWS, 8, orthogonal=False, rng=seed, xp=xp)
+    squared_errors = (_single_estimates(x, y, omega, kind) - np.exp(x @ y)) ** 2
+    mse = float(lemma2_mse(x, y, kind=kind))
+    if mse < 1e-3 and kind == "positive":
+        assert squared_errors.mean() < 1e-3  # x ≈ −y: the positive estimator is near exact
+    assert_unbiased(squared_errors, mse)
+    # the twin: a closed form 20 % too large is rejected
+    assert not ztest(squared_errors, 1.2 * mse).passed
+
+
+def test_trig_error_explodes_where_the_kernel_is_small_and_positive_does_not():
+    x, y = _pair(1.2, 1.2, -0.999)  # exp(xᵀy) = 0.24
+    kernel = np.exp(x @ y)
+    assert float(lemma2_mse(x, y, kind="trig")) > 100 * kernel**2
+    assert float(lemma2_mse(x, y, kind="positive")) < 0.01 * kernel**2
+    assert float(lemma2_mse(x, y, kind="positive", m=10)) == pytest.approx(
+        float(lemma2_mse(x, y, kind="positive")) / 10
+    )
+
+
+# --- (2.4) Theorem 2: orthogonal features lower the error -----------------------------------
+
+
+def test_theorem2_orthogonal_mse_is_below_the_bound_and_iid_is_not(xp):
+    d = m = 16
+    x, y = _pair(0.5, 0.5, 0.9, d=d)
+    kernel = np.exp(x @ y)
+    bound = float(lemma2_mse(x, y, kind="positive", m=m) - orthogonal_mse_reduction(x, y, m=m, d=d))
+    blocks = 60_000
+
+    def block_squared_errors(orthogonal, seed):
+        omega = random_features(blocks * m, d, orthogonal=orthogonal, rng=seed, xp=xp)
+        estimates = _single_estimates(x, y, omega, "positive").reshape(blocks, m).mean(axis=1)
+        return (estimates - kernel) ** 2
+
+    orthogonal = ztest(block_squared_errors(True, 5), bound)
+    assert orthogonal.z < 5  # cannot be shown above the bound (it is well below: z ≈ −14)
+    assert orthogonal.z < 0
+    iid = ztest(block_squared_errors(False, 6), bound)
+    assert iid.z > 5  # the twin: iid features do exceed the bound
+
+
+# --- feature maps -----------------------------------------------------------------------------
+
+
+@given(x=st.lists(st.floats(-50, 50), min_size=3, max_size=3), seed=st.integers(0, 100))
+def test_positive_and_hyperbolic_features_are_positive(xp, x, seed):
+    omega = random_features(5, 3, rng=seed, xp=xp)
+    x = xp.asarray(x) / 10.0  # ‖x‖ up to ~9: exp(−‖x‖²/2) stays above float64's underflow
+    for kind in ("positive", "hyperbolic"):
+        assert bool((feature_map(x, omega, kind=kind) > 0).all())
+
+
+def test_trig_features_can_be_negative_and_relu_ones_cannot(xp):
+    omega = random_features(16, 4, rng=0, xp=xp)
+    x = xp.asarray(np.random.default_rng(0).standard_normal((8, 4)))
+    assert bool((feature_map(x, omega, kind="trig") < 0).any())
+    assert bool((feature_map(x, omega, kind="relu") >= 0).all())
+    assert feature_map(x, omega, kind="trig").shape == (8, 32)
+    assert feature_map(x, omega, kind="positive").shape == (8, 16)
+
+
+def test_the_kernel_estimate_is_the_inner_product_of_features(xp):
+    omega = random_features(32, 4, rng=1, xp=xp)
+    x, y = (xp.asarray(a) for a in _pair(0.5, 0.5, 0.1, d=4))
+    for kind in FEATURE_KINDS:
+        estimate = softmax_kernel_estimate(x, y, omega, kind=kind)
+        assert float(estimate) == pytest.approx(
+            float(feature_map(x, omega, kind=kind) @ feature_map(y, omega, kind=kind))
+        )
+
+
+def test_random_features_are_deterministic_per_seed_and_orthogonal_in_blocks(xp):
+    a = to_numpy(random_features(40, 16, rng=7, xp=xp))
+    assert np.array_equal(a, to_numpy(random_features(40, 16, rng=7, xp=xp)))
+    assert not np.array_equal(a, to_numpy(random_features(40, 16, rng=8, xp=xp)))  # a redraw
+    assert a.shape == (40, 16)
+    for block in (a[:16], a[16:32], a[32:]):
+        gram = block @ block.T
+        assert np.allclose(gram - np.diag(np.diag(gram)), 0, atol=1e-10)
+    fixed = to_numpy(random_features(20, 16, norms="sqrt_d", rng=7, xp=xp))
+    assert np.allclose(np.linalg.norm(fixed, axis=1), 4.0)
+    g = rng(3, xp)
+    assert not np.array_equal(
+        to_numpy(random_features(4, 4, rng=g, xp=xp)), to_numpy(random_features(4, 4, rng=g, xp=xp))
+    )  # a generator advances
+
+
+def test_orthogonal_blocks_have_haar_distributed_signs():
+    # without the sign correction, QR's Q has a biased diagonal; with it, E[diag] = 0
+    firsts = np.array([random_features(4, 4, norms="sqrt_d", rng=s)[0, 0] / 2 for s in range(4000)])
+    assert abs(ztest(firsts, 0.0).z) < 5
+
+
+# --- (2.5), (2.6) attention: exact for a fixed omega, causal, convergent ------------------------
+
+
+@pytest.mark.parametrize("kind", FEATURE_KINDS)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize(("n", "m", "chunk"), [(17, 17, 4), (9, 20, 3), (20, 9, 50), (1, 1, 1)])
+def test_favor_equals_its_dense_form_for_a_fixed_omega(xp, kind, causal, n, m, chunk):
+    g = rng(n * 100 + m, xp)
+    q, k = (0.7 * g.standard_normal((2, size, 5)) for size in (n, m))
+    v = g.standard_normal((2, m, 3))
+    omega = random_features(12, 5, rng=4, xp=xp)
+    got = favor_attention(q, k, v, omega, kind=kind, causal=causal, chunk_size=chunk)
+    assert_attention_close(got, favor_dense(q, k, v, omega, kind=kind, causal=causal))
+
+
+@pytest.mark.parametrize("kind", FEATURE_KINDS)
+@pytest.mark.parametrize("scale", [1.0, 40.0])
+def test_causal_outputs_ignore_later_keys(xp, kind, scale):
+    g = rng(21, xp)
+    n, d = 48, 8
+    q, k, v = (g.standard_normal((n, d)) for _ in range(3))
+    omega = random_features(32, d, rng=5, xp=xp)
+    before = to_numpy(favor_attention(q, k, v, omega, kind=kind, causal=True, chunk_size=16))
+    for i in (0, 7, 20, 40):
+        k2, v2 = k.copy(), v.copy()
+        k2[i + 1 :] *= scale
+        k2[i + 1 :] += 3.0
+        v2[i + 1 :] = -5.0
+        after = to_numpy(favor_attention(q, k2, v2, omega, kind=kind, causal=True, chunk_size=16))
+        assert_attention_close(after[: i + 1], before[: i + 1], rtol=1e-9)
+
+
+def _leaky_causal(q, k, v, omega):
+    """The anchors' stabiliser: one key shift, the max of ωᵀk over the *whole* sequence."""
+    d = q.shape[-1]
+    qs, ks = q / d**0.25, k / d**0.25
+    u_k = ks @ omega.T
+    phi_q = np.exp(
+        qs @ omega.T - 0.5 * (qs**2).sum(-1, keepdims=True) - (qs @ omega.T).max(-1, keepdims=True)
+    )
+    phi_k = np.exp(u_k - 0.5 * (ks**2).sum(-1, keepdims=True) - u_k.max())
+    a = np.tril(phi_q @ phi_k.T)
+    total = a.sum(-1, keepdims=True)
+    return np.where(total == 0, 0, (a @ v) / np.where(total == 0, 1, total))
+
+
+def test_a_whole_sequence_key_max_leaks_the_future():
+    # the twin of the test above: the anchors' shift lets ×40 later keys change earlier outputs
+    g = np.random.default_rng(21)
+    n, d = 48, 8
+    q, k, v = (g.standard_normal((n, d)).astype(np.float32) for _ in range(3))
+    omega = random_features(32, d, rng=5, dtype="float32")
+    before = _leaky_causal(q, k, v, omega)
+    k2 = k.copy()
+    k2[21:] *= 40.0
+    with pytest.raises(AssertionError):
+        assert_attention_close(_leaky_causal(q, k2, v, omega)[:21], before[:21], rtol=1e-9)
+
+
+@pytest.mark.parametrize("kind", FEATURE_KINDS)
+@pytest.mark.parametrize("causal", [False, True])
+def test_no_nan_or_inf_for_inputs_of_norm_30_in_float32(xp, kind, causal):
+    g = rng(30, xp)
+    q, k = (g.standard_normal((64, 16), dtype="float32") for _ in range(2))
+    q = q / xp.linalg.norm(q, axis=-1, keepdims=True) * 30
+    k = k / xp.linalg.norm(k, axis=-1, keepdims=True) * 30
+    v = g.standard_normal((64, 16), dtype="float32")
+    omega = random_features(64, 16, rng=0, xp=xp, dtype="float32")
+    out = favor_attention(q, k, v, omega, kind=kind, causal=causal)
+    assert out.dtype == xp.float32
+    assert bool(xp.isfinite(out).all())
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_error_falls_like_one_over_root_m(xp, causal):
+    g = rng(40, xp)
+    n, d = 128, 16
+    q, k = (0.3 * g.standard_normal((n, d)) for _ in range(2))  # moderate norms (REFERENCE.md)
+    v = g.standard_normal((n, d))
+    exact = softmax_attention(q, k, v, causal=causal)
+    sizes = [16, 64, 256, 1024]
+    errors = []
+    for m in sizes:
+        trials = [
+            float(
+                xp.linalg.norm(
+                    favor_attention(
+                        q,
+                        k,
+                        v,
+                        random_features(m, d, orthogonal=False, rng=s, xp=xp),
+                        causal=causal,
+                    )
+                    - exact
+                )
+                / xp.linalg.norm(exact)
+            )
+            for s in range(8)
+        ]
+        errors.append(np.mean(trials))
+    slope = np.polyfit(np.log(sizes), np.log(errors), 1)[0]
+    assert -0.7 <= slope <= -0.35, (slope, errors)
+
+
+# --- memory ---------------------------------------------------------------------------------------
+
+
+def _peak_bytes(n, omega, causal, d=64):
+    q, k, v = (np.random.default_rng(n).standard_normal((n, d), dtype=np.float32) for _ in range(3))
+    return peak_memory(lambda: favor_attention(q, k, v, omega, causal=causal), np)[1]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_memory_is_linear_and_matches_the_formula(causal):
+    m_features, d = 256, 64
+    omega = random_features(m_features, d, rng=0, dtype="float32")
+    peaks = {n: _peak_bytes(n, omega, causal) for n in (4096, 16384)}
+    for n, peak in peaks.items():
+        model = 4 * complexity.favor_memory(n, d, m=m_features, causal=causal)
+        assert 0.95 * model <= peak <= 1.1 * model, (n, peak, model)
+    assert 3.6 <= peaks[16384] / peaks[4096] <= 4.4
+
+
+# --- bad inputs -----------------------------------------------------------------------------
+
+
+OMEGA = np.ones((4, 3))
+XQ = np.ones((5, 3))
+
+# fmt: off
+BAD_INPUTS = [
+    (lambda: random_features(0, 3), ValueError, r"m must be an integer >= 1, got 0"),
+    (lambda: random_features(4, -1), ValueError, r"d must be an integer >= 1, got -1"),
+    (lambda: random_features(4, 3, norms="unit"), ValueError, r"norms must be one of \('chi', 'sqrt_d'\), got 'unit'"),
+    (lambda: random_features(4, 3, dtype="int32"), TypeError, r"dtype must be float32 or float64, got int32"),
+    (lambda: feature_map(XQ, OMEGA, kind="cosine"), ValueError, r"kind must be one of \('positive', 'hyperbolic', 'trig', 'relu'\), got 'cosine'"),
+    (lambda: feature_map(XQ, np.ones((4, 2))), ValueError, r"omega must have the inputs' last axis d = 3 as its second axis, got omega.shape \(4, 2\)"),
+    (lambda: feature_map(XQ, np.ones(3)), ValueError, r"omega must be a 2-D array \(m, d\), got shape \(3,\)"),
+    (lambda: feature_map(XQ, np.ones((0, 3))), ValueError, r"omega must have at least one row \(m >= 1\), got shape \(0, 3\)"),
+    (lambda: feature_map(XQ, np.ones((4, 3), int)), TypeError, r"omega must have a floating dtype"),
+    (lambda: favor_attention(XQ, XQ, XQ, np.ones((4, 2))), ValueError, r"omega must have the inputs' last axis d = 3"),
+    (lambda: favor_attention(XQ, XQ, XQ, OMEGA, kind="softmax"), ValueError, r"kind must be one of"),
+    (lambda: favor_attention(XQ, XQ, XQ, OMEGA, causal="yes"), TypeError, r"causal must be True or False, got 'yes'"),
+    (lambda: favor_attention(XQ, XQ, XQ, OMEGA, chunk_size=0), ValueError, r"chunk_size must be an integer >= 1, got 0"),
+    (lambda: lemma2_mse(XQ, XQ, kind="hyperbolic"), ValueError, r"kind must be 'positive' or 'trig' \(Lemma 2\), got 'hyperbolic'"),
+    (lambda: orthogonal_mse_reduction(XQ, XQ, m=8, d=4), ValueError, r"d must be an integer >= 8, got 4"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("call", "error", "fragment"), BAD_INPUTS)
+def test_bad_inputs_are_rejected(call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call()
