@@ -74,3 +74,14 @@ def test_longformer_memory_series_follow_their_formulas(monkeypatch):
         assert np.all(series["measured"] <= 1.1 * series["model"]), name
     slope = np.polyfit(np.log(data["softmax"]["n"]), np.log(data["softmax"]["measured"]), 1)[0]
     assert 1.8 < slope < 2.1
+
+
+def test_performer_figures_are_registered_and_the_mse_helper_agrees_with_lemma2():
+    from refattn.figures.performer import _pair, estimator_mse
+    from refattn.performer import lemma2_mse
+
+    for name in ("performer-mse-features", "performer-lemma2", "performer-attention-error"):
+        assert name in FIGURES
+    x, y = _pair(0.5, 0.3)
+    empirical = estimator_mse(x, y, 8, kind="trig", orthogonal=False, trials=4000)
+    assert empirical == pytest.approx(float(lemma2_mse(x, y, kind="trig", m=8)), rel=0.1)
