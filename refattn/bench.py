@@ -164,3 +164,52 @@ def longformer_report(xp, *, n=16384, d=64, window=64, memory_n=65536, repeats=3
         "flop_rate_fraction": (flops / seconds["sliding_window"])
         / (matmul_flops / seconds["matmuls"]),
     }
+
+
+def performer_report(xp, *, n=16384, d=64, features=256, memory_n=65536, repeats=3) -> dict:
+    """The performance figures of FAVOR attention, as ratios.
+
+    * ``speedup_over_softmax``: time of :func:`~refattn.softmax_attention`
+      over that of bidirectional :func:`~refattn.favor_attention` with
+      ``features`` positive orthogonal features, at length ``n``;
+    * ``peak_over_model`` and ``causal_peak_over_model``: peak memory over
+      :func:`refattn.complexity.favor_memory`, bidirectional and causal;
+    * ``peak_bytes_at_memory_n``: peak memory of causal FAVOR at ``memory_n``.
+    """
+    from .performer import favor_attention, random_features
+
+    q, k, v = random_inputs(xp, n, d)
+    omega = random_features(features, d, rng=0, xp=xp, dtype="float32")
+    seconds = median_seconds(
+        {
+            "softmax": lambda: softmax_attention(q, k, v),
+            "favor": lambda: favor_attention(q, k, v, omega),
+            "favor_causal": lambda: favor_attention(q, k, v, omega, causal=True),
+        },
+        xp,
+        repeats=repeats,
+    )
+    _, peak = peak_memory(lambda: favor_attention(q, k, v, omega), xp)
+    _, causal_peak = peak_memory(lambda: favor_attention(q, k, v, omega, causal=True), xp)
+    model = 4 * complexity.favor_memory(n, d, m=features)
+    causal_model = 4 * complexity.favor_memory(n, d, m=features, causal=True)
+    big = random_inputs(xp, memory_n, d)
+    _, peak_large = peak_memory(lambda: favor_attention(*big, omega, causal=True), xp)
+    return {
+        "backend": module_name(xp),
+        "machine": machine(),
+        "n": n,
+        "d": d,
+        "features": features,
+        "seconds_softmax": seconds["softmax"],
+        "seconds_favor": seconds["favor"],
+        "seconds_favor_causal": seconds["favor_causal"],
+        "speedup_over_softmax": seconds["softmax"] / seconds["favor"],
+        "causal_speedup_over_softmax": seconds["softmax"] / seconds["favor_causal"],
+        "peak_bytes": peak,
+        "peak_over_model": peak / model,
+        "causal_peak_bytes": causal_peak,
+        "causal_peak_over_model": causal_peak / causal_model,
+        "memory_n": memory_n,
+        "peak_bytes_at_memory_n": peak_large,
+    }

@@ -18,6 +18,8 @@ from importlib import metadata
 
 from . import __version__
 
+REPORTS = ("exact", "longformer", "performer")
+
 
 def _version(package: str) -> str:
     try:
@@ -100,30 +102,55 @@ def _print_longformer(r) -> None:
     print(f"  peak memory at n = {r['memory_n']}: {r['peak_bytes_at_memory_n'] / 2**20:.1f} MiB")
 
 
+def _print_performer(r) -> None:
+    print(f"FAVOR attention on {r['backend']} ({r['machine']})")
+    print(f"  n = {r['n']}, d = {r['d']}, {r['features']} positive orthogonal features, float32")
+    print(
+        f"  favor_attention        {1e3 * r['seconds_favor']:9.1f} ms, "
+        f"{r['speedup_over_softmax']:.1f} x faster than softmax_attention "
+        f"({1e3 * r['seconds_softmax']:.1f} ms)"
+    )
+    print(
+        f"  causal                 {1e3 * r['seconds_favor_causal']:9.1f} ms, "
+        f"{r['causal_speedup_over_softmax']:.1f} x faster"
+    )
+    print(
+        f"  peak memory {r['peak_bytes'] / 2**20:.1f} MiB = {r['peak_over_model']:.3f} x "
+        f"complexity.py; causal {r['causal_peak_bytes'] / 2**20:.1f} MiB = "
+        f"{r['causal_peak_over_model']:.3f} x"
+    )
+    large = r["peak_bytes_at_memory_n"] / 2**20
+    print(f"  causal peak memory at n = {r['memory_n']}: {large:.1f} MiB")
+
+
 def _bench(args) -> int:
     from .backend import module_for
-    from .bench import exact_report, longformer_report
+    from .bench import exact_report, longformer_report, performer_report
 
-    unknown = sorted(set(args.reports) - {"exact", "longformer"})
+    unknown = sorted(set(args.reports) - set(REPORTS))
     if unknown:
-        print(
-            f"refattn bench: unknown report(s) {unknown}; known: exact, longformer", file=sys.stderr
-        )
+        known = ", ".join(REPORTS)
+        print(f"refattn bench: unknown report(s) {unknown}; known: {known}", file=sys.stderr)
         return 2
     xp = module_for(args.backend)
     sizes = {k: v for k, v in (("n", args.n), ("memory_n", args.memory_n)) if v is not None}
     reports = {}
-    for name in args.reports or ["exact", "longformer"]:
+    for name in args.reports or list(REPORTS):
         if name == "exact":
             reports[name] = exact_report(
                 xp, d=args.d, chunk=args.chunk, repeats=args.repeats, **sizes
             )
             _print_exact(reports[name])
-        else:
+        elif name == "longformer":
             reports[name] = longformer_report(
                 xp, d=args.d, window=args.window, repeats=args.repeats, **sizes
             )
             _print_longformer(reports[name])
+        else:
+            reports[name] = performer_report(
+                xp, d=args.d, features=args.features, repeats=args.repeats, **sizes
+            )
+            _print_performer(reports[name])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(reports, f, indent=2)
@@ -148,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="speed and memory ratios of the mechanisms")
     bench.add_argument(
-        "reports", nargs="*", metavar="REPORT", help="exact and/or longformer (default: both)"
+        "reports", nargs="*", metavar="REPORT", help="exact, longformer, performer (default: all)"
     )
     bench.add_argument(
         "--backend",
@@ -173,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--window", type=int, default=64, help="one-sided window of the sliding window"
     )
+    bench.add_argument("--features", type=int, default=256, help="random features of FAVOR")
     bench.add_argument("--repeats", type=int, default=5, help="timed rounds per measurement")
     bench.add_argument("--json", metavar="PATH", help="also write the reports as JSON")
     bench.set_defaults(run=_bench)

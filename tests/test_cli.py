@@ -46,7 +46,8 @@ def test_bench_reports_ratios_and_json(tmp_path, capsys):
     args = ["bench", "--n", "256", "--memory-n", "512", "--repeats", "1", "--json", str(path)]
     assert main(args) == 0
     reports = json.loads(path.read_text())
-    assert set(reports) == {"exact", "longformer"}
+    assert set(reports) == {"exact", "longformer", "performer"}
+    assert 0.9 < reports["performer"]["peak_over_model"] < 1.5
     assert reports["exact"]["backend"] == "numpy"
     assert reports["exact"]["softmax_over_matmuls"] > 0
     assert 1.0 <= reports["exact"]["chunked_peak_over_model"] < 1.1
@@ -64,7 +65,10 @@ def test_bench_runs_one_report(capsys):
 
 def test_bench_rejects_unknown_reports(capsys):
     assert main(["bench", "reformer"]) == 2
-    assert "unknown report(s) ['reformer']; known: exact, longformer" in capsys.readouterr().err
+    assert (
+        "unknown report(s) ['reformer']; known: exact, longformer, performer"
+        in capsys.readouterr().err
+    )
 
 
 def test_python_dash_m_runs_the_same_command():
