@@ -140,10 +140,10 @@ def test_theorem2_orthogonal_mse_is_below_the_bound_and_iid_is_not(xp):
         return (estimates - kernel) ** 2
 
     orthogonal = ztest(block_squared_errors(True, 5), bound)
-    assert orthogonal.z < 5  # cannot be shown above the bound (it is well below: z ≈ −14)
+    assert orthogonal.z < 5  # cannot be shown above the bound (it is well below: z ≈ −8)
     assert orthogonal.z < 0
     iid = ztest(block_squared_errors(False, 6), bound)
-    assert iid.z > 5  # the twin: iid features do exceed the bound
+    assert iid.z > 5  # the twin: iid features do exceed the bound (z ≈ 14)
 
 
 # --- feature maps -----------------------------------------------------------------------------
