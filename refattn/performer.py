@@ -40,6 +40,7 @@ __all__ = [
     "feature_map",
     "lemma2_mse",
     "orthogonal_mse_reduction",
+    "per_feature_estimates",
     "random_features",
     "softmax_kernel_estimate",
 ]
@@ -151,6 +152,20 @@ def feature_map(x, omega, *, kind="positive"):
     """
     xp = _check_features(x, omega, kind)
     return _exp_times(xp, *_features_in_parts(xp, x, omega, kind))
+
+
+def per_feature_estimates(x, y, omega, *, kind="positive"):
+    """The ``m`` one-feature estimates of ``exp(xᵀy)``, one per row of ``omega``: ``(..., m)``.
+
+    Their mean is :func:`softmax_kernel_estimate`; with iid rows they are
+    independent, which is what the statistical tests of (2.1)–(2.3) sample.
+    For ``hyperbolic`` and ``trig`` the two features of a row are summed.
+    """
+    product = feature_map(x, omega, kind=kind) * feature_map(y, omega, kind=kind)
+    m = omega.shape[0]
+    if kind in ("hyperbolic", "trig"):
+        product = product[..., :m] + product[..., m:]
+    return m * product
 
 
 def softmax_kernel_estimate(x, y, omega, *, kind="positive"):

@@ -36,6 +36,7 @@ __all__ = [
     "assert_attention_close",
     "assert_unbiased",
     "attention_inputs",
+    "vector_pair",
     "ztest",
 ]
 
@@ -210,6 +211,28 @@ def assert_unbiased(samples, target, *, axis=0, z_max=5.0) -> ZTest:
     if not result.passed:
         raise AssertionError(f"estimator looks biased: {result}")
     return result
+
+
+def vector_pair(norm_x, norm_y, cos, *, d=8, seed=0):
+    """Two vectors of ``R^d`` with the given norms and cosine (numpy, float64).
+
+    For testing kernel estimators at chosen ``‖x‖``, ``‖y‖`` and ``xᵀy``.
+
+    >>> x, y = vector_pair(2.0, 1.0, 0.5, d=3)
+    >>> round(float(np.linalg.norm(x)), 6), round(float(x @ y), 6)
+    (2.0, 1.0)
+    """
+    if not -1.0 <= cos <= 1.0:
+        raise ValueError(f"cos must be in [-1, 1], got {cos}")
+    if d < 2:
+        raise ValueError(f"d must be >= 2 for two directions, got {d}")
+    g = np.random.default_rng(seed)
+    a = g.standard_normal(d)
+    a /= np.linalg.norm(a)
+    b = g.standard_normal(d)
+    b -= a * (a @ b)
+    b /= np.linalg.norm(b)
+    return norm_x * a, norm_y * (cos * a + math.sqrt(1 - cos**2) * b)
 
 
 # ---------------------------------------------------------------------------

@@ -82,6 +82,6 @@ def test_performer_figures_are_registered_and_the_mse_helper_agrees_with_lemma2(
 
     for name in ("performer-mse-features", "performer-lemma2", "performer-attention-error"):
         assert name in FIGURES
-    x, y = _pair(0.5, 0.3)
+    x, y = _pair(0.5, 0.3)  # ‖x‖ = ‖y‖ = 0.5
     empirical = estimator_mse(x, y, 8, kind="trig", orthogonal=False, trials=4000)
     assert empirical == pytest.approx(float(lemma2_mse(x, y, kind="trig", m=8)), rel=0.1)

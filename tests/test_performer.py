@@ -18,33 +18,21 @@ from refattn.performer import (
     feature_map,
     lemma2_mse,
     orthogonal_mse_reduction,
+    per_feature_estimates,
     random_features,
     softmax_kernel_estimate,
 )
-from refattn.testing import assert_attention_close, assert_unbiased, ztest
+from refattn.testing import assert_attention_close, assert_unbiased, vector_pair, ztest
 
 
-def _pair(norm_x, norm_y, cos, d=8, seed=0):
-    """Vectors x, y in R^d with the given norms and cosine."""
-    g = np.random.default_rng(seed)
-    a = g.standard_normal(d)
-    a /= np.linalg.norm(a)
-    b = g.standard_normal(d)
-    b -= a * (a @ b)
-    b /= np.linalg.norm(b)
-    return norm_x * a, norm_y * (cos * a + np.sqrt(1 - cos**2) * b)
+def _pair(norm_x, norm_y, cos, d=8):
+    return vector_pair(norm_x, norm_y, cos, d=d)
 
 
 def _single_estimates(x, y, omega, kind):
-    """One estimate of exp(xᵀy) per row ω_i of omega: m·(φ(x)⊙φ(y)), pairs summed for 2m."""
+    """One estimate of exp(xᵀy) per row ω_i of omega, on the host."""
     xp = get_array_module(omega)
-    product = feature_map(xp.asarray(x), omega, kind=kind) * feature_map(
-        xp.asarray(y), omega, kind=kind
-    )
-    m = omega.shape[0]
-    if kind in ("hyperbolic", "trig"):
-        product = product[:m] + product[m:]
-    return to_numpy(m * product)
+    return to_numpy(per_feature_estimates(xp.asarray(x), xp.asarray(y), omega, kind=kind))
 
 
 N_DRAWS = 100_000
@@ -173,6 +161,17 @@ def test_the_kernel_estimate_is_the_inner_product_of_features(xp):
         estimate = softmax_kernel_estimate(x, y, omega, kind=kind)
         assert float(estimate) == pytest.approx(
             float(feature_map(x, omega, kind=kind) @ feature_map(y, omega, kind=kind))
+        )
+
+
+def test_per_feature_estimates_average_to_the_kernel_estimate(xp):
+    omega = random_features(24, 4, rng=2, xp=xp)
+    x, y = (xp.asarray(a) for a in _pair(0.5, 0.7, -0.3, d=4))
+    for kind in FEATURE_KINDS:
+        each = per_feature_estimates(x, y, omega, kind=kind)
+        assert each.shape == (24,)
+        assert float(each.mean()) == pytest.approx(
+            float(softmax_kernel_estimate(x, y, omega, kind=kind))
         )
 
 

@@ -10,6 +10,7 @@ from refattn.testing import (
     assert_attention_close,
     assert_unbiased,
     attention_inputs,
+    vector_pair,
     ztest,
 )
 
@@ -150,3 +151,14 @@ def test_strategy_respects_its_options(inputs):
     assert inputs.mask is None
     assert inputs.causal is True
     assert inputs.q.shape[-2] <= 3
+
+
+def test_vector_pair_has_the_asked_norms_and_cosine():
+    x, y = vector_pair(0.5, 2.0, -0.8, d=6, seed=3)
+    assert np.linalg.norm(x) == pytest.approx(0.5)
+    assert np.linalg.norm(y) == pytest.approx(2.0)
+    assert x @ y / (0.5 * 2.0) == pytest.approx(-0.8)
+    with pytest.raises(ValueError, match=r"cos must be in \[-1, 1\], got 1.5"):
+        vector_pair(1.0, 1.0, 1.5)
+    with pytest.raises(ValueError, match="d must be >= 2 for two directions, got 1"):
+        vector_pair(1.0, 1.0, 0.5, d=1)

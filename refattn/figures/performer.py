@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..performer import favor_attention, feature_map, lemma2_mse, random_features
+from ..performer import favor_attention, lemma2_mse, per_feature_estimates, random_features
 from ..softmax import softmax_attention
+from ..testing import vector_pair
 from .registry import register
 from .style import COLORS
 
@@ -15,28 +16,14 @@ FEATURE_COUNTS = (8, 16, 32, 64, 128, 256, 512)
 TRIALS = 300
 
 
-def _pair(norm, cos, d=D, seed=0):
-    """x, y of the given norm and cosine."""
-    g = np.random.default_rng(seed)
-    a = g.standard_normal(d)
-    a /= np.linalg.norm(a)
-    b = g.standard_normal(d)
-    b -= a * (a @ b)
-    b /= np.linalg.norm(b)
-    return norm * a, norm * (cos * a + np.sqrt(1 - cos**2) * b)
-
-
-def _row_estimates(x, y, omega, kind):
-    """One estimate of exp(xᵀy) per row of omega (sin and cos parts added for trig)."""
-    product = feature_map(x, omega, kind=kind) * feature_map(y, omega, kind=kind)
-    m = omega.shape[0]
-    return m * (product[:m] + product[m:] if kind == "trig" else product)
+def _pair(norm, cos, d=D):
+    return vector_pair(norm, norm, cos, d=d)
 
 
 def estimator_mse(x, y, m, *, kind, orthogonal, trials=TRIALS, seed=0):
     """Empirical MSE of the m-feature estimate of exp(xᵀy) over independent draws of ω."""
     omega = random_features(trials * m, x.shape[-1], orthogonal=orthogonal, rng=seed)
-    estimates = _row_estimates(x, y, omega, kind).reshape(trials, m).mean(axis=1)
+    estimates = per_feature_estimates(x, y, omega, kind=kind).reshape(trials, m).mean(axis=1)
     return float(np.mean((estimates - np.exp(x @ y)) ** 2))
 
 
@@ -100,7 +87,7 @@ def performer_lemma2() -> Figure:
         for i, cos in enumerate(cosines):
             x, y = _pair(norm, cos)
             omega = random_features(draws, D, orthogonal=False, rng=100 + i)
-            errors = (_row_estimates(x, y, omega, kind) - np.exp(x @ y)) ** 2
+            errors = (per_feature_estimates(x, y, omega, kind=kind) - np.exp(x @ y)) ** 2
             plus.append(np.linalg.norm(x + y))
             empirical.append(errors.mean())
             closed.append(float(lemma2_mse(x, y, kind=kind)))
