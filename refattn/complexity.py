@@ -339,6 +339,32 @@ def favor_flops(
     return total
 
 
+# --- Linformer (derivations/04-linformer.md) -----------------------------------------------------
+
+
+def linformer_memory(n: int, d: int = 64, d_v: int | None = None, *, k: int = 256) -> int:
+    """Elements held by :func:`refattn.linformer.linformer_attention` at its peak (4.1).
+
+    The projected keys and values ``k·(d + d_v)``, then exact attention of the
+    ``n`` queries over those ``k`` keys (:func:`dense_attention_memory` with
+    ``m = k``): ``n·k + n·d + n·d_v``.  Linear in ``n`` for a fixed ``k``.
+
+    >>> linformer_memory(16384, k=256)  # ≈ 384·n
+    6324224
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v, k=k)
+    return k * (d + d_v) + dense_attention_memory(n, k, d, d_v)
+
+
+def linformer_flops(n: int, d: int = 64, d_v: int | None = None, *, k: int = 256) -> int:
+    """Flops of :func:`refattn.linformer.linformer_attention`: the projections ``2·k·n·(d + d_v)``
+    plus exact attention of ``n`` queries over ``k`` keys (:func:`dense_attention_flops`)."""
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v, k=k)
+    return 2 * k * n * (d + d_v) + dense_attention_flops(n, k, d, d_v)
+
+
 @dataclass(frozen=True)
 class Cost:
     """The working-set and flop formulas of one mechanism, by its benchmark name."""
@@ -356,6 +382,8 @@ MECHANISMS: dict[str, Cost] = {
     "sliding_window_global": Cost(
         partial(sliding_window_memory, g=16), partial(sliding_window_flops, g=16)
     ),
+    # projected length k = 256
+    "linformer": Cost(linformer_memory, linformer_flops),
     # 256 positive features
     "favor": Cost(favor_memory, favor_flops),
     "favor_causal": Cost(partial(favor_memory, causal=True), partial(favor_flops, causal=True)),

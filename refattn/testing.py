@@ -191,7 +191,10 @@ def ztest(samples, target, *, axis=0, z_max=5.0) -> ZTest:
     target = np.broadcast_to(to_numpy(target).astype(np.float64), mean.shape)
     diff = mean - target
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(sd > 0, diff / (sd / math.sqrt(n)), np.where(diff == 0, 0.0, np.inf))
+        # zero spread: the mean is exact, and z is 0 or infinite with the sign of the difference
+        z = np.where(
+            sd > 0, diff / (sd / math.sqrt(n)), np.sign(diff) * np.where(diff == 0, 0, np.inf)
+        )
     return ZTest(mean=mean, target=target, sd=sd, n_samples=n, z=z, z_max=float(z_max))
 
 

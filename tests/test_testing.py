@@ -118,6 +118,9 @@ def test_ztest_is_elementwise_and_reports_the_worst():
 def test_ztest_handles_zero_variance():
     assert ztest(np.ones(10), 1.0).passed
     assert not ztest(np.ones(10), 2.0).passed
+    # the sign survives: a constant below the target is at −inf (one-sided tests rely on it)
+    assert float(ztest(np.zeros(10), 0.5).z) == -np.inf
+    assert float(ztest(np.ones(10), 0.5).z) == np.inf
 
 
 @pytest.mark.parametrize(

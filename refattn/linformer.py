@@ -1,0 +1,184 @@
+"""Linformer: attention over keys and values projected along the sequence axis.
+
+Wang, Li, Khabsa, Fang & Ma 2020, *Linformer: Self-Attention with Linear
+Complexity*, arXiv:2006.04768.  The attention matrix is approximately low-rank,
+so Linformer projects the ``n`` keys and values down to ``k`` rows with
+``E, F ∈ R^{k×n}`` before attending: ``softmax(Q (E K)ᵀ/√d) (F V)`` costs
+``O(n·k)`` instead of ``O(n²)``.  The projections may be shared between heads,
+between keys and values, and between layers.
+
+Equations, numbered as in ``derivations/04-linformer.md``:
+
+* (4.1) ``head = softmax(Q (EK)ᵀ/√d) (FV)`` and its cost;
+* (4.2) Theorem 1's rank-``k`` construction ``P̃ = D⁻¹ exp(A) Rᵀ R``;
+* (4.3) why there is no causal mode;
+* (4.6) the sharing modes and their parameter counts.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._validation import (
+    array_module,
+    broadcast_shapes,
+    check_attention_inputs,
+    check_float_array,
+    check_int,
+)
+from .backend import rng as make_rng
+from .jl import projection
+from .softmax import softmax, softmax_attention
+
+__all__ = ["SHARING", "linformer_attention", "lowrank_context", "parameter_count", "projections"]
+
+SHARING = ("none", "headwise", "key-value", "layerwise")
+
+
+def linformer_attention(q, k, v, E, F, *, causal=False, scale=None):
+    """Linformer attention ``softmax(Q (E K)ᵀ·scale) (F V)`` (4.1).
+
+    Parameters
+    ----------
+    q, k, v : arrays (..., n', d), (..., n', d), (..., n', d_v)
+    E, F : arrays (..., k, n)
+        Projections of the keys and of the values along the sequence axis; a
+        ``(k, n)`` matrix is shared by every head, an ``(h, k, n)`` stack gives
+        one per head (leading axes broadcast with those of q, k, v).  Inputs
+        shorter than the projections (``n' < n``) use their first ``n'``
+        columns, as the reference implementation does: a padded sequence would
+        give the same result with zero keys, which here are simply absent.
+        Longer inputs raise.
+    causal : bool
+        Must be False: see (4.3).
+    scale : float, optional
+        Default ``1/√d``.
+
+    Returns
+    -------
+    array (..., n', d_v)
+
+    Examples
+    --------
+    With ``k = n`` and ``E = F = I``, Linformer is exact attention:
+
+    >>> import numpy as np
+    >>> q = k = np.zeros((3, 2)); v = np.array([[0.0], [3.0], [6.0]])
+    >>> linformer_attention(q, k, v, np.eye(3), np.eye(3))
+    array([[3.], [3.], [3.]])
+    """
+    if causal:
+        raise ValueError(
+            "linformer_attention has no causal mode: E·K mixes every position, later ones "
+            "included, into each projected key, so no query can be kept from the future"
+        )
+    dims = check_attention_inputs(q, k, v)
+    array_module(q=q, E=E, F=F)
+    for name, p in (("E", E), ("F", F)):
+        check_float_array(name, p)
+        if p.ndim < 2:
+            raise ValueError(
+                f"{name} must have shape (..., k, n) with ndim >= 2, got shape {p.shape}"
+            )
+        if p.shape[-1] < dims.m:
+            raise ValueError(
+                f"{name} projects sequences of at most n = {p.shape[-1]} positions, "
+                f"got inputs of length {dims.m}"
+            )
+    if E.shape[-2] != F.shape[-2]:
+        raise ValueError(
+            f"E and F must project to the same k, got E.shape {E.shape} and F.shape {F.shape}"
+        )
+    broadcast_shapes({"q, k, v": dims.batch, "E": E.shape[:-2], "F": F.shape[:-2]})
+    n_in = dims.m
+    # (4.1)  project the sequence axis: k keys and values instead of n
+    projected_k = E[..., :, :n_in] @ k  # (..., k, d)
+    projected_v = F[..., :, :n_in] @ v  # (..., k, d_v)
+    return softmax_attention(q, projected_k, projected_v, scale=scale)  # (..., n', d_v)
+
+
+def projections(n, k, *, heads=1, layers=1, sharing="none", kind="gaussian", rng=None, xp=None):
+    """The ``E`` and ``F`` every head of every layer uses, shared as ``sharing`` says (4.6).
+
+    Returns ``result[layer][head] == (E, F)``, each ``(k, n)``, drawn with
+    :func:`refattn.jl.projection` (``kind``).  Shared projections are the very
+    same array objects:
+
+    * ``none``: every head of every layer has its own ``E`` and ``F``;
+    * ``headwise``: one ``E`` and one ``F`` per layer, shared by its heads;
+    * ``key-value``: one matrix per layer, ``E = F``, shared by its heads;
+    * ``layerwise``: one matrix for every layer, head, keys and values.
+
+    >>> p = projections(16, 4, heads=2, layers=3, sharing="layerwise", rng=0)
+    >>> p[0][0][0] is p[2][1][1]
+    True
+    """
+    n = check_int("n", n, minimum=1)
+    k = check_int("k", k, minimum=1)
+    heads = check_int("heads", heads, minimum=1)
+    layers = check_int("layers", layers, minimum=1)
+    if sharing not in SHARING:
+        raise ValueError(f"sharing must be one of {SHARING}, got {sharing!r}")
+    g = make_rng(rng, xp)
+
+    def draw():
+        return projection(n, k, kind=kind, rng=g, xp=xp)
+
+    if sharing == "layerwise":
+        one = draw()
+        return [[(one, one) for _ in range(heads)] for _ in range(layers)]
+    result = []
+    for _ in range(layers):
+        if sharing == "none":
+            result.append([(draw(), draw()) for _ in range(heads)])
+        elif sharing == "headwise":
+            pair = (draw(), draw())
+            result.append([pair for _ in range(heads)])
+        else:  # key-value
+            one = draw()
+            result.append([(one, one) for _ in range(heads)])
+    return result
+
+
+def parameter_count(n, k, *, heads=1, layers=1, sharing="none"):
+    """Number of projection parameters under each sharing mode (4.6).
+
+    ``k·n`` times ``2·layers·heads`` (none), ``2·layers`` (headwise),
+    ``layers`` (key-value) or ``1`` (layerwise).
+
+    >>> parameter_count(512, 128, heads=12, layers=12, sharing="headwise")
+    1572864
+    """
+    n = check_int("n", n, minimum=1)
+    k = check_int("k", k, minimum=1)
+    heads = check_int("heads", heads, minimum=1)
+    layers = check_int("layers", layers, minimum=1)
+    if sharing not in SHARING:
+        raise ValueError(f"sharing must be one of {SHARING}, got {sharing!r}")
+    matrices = {
+        "none": 2 * layers * heads,
+        "headwise": 2 * layers,
+        "key-value": layers,
+        "layerwise": 1,
+    }
+    return matrices[sharing] * k * n
+
+
+def lowrank_context(q, k, kdim, *, rng=None):
+    """Theorem 1's rank-``kdim`` approximation ``P̃ = D⁻¹ exp(A) Rᵀ R`` of ``P = softmax(A)`` (4.2).
+
+    ``A = Q Kᵀ/√d`` are the logits, ``D`` the diagonal of row sums of
+    ``exp(A)`` (so ``P = D⁻¹ exp(A)`` row by row) and ``R`` a ``kdim × n``
+    Gaussian JL matrix with ``N(0, 1/kdim)`` entries.  For any vector ``w``,
+    ``P̃w = P Rᵀ(Rw)`` and JL keeps ``p_iᵀ w ≈ (R p_i)ᵀ(R w)``.  Dense ``n × n``:
+    for checking the theorem only, not an efficient mechanism.
+
+    Returns ``(P̃, P)``, each ``(..., n, n)``.
+    """
+    dims = check_attention_inputs(q, k, k)
+    xp = dims.xp
+    kdim = check_int("kdim", kdim, minimum=1)
+    logits = q @ xp.swapaxes(k, -1, -2) / math.sqrt(dims.d)  # (..., n, n)  A
+    p = softmax(logits, axis=-1)  # D⁻¹ exp(A)
+    r = projection(dims.m, kdim, rng=make_rng(rng, xp), xp=xp, dtype=str(p.dtype))  # (kdim, n)
+    return (p @ r.T) @ r, p  # P Rᵀ R
