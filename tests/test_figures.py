@@ -85,3 +85,15 @@ def test_performer_figures_are_registered_and_the_mse_helper_agrees_with_lemma2(
     x, y = _pair(0.5, 0.3)  # ‖x‖ = ‖y‖ = 0.5
     empirical = estimator_mse(x, y, 8, kind="trig", orthogonal=False, trials=4000)
     assert empirical == pytest.approx(float(lemma2_mse(x, y, kind="trig", m=8)), rel=0.1)
+
+
+def test_jl_and_linformer_figures_are_registered_and_draw():
+    from refattn.figures.linformer import jl_min_dim
+
+    for name in ("jl-distortion", "jl-min-dim", "linformer-spectrum-synthetic", "linformer-approx-error"):
+        assert name in FIGURES
+    fig = jl_min_dim()
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 6  # three m, two bounds
+    proven, thumb = lines[0].get_ydata(), lines[1].get_ydata()
+    assert np.all(proven >= thumb)  # the rule of thumb always asks for fewer dimensions
