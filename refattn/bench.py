@@ -17,6 +17,7 @@ from .softmax import chunked_attention, softmax_attention
 
 __all__ = [
     "exact_report",
+    "linformer_report",
     "longformer_report",
     "machine",
     "median_seconds",
@@ -210,6 +211,58 @@ def performer_report(xp, *, n=16384, d=64, features=256, memory_n=65536, repeats
         "peak_over_model": peak / model,
         "causal_peak_bytes": causal_peak,
         "causal_peak_over_model": causal_peak / causal_model,
+        "memory_n": memory_n,
+        "peak_bytes_at_memory_n": peak_large,
+    }
+
+
+def linformer_report(xp, *, n=16384, d=64, k=256, memory_n=65536, repeats=3) -> dict:
+    """The performance figures of Linformer attention, as ratios.
+
+    * ``speedup_over_softmax``: time of :func:`~refattn.softmax_attention`
+      over that of :func:`~refattn.linformer_attention` with ``k``-row
+      Gaussian projections, at length ``n``;
+    * ``peak_over_model``: peak memory over :func:`refattn.complexity.linformer_memory`;
+    * ``flop_rate_fraction``: its flops per second
+      (:func:`refattn.complexity.linformer_flops`) over those of one plain
+      matmul of a similar size, the key projection ``(k, n) @ (n, d)``,
+      timed in the same run.
+    """
+    from .jl import projection
+    from .linformer import linformer_attention
+
+    q, k_, v = random_inputs(xp, n, d)
+    e = projection(n, k, rng=1, xp=xp, dtype="float32")
+    f = projection(n, k, rng=2, xp=xp, dtype="float32")
+    seconds = median_seconds(
+        {
+            "softmax": lambda: softmax_attention(q, k_, v),
+            "linformer": lambda: linformer_attention(q, k_, v, e, f),
+            "matmul": lambda: e @ k_,
+        },
+        xp,
+        repeats=repeats,
+    )
+    _, peak = peak_memory(lambda: linformer_attention(q, k_, v, e, f), xp)
+    model = 4 * complexity.linformer_memory(n, d, k=k)
+    flops = complexity.linformer_flops(n, d, k=k)
+    big = random_inputs(xp, memory_n, d)
+    e_big = projection(memory_n, k, rng=3, xp=xp, dtype="float32")
+    _, peak_large = peak_memory(lambda: linformer_attention(*big, e_big, e_big), xp)
+    return {
+        "backend": module_name(xp),
+        "machine": machine(),
+        "n": n,
+        "d": d,
+        "k": k,
+        "seconds_softmax": seconds["softmax"],
+        "seconds_linformer": seconds["linformer"],
+        "speedup_over_softmax": seconds["softmax"] / seconds["linformer"],
+        "peak_bytes": peak,
+        "peak_over_model": peak / model,
+        "flops_per_second": flops / seconds["linformer"],
+        "matmul_flops_per_second": 2 * k * n * d / seconds["matmul"],
+        "flop_rate_fraction": (flops / seconds["linformer"]) / (2 * k * n * d / seconds["matmul"]),
         "memory_n": memory_n,
         "peak_bytes_at_memory_n": peak_large,
     }

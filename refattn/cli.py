@@ -18,7 +18,7 @@ from importlib import metadata
 
 from . import __version__
 
-REPORTS = ("exact", "longformer", "performer")
+REPORTS = ("exact", "longformer", "performer", "linformer")
 
 
 def _version(package: str) -> str:
@@ -123,9 +123,27 @@ def _print_performer(r) -> None:
     print(f"  causal peak memory at n = {r['memory_n']}: {large:.1f} MiB")
 
 
+def _print_linformer(r) -> None:
+    print(f"Linformer attention on {r['backend']} ({r['machine']})")
+    print(f"  n = {r['n']}, d = {r['d']}, k = {r['k']} Gaussian projections, float32")
+    print(
+        f"  linformer_attention    {1e3 * r['seconds_linformer']:9.1f} ms, "
+        f"{r['speedup_over_softmax']:.1f} x faster than softmax_attention "
+        f"({1e3 * r['seconds_softmax']:.1f} ms)"
+    )
+    print(
+        f"  flop rate {r['flops_per_second'] / 1e9:.1f} GFLOP/s = {r['flop_rate_fraction']:.2f} x "
+        f"a plain matmul of similar size ({r['matmul_flops_per_second'] / 1e9:.1f} GFLOP/s)"
+    )
+    peak = r["peak_bytes"] / 2**20
+    print(f"  peak memory {peak:.1f} MiB = {r['peak_over_model']:.3f} x complexity.py")
+    large = r["peak_bytes_at_memory_n"] / 2**20
+    print(f"  peak memory at n = {r['memory_n']}: {large:.1f} MiB")
+
+
 def _bench(args) -> int:
     from .backend import module_for
-    from .bench import exact_report, longformer_report, performer_report
+    from .bench import exact_report, linformer_report, longformer_report, performer_report
 
     unknown = sorted(set(args.reports) - set(REPORTS))
     if unknown:
@@ -146,6 +164,9 @@ def _bench(args) -> int:
                 xp, d=args.d, window=args.window, repeats=args.repeats, **sizes
             )
             _print_longformer(reports[name])
+        elif name == "linformer":
+            reports[name] = linformer_report(xp, d=args.d, k=args.k, repeats=args.repeats, **sizes)
+            _print_linformer(reports[name])
         else:
             reports[name] = performer_report(
                 xp, d=args.d, features=args.features, repeats=args.repeats, **sizes
@@ -175,7 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="speed and memory ratios of the mechanisms")
     bench.add_argument(
-        "reports", nargs="*", metavar="REPORT", help="exact, longformer, performer (default: all)"
+        "reports",
+        nargs="*",
+        metavar="REPORT",
+        help="exact, longformer, performer, linformer (default: all)",
     )
     bench.add_argument(
         "--backend",
@@ -201,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--window", type=int, default=64, help="one-sided window of the sliding window"
     )
     bench.add_argument("--features", type=int, default=256, help="random features of FAVOR")
+    bench.add_argument("--k", type=int, default=256, help="projected length of Linformer")
     bench.add_argument("--repeats", type=int, default=5, help="timed rounds per measurement")
     bench.add_argument("--json", metavar="PATH", help="also write the reports as JSON")
     bench.set_defaults(run=_bench)

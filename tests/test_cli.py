@@ -43,10 +43,23 @@ def test_figures_writes_the_exact_memory_png(tmp_path, capsys):
 
 def test_bench_reports_ratios_and_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
-    args = ["bench", "--n", "256", "--memory-n", "512", "--repeats", "1", "--json", str(path)]
+    args = [
+        "bench",
+        "--n",
+        "512",
+        "--memory-n",
+        "512",
+        "--k",
+        "64",
+        "--repeats",
+        "1",
+        "--json",
+        str(path),
+    ]
     assert main(args) == 0
     reports = json.loads(path.read_text())
-    assert set(reports) == {"exact", "longformer", "performer"}
+    assert set(reports) == {"exact", "longformer", "performer", "linformer"}
+    assert 0.9 < reports["linformer"]["peak_over_model"] < 1.5
     assert 0.9 < reports["performer"]["peak_over_model"] < 1.5
     assert reports["exact"]["backend"] == "numpy"
     assert reports["exact"]["softmax_over_matmuls"] > 0

@@ -90,7 +90,12 @@ def test_performer_figures_are_registered_and_the_mse_helper_agrees_with_lemma2(
 def test_jl_and_linformer_figures_are_registered_and_draw():
     from refattn.figures.linformer import jl_min_dim
 
-    for name in ("jl-distortion", "jl-min-dim", "linformer-spectrum-synthetic", "linformer-approx-error"):
+    for name in (
+        "jl-distortion",
+        "jl-min-dim",
+        "linformer-spectrum-synthetic",
+        "linformer-approx-error",
+    ):
         assert name in FIGURES
     fig = jl_min_dim()
     lines = fig.axes[0].get_lines()
