@@ -113,12 +113,7 @@ def projections(n, k, *, heads=1, layers=1, sharing="none", kind="gaussian", rng
     >>> p[0][0][0] is p[2][1][1]
     True
     """
-    n = check_int("n", n, minimum=1)
-    k = check_int("k", k, minimum=1)
-    heads = check_int("heads", heads, minimum=1)
-    layers = check_int("layers", layers, minimum=1)
-    if sharing not in SHARING:
-        raise ValueError(f"sharing must be one of {SHARING}, got {sharing!r}")
+    n, k, heads, layers = _check_sharing(n, k, heads, layers, sharing)
     g = make_rng(rng, xp)
 
     def draw():
@@ -149,12 +144,7 @@ def parameter_count(n, k, *, heads=1, layers=1, sharing="none"):
     >>> parameter_count(512, 128, heads=12, layers=12, sharing="headwise")
     1572864
     """
-    n = check_int("n", n, minimum=1)
-    k = check_int("k", k, minimum=1)
-    heads = check_int("heads", heads, minimum=1)
-    layers = check_int("layers", layers, minimum=1)
-    if sharing not in SHARING:
-        raise ValueError(f"sharing must be one of {SHARING}, got {sharing!r}")
+    n, k, heads, layers = _check_sharing(n, k, heads, layers, sharing)
     matrices = {
         "none": 2 * layers * heads,
         "headwise": 2 * layers,
@@ -162,6 +152,15 @@ def parameter_count(n, k, *, heads=1, layers=1, sharing="none"):
         "layerwise": 1,
     }
     return matrices[sharing] * k * n
+
+
+def _check_sharing(n, k, heads, layers, sharing):
+    if sharing not in SHARING:
+        raise ValueError(f"sharing must be one of {SHARING}, got {sharing!r}")
+    return tuple(
+        check_int(name, value, minimum=1)
+        for name, value in (("n", n), ("k", k), ("heads", heads), ("layers", layers))
+    )
 
 
 def lowrank_context(q, k, kdim, *, rng=None):
