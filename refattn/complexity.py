@@ -365,6 +365,44 @@ def linformer_flops(n: int, d: int = 64, d_v: int | None = None, *, k: int = 256
     return 2 * k * n * (d + d_v) + dense_attention_flops(n, k, d, d_v)
 
 
+# --- Transformer-XL and the Compressive Transformer (derivations/05-compressive.md) ----------
+
+
+def xl_attention_memory(n_s: int, d: int = 64, d_v: int | None = None, *, n_mem: int = 512) -> int:
+    """Elements of one segment's attention over ``[memory; segment]`` (5.4).
+
+    :func:`dense_attention_memory` with ``n_s`` queries and ``n_mem + n_s``
+    keys: ``O(n_s² + n_s·n_mem)`` per layer.
+    """
+    _at_least(0, n_mem=n_mem)
+    return dense_attention_memory(n_s, n_mem + n_s, d, d_v)
+
+
+def xl_attention_flops(n_s: int, d: int = 64, d_v: int | None = None, *, n_mem: int = 512) -> int:
+    """Flops of one segment's attention over ``[memory; segment]`` (5.4)."""
+    _at_least(0, n_mem=n_mem)
+    return dense_attention_flops(n_s, n_mem + n_s, d, d_v)
+
+
+def compressive_attention_memory(
+    n_s: int, d: int = 64, d_v: int | None = None, *, n_mem: int = 512, n_cmem: int = 512
+) -> int:
+    """Elements of one segment's attention over ``[cmem; mem; segment]`` (5.4).
+
+    ``O(n_s² + n_s·n_m + n_s·n_cm)``: dense attention over all of them.
+    """
+    _at_least(0, n_mem=n_mem, n_cmem=n_cmem)
+    return dense_attention_memory(n_s, n_cmem + n_mem + n_s, d, d_v)
+
+
+def compressive_attention_flops(
+    n_s: int, d: int = 64, d_v: int | None = None, *, n_mem: int = 512, n_cmem: int = 512
+) -> int:
+    """Flops of one segment's attention over ``[cmem; mem; segment]`` (5.4)."""
+    _at_least(0, n_mem=n_mem, n_cmem=n_cmem)
+    return dense_attention_flops(n_s, n_cmem + n_mem + n_s, d, d_v)
+
+
 @dataclass(frozen=True)
 class Cost:
     """The working-set and flop formulas of one mechanism, by its benchmark name."""
@@ -386,6 +424,8 @@ MECHANISMS: dict[str, Cost] = {
     "linformer": Cost(linformer_memory, linformer_flops),
     # 256 positive features
     "favor": Cost(favor_memory, favor_flops),
+    # one segment step: n = segment length, 512 memories and 512 compressed memories
+    "compressive": Cost(compressive_attention_memory, compressive_attention_flops),
     "favor_causal": Cost(partial(favor_memory, causal=True), partial(favor_flops, causal=True)),
 }
 

@@ -1,0 +1,335 @@
+"""Transformer-XL memory, compressed memory, relative positions, reconstruction loss.
+
+Equation numbers refer to derivations/05-compressive.md.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from refattn import complexity, softmax_attention
+from refattn.backend import rng, to_numpy
+from refattn.compressive import (
+    MemoryState,
+    Relative,
+    attention_reconstruction_loss,
+    compressive_attention,
+    conv1d,
+    conv1d_loss_and_gradient,
+    dilated_conv,
+    fit_conv_compressor,
+    max_pool,
+    mean_pool,
+    most_used,
+    temporal_range,
+    update,
+)
+from refattn.positional import relative_scores, sinusoidal_table
+from refattn.testing import assert_attention_close
+
+D = 6
+
+
+def _weights(xp, seed=0, d=D):
+    g = rng(seed, xp)
+    return tuple(0.5 * g.standard_normal((d, d)) for _ in range(3))
+
+
+# --- (5.1) the memory update, as a stateful machine --------------------------------------------
+
+
+class MemoryMachine(RuleBasedStateMachine):
+    """Streams tagged segments; every row's first column is its position in the stream."""
+
+    @initialize(n_mem=st.integers(0, 8), n_cmem=st.integers(0, 5), rate=st.integers(1, 4))
+    def start(self, n_mem, n_cmem, rate):
+        self.state = MemoryState.empty(2, n_mem=n_mem, n_cmem=n_cmem)
+        self.rate, self.fed, self.compressed_blocks = rate, 0, []
+
+    def compress(self, rows, rate):
+        blocks = rows.reshape(-1, rate, 2)
+        self.compressed_blocks += [block[:, 0].tolist() for block in blocks]
+        # one row per block: [first tag, last tag] identifies the block
+        return np.stack([blocks[:, 0, 0], blocks[:, -1, 0]], axis=1)
+
+    @rule(length=st.integers(1, 7))
+    def feed(self, length):
+        tags = np.arange(self.fed, self.fed + length, dtype=float)
+        h = np.stack([tags, tags], axis=1)
+        h_before = h.copy()
+        old = self.state
+        old_arrays = [a.copy() for a in (old.mem, old.pending, old.cmem)]
+        self.state = update(old, h, compress=self.compress, rate=self.rate)
+        self.fed += length
+        assert np.array_equal(h, h_before)  # the input is not mutated
+        for a, b in zip((old.mem, old.pending, old.cmem), old_arrays, strict=True):
+            assert np.array_equal(a, b)  # nor is the previous state: states are values
+
+    @invariant()
+    def sizes_stay_within_capacity(self):
+        assert self.state.mem.shape[0] <= self.state.n_mem
+        assert self.state.cmem.shape[0] <= self.state.n_cmem
+        assert self.state.pending.shape[0] < self.rate
+
+    @invariant()
+    def mem_holds_the_most_recent_inputs_in_order(self):
+        mem_tags = self.state.mem[:, 0].tolist()
+        expected = list(range(self.fed - len(mem_tags), self.fed))
+        assert mem_tags == expected
+        assert len(mem_tags) == min(self.fed, self.state.n_mem)
+
+    @invariant()
+    def every_evicted_row_is_compressed_exactly_once(self):
+        if self.state.n_cmem == 0:
+            assert self.compressed_blocks == [] and self.state.pending.shape[0] == 0
+            return
+        compressed = [tag for block in self.compressed_blocks for tag in block]
+        pending = self.state.pending[:, 0].tolist()
+        mem = self.state.mem[:, 0].tolist()
+        # nothing lost, nothing duplicated, order kept: compressed + pending + mem = the stream
+        assert compressed + pending + mem == list(range(self.fed))
+        # cmem holds the newest n_cmem compressed blocks
+        kept = self.compressed_blocks[len(self.compressed_blocks) - self.state.cmem.shape[0] :]
+        assert self.state.cmem.tolist() == [[block[0], block[-1]] for block in kept]
+
+
+TestMemoryStream = MemoryMachine.TestCase
+TestMemoryStream.settings = settings(TestMemoryStream.settings, stateful_step_count=25)
+
+
+# --- (5.2) Transformer-XL equals dense attention with a band mask --------------------------------
+
+
+def xl_band_mask(segments, n_mem):
+    """Query p of a segment starting at s sees key j iff s − n_mem <= j <= p (derivation 5.2)."""
+    starts = np.repeat(np.cumsum([0] + segments[:-1]), segments)
+    n = sum(segments)
+    j, p = np.arange(n)[None, :], np.arange(n)[:, None]
+    return (j <= p) & (j >= starts[:, None] - n_mem)
+
+
+def _stream(xp, x, segments, state, weights, **update_kw):
+    outs, pos = [], 0
+    for length in segments:
+        h = x[pos : pos + length]
+        outs.append(compressive_attention(h, state, *weights))
+        state = update(state, h, **update_kw)
+        pos += length
+    return xp.concatenate(outs, axis=0)
+
+
+@given(segments=st.lists(st.integers(1, 6), min_size=1, max_size=6), n_mem=st.integers(0, 9))
+def test_xl_streaming_equals_dense_attention_with_the_band_mask(xp, segments, n_mem):
+    x = rng(1, xp).standard_normal((sum(segments), D))
+    weights = _weights(xp)
+    got = _stream(xp, x, segments, MemoryState.empty(D, n_mem=n_mem, xp=xp), weights)
+    wq, wk, wv = weights
+    mask = xp.asarray(xl_band_mask(segments, n_mem))
+    assert_attention_close(got, softmax_attention(x @ wq, x @ wk, x @ wv, mask=mask))
+
+
+def test_rate_one_identity_compression_is_xl_with_the_memories_added(xp):
+    segments = [4, 3, 5, 2, 6, 4]
+    x = rng(2, xp).standard_normal((sum(segments), D))
+    weights = _weights(xp, 3)
+    compressive = _stream(
+        xp,
+        x,
+        segments,
+        MemoryState.empty(D, n_mem=3, n_cmem=4, xp=xp),
+        weights,
+        compress=lambda rows, rate: rows,
+        rate=1,
+    )
+    xl = _stream(xp, x, segments, MemoryState.empty(D, n_mem=7, xp=xp), weights)
+    assert_attention_close(compressive, xl)
+
+
+# --- (5.3) relative positions --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "m"), [(1, 1), (3, 3), (4, 9), (6, 6), (2, 11)])
+def test_relative_scores_equal_the_four_terms_entry_by_entry(xp, n, m):
+    g = rng(n * 10 + m, xp)
+    d, d_r = 5, 6
+    q, k = g.standard_normal((n, d)), g.standard_normal((m, d))
+    w_r, u, v = g.standard_normal((d, d_r)), g.standard_normal(d), g.standard_normal(d)
+    got = to_numpy(relative_scores(q, k, w_r, u, v))
+    q, k, w_r, u, v = map(to_numpy, (q, k, w_r, u, v))
+    for i in range(n):
+        position = m - n + i  # queries are the last n of m positions
+        for j in range(position + 1):
+            r = to_numpy(sinusoidal_table([position - j], d_r))[0]
+            direct = q[i] @ k[j] + q[i] @ w_r @ r + u @ k[j] + v @ w_r @ r
+            assert got[i, j] == pytest.approx(direct, rel=1e-12, abs=1e-12)
+
+
+def test_sinusoidal_table_values():
+    table = sinusoidal_table([0, 1, 2], 4)
+    assert np.allclose(table[:, 0], np.sin([0, 1, 2]))
+    assert np.allclose(table[:, 1], np.cos([0, 1, 2]))
+    assert np.allclose(table[:, 2], np.sin(np.array([0, 1, 2]) / 100.0))
+
+
+def test_relative_attention_is_causal_and_uses_positions(xp):
+    g = rng(4, xp)
+    weights = _weights(xp, 5)
+    relative = Relative(g.standard_normal((D, 8)), g.standard_normal(D), g.standard_normal(D))
+    state = update(MemoryState.empty(D, n_mem=4, xp=xp), g.standard_normal((5, D)))
+    h = g.standard_normal((3, D))
+    out = compressive_attention(h, state, *weights, relative=relative)
+    h2 = h.copy()
+    h2[2] = 7.0  # changing the last query's input changes no earlier output
+    out2 = compressive_attention(h2, state, *weights, relative=relative)
+    assert np.array_equal(to_numpy(out[:2]), to_numpy(out2[:2]))
+    plain = compressive_attention(h, state, *weights)
+    assert not np.allclose(to_numpy(out), to_numpy(plain))  # the position terms matter
+
+
+# --- (5.5) compression functions -------------------------------------------------------------------
+
+
+def test_pools_of_a_constant_are_the_constant(xp):
+    rows = xp.full((7, D), 2.5)
+    for pool in (max_pool, mean_pool):
+        assert to_numpy(pool(rows, 3)).tolist() == [[2.5] * D] * 2  # ⌊7/3⌋ = 2 rows
+
+
+def test_conv1d_with_averaging_weights_is_mean_pool(xp):
+    rows = rng(6, xp).standard_normal((9, D))
+    averaging = xp.broadcast_to(xp.eye(D) / 3, (3, D, D)).copy()
+    assert_attention_close(conv1d(averaging)(rows, 3), mean_pool(rows, 3))
+
+
+def test_dilated_conv_reads_every_dilation_th_row_of_its_block(xp):
+    rows = xp.asarray(np.arange(12.0).reshape(12, 1))
+    picked = xp.ones((2, 1, 1))  # two taps, dilation 2, rate 4: rows tc and tc + 2
+    assert to_numpy(dilated_conv(picked, 2)(rows, 4)).ravel().tolist() == [0 + 2, 4 + 6, 8 + 10]
+    weights = rng(7, xp).standard_normal((3, D, D))
+    rows = rng(8, xp).standard_normal((9, D))
+    assert_attention_close(dilated_conv(weights, 1)(rows, 3), conv1d(weights)(rows, 3))
+
+
+def test_most_used_keeps_the_most_attended_rows_in_order(xp):
+    rows = xp.asarray(np.arange(6.0).reshape(6, 1))
+    usage = xp.asarray([0.1, 0.9, 0.05, 0.3, 0.8, 0.2])
+    assert to_numpy(most_used(usage)(rows, 2)).ravel().tolist() == [1.0, 3.0, 4.0]
+    assert to_numpy(most_used(usage)(rows, 6)).ravel().tolist() == [1.0]  # the argmax
+
+
+# --- (5.6) the attention-reconstruction loss ---------------------------------------------------------
+
+
+def test_reconstruction_loss_is_zero_for_identity_and_positive_for_pooling(xp):
+    g = rng(9, xp)
+    weights = _weights(xp, 10)
+    h, old = g.standard_normal((5, D)), g.standard_normal((12, D))
+    assert attention_reconstruction_loss(h, old, old, *weights) == 0.0
+    assert attention_reconstruction_loss(h, old, mean_pool(old, 3), *weights) > 0.0
+
+
+def test_reconstruction_gradient_matches_finite_differences(xp):
+    g = rng(11, xp)
+    weights = _weights(xp, 12)
+    h, old = g.standard_normal((8, D)), g.standard_normal((12, D))
+    w = 0.3 * g.standard_normal((3, D, D))
+    loss, gradient = conv1d_loss_and_gradient(h, old, w, *weights)
+    assert loss == pytest.approx(attention_reconstruction_loss(h, old, conv1d(w)(old, 3), *weights))
+    numeric = np.zeros(w.shape)
+    step = 1e-6
+    w_host = to_numpy(w)
+    for index in np.ndindex(w.shape):
+        plus, minus = w_host.copy(), w_host.copy()
+        plus[index] += step
+        minus[index] -= step
+        numeric[index] = (
+            conv1d_loss_and_gradient(h, old, xp.asarray(plus), *weights)[0]
+            - conv1d_loss_and_gradient(h, old, xp.asarray(minus), *weights)[0]
+        ) / (2 * step)
+    gradient = to_numpy(gradient)
+    assert np.abs(numeric - gradient).max() / np.abs(gradient).max() < 1e-6
+
+
+def structured_stream(n=600, d=D, seed=0):
+    """A stream with structure: slow and fast sinusoids plus a little noise."""
+    g = np.random.default_rng(seed)
+    t = np.arange(n)[:, None]
+    frequencies = np.array([0.05, 0.11, 0.3, 0.7, 1.3, 2.1])[:d]
+    return np.sin(t * frequencies[None, :] + g.uniform(0, 6, d)) + 0.1 * g.standard_normal((n, d))
+
+
+def test_fitting_a_conv_compressor_lowers_the_loss(xp):
+    weights = _weights(xp, 13)
+    stream = xp.asarray(structured_stream())
+    _, losses = fit_conv_compressor(stream, *weights, rate=3, segment=24, steps=300)
+    assert np.mean(losses[-24:]) < 0.7 * np.mean(losses[:24])
+
+
+def test_a_diverging_fit_raises_instead_of_returning_nan():
+    weights = _weights(np, 13)
+    stream = 50 * structured_stream()
+    # numpy warns about the overflow on the way (the suite turns warnings into errors);
+    # under default warning settings what reaches the caller is this error, not NaN weights
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(FloatingPointError, match="the reconstruction loss diverged"):
+            fit_conv_compressor(stream, *weights, rate=3, segment=24, steps=10, lr=1e300, clip=1e9)
+
+
+# --- (5.4) range and cost ------------------------------------------------------------------------------
+
+
+def test_temporal_range_and_costs():
+    assert temporal_range(layers=18, n_mem=512, n_cmem=512, rate=3) == 18 * (512 + 3 * 512)
+    assert temporal_range(layers=4, n_mem=100, n_cmem=0, rate=5) == 400  # XL
+    # equal attention cost, longer range: 512 + 512 compressed at rate 3 vs 1024 plain memories
+    assert complexity.compressive_attention_memory(512, n_mem=512, n_cmem=512) == (
+        complexity.xl_attention_memory(512, n_mem=1024)
+    )
+    assert temporal_range(layers=1, n_mem=512, n_cmem=512, rate=3) == 2 * 1024
+    assert complexity.xl_attention_flops(64, n_mem=0) == complexity.dense_attention_flops(64)
+
+
+# --- bad inputs -------------------------------------------------------------------------------------------
+
+STATE = MemoryState.empty(D, n_mem=4, n_cmem=2)
+W = tuple(np.eye(D) for _ in range(3))
+# fmt: off
+BAD_INPUTS = [
+    (lambda: update(STATE, np.ones((3, D)), compress=max_pool, rate=0), ValueError, r"rate must be an integer >= 1, got 0"),
+    (lambda: update(STATE, np.ones((3, D + 1)), compress=max_pool), ValueError, r"h must have shape \(n_s, d\) with d = 6 \(the state's width\), got \(3, 7\)"),
+    (lambda: update(STATE, np.ones((9, D))), ValueError, r"compress must be given when n_cmem > 0"),
+    (lambda: MemoryState.empty(D, n_mem=-1), ValueError, r"n_mem must be an integer >= 0, got -1"),
+    (lambda: MemoryState.empty(D, n_mem=2, n_cmem=-2), ValueError, r"n_cmem must be an integer >= 0, got -2"),
+    (lambda: conv1d(np.ones((3, D, D + 1))), ValueError, r"weights must have shape \(c, d, d\), got \(3, 6, 7\)"),
+    (lambda: conv1d(np.ones((3, D, D)))(np.ones((8, D)), 2), ValueError, r"conv1d weights \(3, 6, 6\) need rate 3 and width 6, got rate 2"),
+    (lambda: dilated_conv(np.ones((3, D, D)), 2)(np.ones((8, D)), 4), ValueError, r"a dilated kernel of 3 taps with dilation 2 spans 5 rows, more than the rate 4"),
+    (lambda: most_used(np.ones(3))(np.ones((4, D)), 2), ValueError, r"usage must have one entry per row \(4\), got \(3,\)"),
+    (lambda: compressive_attention(np.ones((3, D)), STATE, np.eye(D + 1), *W[1:]), ValueError, r"wq must have shape \(d, ·\) with d = 6, got \(7, 7\)"),
+    (lambda: compressive_attention(np.ones((3, D + 2)), STATE, *W), ValueError, r"h must have shape \(n_s, d\) with d = 6"),
+    (lambda: temporal_range(layers=2, n_mem=4, n_cmem=2, rate=0), ValueError, r"rate must be an integer >= 1, got 0"),
+    (lambda: relative_scores(np.ones((3, 4)), np.ones((2, 4)), np.ones((4, 2)), np.ones(4), np.ones(4)), ValueError, r"need at least as many keys as queries, got n = 3 and m = 2"),
+    (lambda: relative_scores(np.ones((2, 4)), np.ones((3, 4)), np.ones((5, 2)), np.ones(4), np.ones(4)), ValueError, r"shapes must be q \(\.\.\., n, d\)"),
+    (lambda: fit_conv_compressor(np.ones((10, D)), *W, rate=3, segment=6), ValueError, r"stream must hold at least 2·segment = 12 rows, got 10"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("call", "error", "fragment"), BAD_INPUTS)
+def test_bad_inputs_are_rejected(call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call()
+
+
+def test_a_state_of_another_width_is_rejected_by_attention_too():
+    wide = MemoryState.empty(D + 2, n_mem=3)
+    with pytest.raises(ValueError, match=r"must have shape \(.*\) with d = 8"):
+        compressive_attention(np.ones((2, D)), wide, *W)
+    with pytest.raises(ValueError, match=r"h must have shape \(n_s, d\) with d = 8"):
+        update(wide, np.ones((2, D)))
+    assert math.isfinite(float(to_numpy(compressive_attention(np.ones((2, D)), STATE, *W)).sum()))
