@@ -102,3 +102,13 @@ def test_jl_and_linformer_figures_are_registered_and_draw():
     assert len(lines) == 6  # three m, two bounds
     proven, thumb = lines[0].get_ydata(), lines[1].get_ydata()
     assert np.all(proven >= thumb)  # the rule of thumb always asks for fewer dimensions
+
+
+def test_compressive_figures_are_registered_and_the_fitted_conv_wins():
+    from refattn.figures.compressive import compression_functions
+
+    for name in ("compressive-memory-layout", "compressive-range-cost", "compression-functions"):
+        assert name in FIGURES
+    bars = {p.get_y(): p.get_width() for p in compression_functions().axes[0].patches}
+    widths = [bars[y] for y in sorted(bars)]
+    assert widths[-1] == min(widths)  # the fitted conv has the lowest reconstruction loss
