@@ -36,6 +36,7 @@ __all__ = [
     "assert_attention_close",
     "assert_unbiased",
     "attention_inputs",
+    "structured_stream",
     "vector_pair",
     "ztest",
 ]
@@ -236,6 +237,18 @@ def vector_pair(norm_x, norm_y, cos, *, d=8, seed=0):
     b -= a * (a @ b)
     b /= np.linalg.norm(b)
     return norm_x * a, norm_y * (cos * a + math.sqrt(1 - cos**2) * b)
+
+
+def structured_stream(n=600, d=6, *, seed=0):
+    """A stream ``(n, d)`` with structure: sinusoids from slow to fast plus a little noise.
+
+    Neighbouring rows are similar, as in real activations, so compression has
+    something to keep; used by the compressive tests and figures.
+    """
+    g = np.random.default_rng(seed)
+    t = np.arange(n)[:, None]
+    frequencies = np.geomspace(0.02, 2.0, d)
+    return np.sin(t * frequencies[None, :] + g.uniform(0, 6, d)) + 0.1 * g.standard_normal((n, d))
 
 
 # ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from refattn.compressive import (
     update,
 )
 from refattn.positional import relative_scores, sinusoidal_table
-from refattn.testing import assert_attention_close
+from refattn.testing import assert_attention_close, structured_stream
 
 D = 6
 
@@ -253,14 +253,6 @@ def test_reconstruction_gradient_matches_finite_differences(xp):
         ) / (2 * step)
     gradient = to_numpy(gradient)
     assert np.abs(numeric - gradient).max() / np.abs(gradient).max() < 1e-6
-
-
-def structured_stream(n=600, d=D, seed=0):
-    """A stream with structure: slow and fast sinusoids plus a little noise."""
-    g = np.random.default_rng(seed)
-    t = np.arange(n)[:, None]
-    frequencies = np.array([0.05, 0.11, 0.3, 0.7, 1.3, 2.1])[:d]
-    return np.sin(t * frequencies[None, :] + g.uniform(0, 6, d)) + 0.1 * g.standard_normal((n, d))
 
 
 def test_fitting_a_conv_compressor_lowers_the_loss(xp):

@@ -21,6 +21,7 @@ from ..compressive import (
     update,
 )
 from ..softmax import softmax_attention
+from ..testing import structured_stream
 from .registry import register
 
 
@@ -140,13 +141,6 @@ def compressive_range_cost() -> Figure:
     return fig
 
 
-def _structured_stream(n=1200, d=8, seed=0):
-    g = np.random.default_rng(seed)
-    t = np.arange(n)[:, None]
-    frequencies = np.geomspace(0.02, 2.0, d)
-    return np.sin(t * frequencies[None, :] + g.uniform(0, 6, d)) + 0.1 * g.standard_normal((n, d))
-
-
 @register(
     "compression-functions",
     title="Attention-reconstruction loss of the compression functions on a structured stream",
@@ -156,7 +150,7 @@ def compression_functions() -> Figure:
     d, rate, segment = 8, 4, 32
     g = np.random.default_rng(1)
     wq, wk, wv = (0.5 * g.standard_normal((d, d)) for _ in range(3))
-    stream = _structured_stream(d=d)
+    stream = structured_stream(1200, d)
     train, test = stream[:600], stream[600:]
     fitted, _ = fit_conv_compressor(
         train, wq, wk, wv, rate=rate, segment=segment, steps=600, lr=0.01
