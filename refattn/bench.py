@@ -16,13 +16,18 @@ from .backend import module_name, peak_memory, rng, synchronize
 from .softmax import chunked_attention, softmax_attention
 
 __all__ = [
+    "crossover",
     "exact_report",
     "linformer_report",
     "longformer_report",
     "machine",
+    "matmul_rate",
     "median_seconds",
     "peak_bytes",
     "random_inputs",
+    "scaling_grid",
+    "slopes",
+    "summary",
 ]
 
 
@@ -266,3 +271,176 @@ def linformer_report(xp, *, n=16384, d=64, k=256, memory_n=65536, repeats=3) -> 
         "memory_n": memory_n,
         "peak_bytes_at_memory_n": peak_large,
     }
+
+
+# ---------------------------------------------------------------------------
+# the scaling grid: every mechanism, n = 256 … 65536
+
+
+#: Sequence lengths of the full grid and of the quick grid (a CI smoke test).
+FULL_SIZES = tuple(2**p for p in range(8, 17))
+QUICK_SIZES = (256, 1024, 4096)
+WINDOW, GLOBALS, PROJECTED, FEATURES, MEMORY = 64, 16, 256, 256, 512
+
+
+def _runner(name, xp, n, d, heads):
+    """Set up (outside the timing) and return ``run()`` for mechanism ``name`` at length ``n``."""
+    from .compressive import MemoryState, compressive_attention
+    from .jl import projection
+    from .linformer import linformer_attention
+    from .longformer import sliding_window_attention
+    from .performer import favor_attention, random_features
+
+    batch = (heads,) if heads > 1 else ()
+    g = rng(n, xp)
+    q, k, v = (g.standard_normal(batch + (n, d), dtype="float32") for _ in range(3))
+    if name == "softmax":
+        return lambda: softmax_attention(q, k, v)
+    if name == "chunked":
+        return lambda: chunked_attention(q, k, v, chunk_size=256)
+    if name == "sliding_window":
+        return lambda: sliding_window_attention(q, k, v, window=WINDOW)
+    if name == "sliding_window_global":
+        glob = [i * (n // GLOBALS) for i in range(GLOBALS)]
+        return lambda: sliding_window_attention(q, k, v, window=WINDOW, global_tokens=glob)
+    if name == "linformer":
+        e, f = (projection(n, PROJECTED, rng=s, xp=xp, dtype="float32") for s in (1, 2))
+        return lambda: linformer_attention(q, k, v, e, f)
+    if name in ("favor", "favor_causal"):
+        omega = random_features(FEATURES, d, rng=0, xp=xp, dtype="float32")
+        causal = name == "favor_causal"
+        return lambda: favor_attention(q, k, v, omega, causal=causal)
+    if name == "compressive":
+        if heads > 1:
+            return None  # compressive_attention is one head
+        w = tuple(g.standard_normal((d, d), dtype="float32") / d**0.5 for _ in range(3))
+        state = MemoryState.empty(d, n_mem=MEMORY, n_cmem=MEMORY, xp=xp, dtype="float32")
+        state = type(state)(
+            g.standard_normal((MEMORY, d), dtype="float32"),
+            state.pending,
+            g.standard_normal((MEMORY, d), dtype="float32"),
+            MEMORY,
+            MEMORY,
+        )
+        return lambda: compressive_attention(q, state, *w)
+    raise ValueError(f"unknown mechanism {name!r}; known: {', '.join(complexity.MECHANISMS)}")
+
+
+def matmul_rate(xp, n=4096, d=64, repeats=3) -> float:
+    """The machine's dense matmul flop rate: the two products of attention at length ``n``."""
+    q, k, v = random_inputs(xp, n, d)
+    k_t = xp.swapaxes(k, -1, -2)
+    seconds = median_seconds({"mm": lambda: (q @ k_t) @ v}, xp, repeats=repeats)["mm"]
+    return 4 * n * n * d / seconds
+
+
+def scaling_grid(
+    xp,
+    *,
+    mechanisms=None,
+    sizes=FULL_SIZES,
+    d=64,
+    heads=1,
+    repeats=3,
+    max_bytes=8 * 2**30,
+    log=print,
+) -> dict:
+    """Time and peak memory of every mechanism at every length, against complexity.py.
+
+    Each row gives the median seconds over ``repeats`` runs after a warm-up,
+    the peak bytes of one run, complexity.py's working set and flops for
+    ``heads`` heads, and the roofline fraction: achieved flop rate over the
+    machine's matmul rate measured in the same run.  A configuration whose
+    analytic working set exceeds ``max_bytes`` is skipped, with the reason.
+    """
+    mechanisms = list(complexity.MECHANISMS) if mechanisms is None else list(mechanisms)
+    rate = matmul_rate(xp)
+    log(f"matmul rate on this machine: {rate / 1e9:.1f} GFLOP/s (float32, n = 4096, d = {d})")
+    results, skipped = [], []
+    for name in mechanisms:
+        cost = complexity.MECHANISMS[name]
+        for n in sizes:
+            model = 4 * heads * cost.memory(n, d=d)
+            if model > max_bytes:
+                reason = (
+                    f"working set {model / 2**30:.1f} GiB > --max-mem {max_bytes / 2**30:.1f} GiB"
+                )
+                skipped.append({"mechanism": name, "n": n, "reason": reason})
+                log(f"  {name:>22} n = {n:>6}: skipped, {reason}")
+                continue
+            run = _runner(name, xp, n, d, heads)
+            if run is None:
+                skipped.append({"mechanism": name, "n": n, "reason": "one head only"})
+                continue
+            seconds = median_seconds({name: run}, xp, repeats=repeats)[name]
+            _, peak = peak_memory(run, xp)
+            flops = heads * cost.flops(n, d=d)
+            row = {
+                "mechanism": name,
+                "n": n,
+                "d": d,
+                "heads": heads,
+                "seconds": seconds,
+                "peak_bytes": peak,
+                "model_bytes": model,
+                "flops": flops,
+                "roofline_fraction": flops / seconds / rate,
+            }
+            results.append(row)
+            log(
+                f"  {name:>22} n = {n:>6}: {1e3 * seconds:9.2f} ms, peak {peak / 2**20:8.1f} MiB "
+                f"({peak / model:.2f} x model), roofline {row['roofline_fraction']:.2f}"
+            )
+    return {
+        "machine": machine(),
+        "backend": module_name(xp),
+        "matmul_flops_per_second": rate,
+        "results": results,
+        "skipped": skipped,
+    }
+
+
+def slopes(rows, mechanism, key, lo=4096, hi=65536):
+    """Log-log slope of ``key`` against n between ``lo`` and ``hi`` (None below 2 points)."""
+    import numpy as np
+
+    points = [(r["n"], r[key]) for r in rows if r["mechanism"] == mechanism and lo <= r["n"] <= hi]
+    if len(points) < 2:
+        return None
+    n, y = np.log([p[0] for p in points]), np.log([p[1] for p in points])
+    return float(np.polyfit(n, y, 1)[0])
+
+
+def crossover(rows, mechanism, reference="softmax"):
+    """The smallest n from which ``mechanism`` stays faster than ``reference``, or None."""
+    ref = {r["n"]: r["seconds"] for r in rows if r["mechanism"] == reference}
+    mine = sorted(
+        (r["n"], r["seconds"]) for r in rows if r["mechanism"] == mechanism and r["n"] in ref
+    )
+    for i, (n, _) in enumerate(mine):
+        if all(s < ref[m] for m, s in mine[i:]):
+            return n
+    return None
+
+
+def summary(data, *, at=16384, lo=4096, hi=65536) -> list[dict]:
+    """Per mechanism: slopes over ``[lo, hi]``, roofline and memory ratio at ``at``, crossover n."""
+    rows = data["results"]
+    table = []
+    for name in complexity.MECHANISMS:
+        mine = {r["n"]: r for r in rows if r["mechanism"] == name}
+        if not mine:
+            continue
+        here = mine.get(at)
+        table.append(
+            {
+                "mechanism": name,
+                "time_slope": slopes(rows, name, "seconds", lo, hi),
+                "memory_slope": slopes(rows, name, "peak_bytes", lo, hi),
+                "roofline_fraction": None if here is None else here["roofline_fraction"],
+                "memory_ratio": None if here is None else here["peak_bytes"] / here["model_bytes"],
+                "crossover_n": None if name == "softmax" else crossover(rows, name),
+                "largest_n": max(mine),
+            }
+        )
+    return table

@@ -143,38 +143,70 @@ def _print_linformer(r) -> None:
 
 def _bench(args) -> int:
     from .backend import module_for
-    from .bench import exact_report, linformer_report, longformer_report, performer_report
+    from .bench import (
+        FULL_SIZES,
+        QUICK_SIZES,
+        exact_report,
+        linformer_report,
+        longformer_report,
+        performer_report,
+        scaling_grid,
+    )
+    from .complexity import MECHANISMS
 
-    unknown = sorted(set(args.reports) - set(REPORTS))
-    if unknown:
-        known = ", ".join(REPORTS)
-        print(f"refattn bench: unknown report(s) {unknown}; known: {known}", file=sys.stderr)
-        return 2
     xp = module_for(args.backend)
-    sizes = {k: v for k, v in (("n", args.n), ("memory_n", args.memory_n)) if v is not None}
-    reports = {}
-    for name in args.reports or list(REPORTS):
-        if name == "exact":
-            reports[name] = exact_report(
-                xp, d=args.d, chunk=args.chunk, repeats=args.repeats, **sizes
-            )
-            _print_exact(reports[name])
-        elif name == "longformer":
-            reports[name] = longformer_report(
-                xp, d=args.d, window=args.window, repeats=args.repeats, **sizes
-            )
-            _print_longformer(reports[name])
-        elif name == "linformer":
-            reports[name] = linformer_report(xp, d=args.d, k=args.k, repeats=args.repeats, **sizes)
-            _print_linformer(reports[name])
-        else:
-            reports[name] = performer_report(
-                xp, d=args.d, features=args.features, repeats=args.repeats, **sizes
-            )
-            _print_performer(reports[name])
+    if args.report:
+        unknown = sorted(set(args.report) - set(REPORTS))
+        if unknown:
+            known = ", ".join(REPORTS)
+            print(f"refattn bench: unknown report(s) {unknown}; known: {known}", file=sys.stderr)
+            return 2
+        sizes = {k: v for k, v in (("n", args.n), ("memory_n", args.memory_n)) if v is not None}
+        reports = {}
+        for name in args.report:
+            if name == "exact":
+                reports[name] = exact_report(
+                    xp, d=args.d, chunk=args.chunk, repeats=args.repeats, **sizes
+                )
+                _print_exact(reports[name])
+            elif name == "longformer":
+                reports[name] = longformer_report(
+                    xp, d=args.d, window=args.window, repeats=args.repeats, **sizes
+                )
+                _print_longformer(reports[name])
+            elif name == "linformer":
+                reports[name] = linformer_report(
+                    xp, d=args.d, k=args.k, repeats=args.repeats, **sizes
+                )
+                _print_linformer(reports[name])
+            else:
+                reports[name] = performer_report(
+                    xp, d=args.d, features=args.features, repeats=args.repeats, **sizes
+                )
+                _print_performer(reports[name])
+        result = reports
+    else:
+        unknown = sorted(set(args.mechanisms or ()) - set(MECHANISMS))
+        if unknown:
+            known = ", ".join(MECHANISMS)
+            print(f"refattn bench: unknown mechanism(s) {unknown}; known: {known}", file=sys.stderr)
+            return 2
+        sizes = QUICK_SIZES if args.quick else FULL_SIZES
+        if args.n is not None:
+            sizes = (args.n,)
+        print(f"scaling grid on {xp.__name__}: n = {', '.join(map(str, sizes))}, d = {args.d}")
+        result = scaling_grid(
+            xp,
+            mechanisms=args.mechanisms or None,
+            sizes=sizes,
+            d=args.d,
+            heads=args.heads,
+            repeats=1 if args.quick else args.repeats,
+            max_bytes=int(args.max_mem * 2**30),
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(reports, f, indent=2)
+            json.dump(result, f, indent=2)
         print(f"written to {args.json}")
     return 0
 
@@ -194,12 +226,32 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--out", default="figures", help="output folder (default: figures)")
     fig.set_defaults(run=_figures)
 
-    bench = sub.add_parser("bench", help="speed and memory ratios of the mechanisms")
+    bench = sub.add_parser(
+        "bench", help="scaling grid of every mechanism (or, with --report, one goal report)"
+    )
     bench.add_argument(
-        "reports",
-        nargs="*",
+        "--quick",
+        action="store_true",
+        help="a reduced grid (n = 256, 1024, 4096; one run each): a smoke test",
+    )
+    bench.add_argument(
+        "--mechanisms",
+        nargs="+",
+        metavar="NAME",
+        help="mechanisms to measure (default: all of complexity.MECHANISMS)",
+    )
+    bench.add_argument("--heads", type=int, default=1, help="heads per call (default 1)")
+    bench.add_argument(
+        "--max-mem",
+        type=float,
+        default=8.0,
+        help="skip configurations whose analytic working set exceeds this (GiB)",
+    )
+    bench.add_argument(
+        "--report",
+        nargs="+",
         metavar="REPORT",
-        help="exact, longformer, performer, linformer (default: all)",
+        help="instead of the grid, the goal reports: exact, longformer, performer, linformer",
     )
     bench.add_argument(
         "--backend",
@@ -211,13 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--n",
         type=int,
         default=None,
-        help="sequence length for timing (default: 4096 exact, 16384 longformer)",
+        help="one sequence length (grid) or the timing length (reports)",
     )
     bench.add_argument(
         "--memory-n",
         type=int,
         default=None,
-        help="sequence length for the memory measurement (default: 16384, 65536)",
+        help="reports: sequence length for the memory measurement",
     )
     bench.add_argument("--d", type=int, default=64, help="head dimension")
     bench.add_argument("--chunk", type=int, default=256, help="chunk size of chunked_attention")
@@ -226,8 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--features", type=int, default=256, help="random features of FAVOR")
     bench.add_argument("--k", type=int, default=256, help="projected length of Linformer")
-    bench.add_argument("--repeats", type=int, default=5, help="timed rounds per measurement")
-    bench.add_argument("--json", metavar="PATH", help="also write the reports as JSON")
+    bench.add_argument("--repeats", type=int, default=3, help="timed rounds per measurement")
+    bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     bench.set_defaults(run=_bench)
     return parser
 

@@ -368,39 +368,50 @@ def linformer_flops(n: int, d: int = 64, d_v: int | None = None, *, k: int = 256
 # --- Transformer-XL and the Compressive Transformer (derivations/05-compressive.md) ----------
 
 
-def xl_attention_memory(n_s: int, d: int = 64, d_v: int | None = None, *, n_mem: int = 512) -> int:
-    """Elements of one segment's attention over ``[memory; segment]`` (5.4).
+def _segment_projections(n_s, m, d, d_v):
+    """The context ``m·d``, its keys and values ``m·(d + d_v)``, the queries ``n_s·d``."""
+    return m * d + m * (d + d_v) + n_s * d
 
-    :func:`dense_attention_memory` with ``n_s`` queries and ``n_mem + n_s``
-    keys: ``O(n_s² + n_s·n_mem)`` per layer.
+
+def xl_attention_memory(n_s: int, d: int = 64, d_v: int | None = None, *, n_mem: int = 512) -> int:
+    """Elements of one segment step of ``compressive_attention`` without cmem (5.4).
+
+    The context ``[memory; segment]`` of ``m = n_mem + n_s`` rows, its keys and
+    values and the queries, then :func:`dense_attention_memory` with ``n_s``
+    queries and ``m`` keys: ``O(n_s² + n_s·n_mem)`` per layer.
     """
     _at_least(0, n_mem=n_mem)
-    return dense_attention_memory(n_s, n_mem + n_s, d, d_v)
+    d_v = d if d_v is None else d_v
+    m = n_mem + n_s
+    return _segment_projections(n_s, m, d, d_v) + dense_attention_memory(n_s, m, d, d_v)
 
 
 def xl_attention_flops(n_s: int, d: int = 64, d_v: int | None = None, *, n_mem: int = 512) -> int:
-    """Flops of one segment's attention over ``[memory; segment]`` (5.4)."""
+    """Flops of one segment step: projections ``2·(n_s·d² + m·d·(d + d_v))``, attention (5.4)."""
     _at_least(0, n_mem=n_mem)
-    return dense_attention_flops(n_s, n_mem + n_s, d, d_v)
+    d_v = d if d_v is None else d_v
+    m = n_mem + n_s
+    return 2 * (n_s * d * d + m * d * (d + d_v)) + dense_attention_flops(n_s, m, d, d_v)
 
 
 def compressive_attention_memory(
     n_s: int, d: int = 64, d_v: int | None = None, *, n_mem: int = 512, n_cmem: int = 512
 ) -> int:
-    """Elements of one segment's attention over ``[cmem; mem; segment]`` (5.4).
+    """Elements of one segment step over ``[cmem; mem; segment]`` (5.4).
 
-    ``O(n_s² + n_s·n_m + n_s·n_cm)``: dense attention over all of them.
+    As :func:`xl_attention_memory` with ``n_mem + n_cmem`` memories:
+    ``O(n_s² + n_s·n_m + n_s·n_cm)``.
     """
     _at_least(0, n_mem=n_mem, n_cmem=n_cmem)
-    return dense_attention_memory(n_s, n_cmem + n_mem + n_s, d, d_v)
+    return xl_attention_memory(n_s, d, d_v, n_mem=n_mem + n_cmem)
 
 
 def compressive_attention_flops(
     n_s: int, d: int = 64, d_v: int | None = None, *, n_mem: int = 512, n_cmem: int = 512
 ) -> int:
-    """Flops of one segment's attention over ``[cmem; mem; segment]`` (5.4)."""
+    """Flops of one segment step over ``[cmem; mem; segment]`` (5.4)."""
     _at_least(0, n_mem=n_mem, n_cmem=n_cmem)
-    return dense_attention_flops(n_s, n_cmem + n_mem + n_s, d, d_v)
+    return xl_attention_flops(n_s, d, d_v, n_mem=n_mem + n_cmem)
 
 
 @dataclass(frozen=True)

@@ -71,17 +71,83 @@ def test_bench_reports_ratios_and_json(tmp_path, capsys):
 
 
 def test_bench_runs_one_report(capsys):
-    assert main(["bench", "longformer", "--n", "128", "--memory-n", "256", "--repeats", "1"]) == 0
+    assert (
+        main(
+            ["bench", "--report", "longformer", "--n", "128", "--memory-n", "256", "--repeats", "1"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "sliding-window attention" in out and "exact attention" not in out
 
 
 def test_bench_rejects_unknown_reports(capsys):
-    assert main(["bench", "reformer"]) == 2
+    assert main(["bench", "--report", "reformer"]) == 2
     assert (
         "unknown report(s) ['reformer']; known: exact, longformer, performer"
         in capsys.readouterr().err
     )
+
+
+def test_bench_quick_grid_writes_the_contracted_json(tmp_path, capsys):
+    from refattn.complexity import MECHANISMS
+
+    path = tmp_path / "grid.json"
+    assert main(["bench", "--quick", "--json", str(path)]) == 0
+    data = json.loads(path.read_text())
+    assert {"machine", "backend", "results"} <= set(data)
+    assert {r["mechanism"] for r in data["results"]} == set(MECHANISMS)
+    for row in data["results"]:
+        assert {
+            "mechanism",
+            "n",
+            "d",
+            "seconds",
+            "peak_bytes",
+            "model_bytes",
+            "flops",
+            "roofline_fraction",
+        } <= set(row)
+        assert row["seconds"] > 0 and row["peak_bytes"] > 0
+        assert 0.5 < row["peak_bytes"] / row["model_bytes"] < 2.5
+    assert "matmul rate on this machine" in capsys.readouterr().out
+
+
+def test_bench_skips_what_exceeds_max_mem_and_names_unknown_mechanisms(tmp_path, capsys):
+    path = tmp_path / "grid.json"
+    args = [
+        "bench",
+        "--mechanisms",
+        "softmax",
+        "--n",
+        "4096",
+        "--max-mem",
+        "0.01",
+        "--json",
+        str(path),
+    ]
+    assert main(args) == 0
+    data = json.loads(path.read_text())
+    assert data["results"] == []
+    assert data["skipped"][0]["mechanism"] == "softmax"
+    assert "> --max-mem 0.0 GiB" in data["skipped"][0]["reason"]
+    assert "skipped, working set" in capsys.readouterr().out
+    assert main(["bench", "--mechanisms", "reformer"]) == 2
+    assert "unknown mechanism(s) ['reformer']" in capsys.readouterr().err
+
+
+def test_crossover_and_slopes():
+    from refattn.bench import crossover, slopes
+
+    rows = [{"mechanism": "softmax", "n": n, "seconds": n**2 * 1e-9} for n in (1024, 2048, 4096)]
+    rows += [{"mechanism": "fast", "n": n, "seconds": n * 2e-6} for n in (1024, 2048, 4096)]
+    assert crossover(rows, "fast") == 2048  # 2048: 4.10e-3 s against 4.19e-3 s, and faster after
+    rows.append({"mechanism": "fast", "n": 8192, "seconds": 1.0})  # slower again at the end
+    rows.append({"mechanism": "softmax", "n": 8192, "seconds": 0.07})
+    assert crossover(rows, "fast") is None  # "for good" means up to the largest n measured
+    assert slopes(rows, "softmax", "seconds", lo=1024) == pytest.approx(2.0)
+    assert slopes(rows, "fast", "seconds", lo=1024) == pytest.approx(1.0)
+    assert slopes(rows, "fast", "seconds", lo=8192) is None
 
 
 def test_python_dash_m_runs_the_same_command():

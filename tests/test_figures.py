@@ -112,3 +112,13 @@ def test_compressive_figures_are_registered_and_the_fitted_conv_wins():
     bars = {p.get_y(): p.get_width() for p in compression_functions().axes[0].patches}
     widths = [bars[y] for y in sorted(bars)]
     assert widths[-1] == min(widths)  # the fitted conv has the lowest reconstruction loss
+
+
+def test_scaling_figures_fall_back_to_a_quick_grid(tmp_path):
+    from refattn.figures.scaling import bench_data, scaling_memory, scaling_time
+
+    data = bench_data(tmp_path / "missing.json")
+    assert {r["n"] for r in data["results"]} == {256, 1024, 4096}
+    assert "scaling-time" in FIGURES and "scaling-memory" in FIGURES
+    for make in (scaling_time, scaling_memory):
+        assert len(make().axes[0].get_lines()) >= 16  # measured and analytic line per mechanism

@@ -4,7 +4,7 @@
 importing this package registers them all.
 """
 
-from . import compressive, exact, linformer, longformer, performer  # noqa: F401  (importing a family registers its figures)
+from . import compressive, exact, linformer, longformer, performer, scaling  # noqa: F401
 from .registry import FIGURES, Figure, generate, register
 
 __all__ = ["FIGURES", "Figure", "generate", "register"]
