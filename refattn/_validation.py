@@ -114,7 +114,7 @@ def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
     )
 
 
-def check_mask(mask, target: tuple[int, ...], xp, *, axes="(..., n, m)") -> None:
+def check_mask(mask, target: tuple[int, ...], *, axes="(..., n, m)") -> None:
     """``mask`` must be boolean and broadcast to ``target`` (named ``axes``) without growing it."""
     if str(mask.dtype) != "bool":
         raise TypeError(f"mask must be a boolean array (True = may attend), got dtype {mask.dtype}")
@@ -150,7 +150,7 @@ def check_attention_inputs(q, k, v, *, mask=None, causal=False) -> AttentionDims
     batch = broadcast_shapes({"q": tuple(bq), "k": tuple(bk), "v": tuple(bv)})
     score_batch = broadcast_shapes({"q": tuple(bq), "k": tuple(bk)})
     if mask is not None:
-        check_mask(mask, batch + (n, m), xp)
+        check_mask(mask, batch + (n, m))
         score_batch = broadcast_shapes({"q·kᵀ": score_batch, "mask": mask.shape[:-2]})
     check_bool("causal", causal)
     for name, x in (("q", q), ("k", k), ("v", v)):

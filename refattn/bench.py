@@ -11,6 +11,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 from . import complexity
 from .backend import module_name, peak_memory, rng, synchronize
 from .softmax import chunked_attention, softmax_attention
@@ -314,14 +316,12 @@ def _runner(name, xp, n, d, heads):
         if heads > 1:
             return None  # compressive_attention is one head
         w = tuple(g.standard_normal((d, d), dtype="float32") / d**0.5 for _ in range(3))
-        state = MemoryState.empty(d, n_mem=MEMORY, n_cmem=MEMORY, xp=xp, dtype="float32")
-        state = type(state)(
-            g.standard_normal((MEMORY, d), dtype="float32"),
-            state.pending,
-            g.standard_normal((MEMORY, d), dtype="float32"),
-            MEMORY,
-            MEMORY,
-        )
+
+        def rows():
+            return g.standard_normal((MEMORY, d), dtype="float32")
+
+        pending = xp.zeros((0, d), dtype="float32")
+        state = MemoryState(rows(), pending, rows(), MEMORY, MEMORY)  # both memories full
         return lambda: compressive_attention(q, state, *w)
     raise ValueError(f"unknown mechanism {name!r}; known: {', '.join(complexity.MECHANISMS)}")
 
@@ -402,8 +402,6 @@ def scaling_grid(
 
 def slopes(rows, mechanism, key, lo=4096, hi=65536):
     """Log-log slope of ``key`` against n between ``lo`` and ``hi`` (None below 2 points)."""
-    import numpy as np
-
     points = [(r["n"], r[key]) for r in rows if r["mechanism"] == mechanism and lo <= r["n"] <= hi]
     if len(points) < 2:
         return None

@@ -181,7 +181,7 @@ def sliding_window_attention(
     check_bool("return_weights", return_weights)
     if mask is not None:
         array_module(q=q, mask=mask)
-        check_mask(mask, dims.batch + (n,), xp, axes="(..., n)")
+        check_mask(mask, dims.batch + (n,), axes="(..., n)")
     glob = _check_global_tokens(global_tokens, n, causal)
     q_g, k_g, v_g = _check_global_qkv(global_qkv, q, k, v, glob)
     scale = 1.0 / math.sqrt(dims.d)

@@ -32,6 +32,7 @@ from ._validation import (
 )
 from .backend import module_for
 from .backend import rng as make_rng
+from .softmax import _nonzero
 
 __all__ = [
     "FEATURE_KINDS",
@@ -410,8 +411,7 @@ def _rows(multiplier, start, stop):
 
 def _divide(xp, numerator, denominator):
     """``numerator / denominator``, and 0 where the denominator is 0 (2.5)."""
-    zero = denominator == 0
-    return xp.where(zero, 0, numerator / xp.where(zero, 1, denominator))
+    return xp.where(denominator == 0, 0, numerator / _nonzero(denominator))
 
 
 def _check_features(x, omega, kind):

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from ..bench import QUICK_SIZES, crossover, scaling_grid
 from .registry import register
-from .style import COLORS, memory_axes
+from .style import COLORS, machine_note, memory_axes
 
 #: The committed benchmark run the figures are drawn from (``refattn bench --json …``).
 BENCH_JSON = Path("figures") / "bench-numpy.json"
@@ -59,15 +59,7 @@ def _draw(data, key, model_key, ylabel, title) -> Figure:
         memory_axes(ax, "sequence length n  (d = 64, float32, one head)")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, ncol=2, loc="upper left")
-    fig.text(
-        0.99,
-        -0.02,
-        f"refattn bench on {data['backend']}; {data['machine']}",
-        ha="right",
-        va="top",
-        fontsize=7,
-        color="0.4",
-    )
+    machine_note(fig, f"refattn bench on {data['backend']}", data["machine"])
     return fig
 
 

@@ -37,8 +37,9 @@ def memory_axes(ax, xlabel: str) -> None:
     ax.set_ylabel("peak memory allocated in the call (MiB)")
 
 
-def machine_note(fig, how: str) -> None:
-    """A footnote saying how and on what machine a figure's numbers were measured."""
-    from ..bench import machine
+def machine_note(fig, how: str, machine: str | None = None) -> None:
+    """A footnote saying how and on what machine (default: this one) a figure was measured."""
+    from ..bench import machine as this_machine
 
-    fig.text(0.99, -0.02, f"{how}; {machine()}", ha="right", va="top", fontsize=7, color="0.4")
+    where = this_machine() if machine is None else machine
+    fig.text(0.99, -0.02, f"{how}; {where}", ha="right", va="top", fontsize=7, color="0.4")
