@@ -119,7 +119,10 @@ def check_mask(mask, target: tuple[int, ...], *, axes="(..., n, m)") -> None:
     if str(mask.dtype) != "bool":
         raise TypeError(f"mask must be a boolean array (True = may attend), got dtype {mask.dtype}")
     if not broadcasts_to(mask.shape, target):
-        raise ValueError(f"mask must be broadcastable to {axes} = {target}, got shape {mask.shape}")
+        raise ValueError(
+            f"mask must be broadcastable to {axes} = {target}, got shape {mask.shape}; "
+            f"key padding is a mask of shape (..., 1, m)"
+        )
 
 
 def check_attention_inputs(q, k, v, *, mask=None, causal=False) -> AttentionDims:
@@ -156,3 +159,98 @@ def check_attention_inputs(q, k, v, *, mask=None, causal=False) -> AttentionDims
     for name, x in (("q", q), ("k", k), ("v", v)):
         check_finite(name, x, xp)
     return AttentionDims(xp, batch, score_batch, n, m, d, d_v, xp.result_type(q, k, v))
+
+
+# ---------------------------------------------------------------------------
+# the calling convention shared by every mechanism (derivations/06-calling-convention.md)
+
+
+@dataclass(frozen=True)
+class Supports:
+    """What a mechanism can honour; ``None`` means supported, a string is the reason it is not.
+
+    Attributes
+    ----------
+    causal : str or None
+        Why ``causal=True`` cannot be honoured.
+    key_padding : str or None
+        Why a key-padding mask (query axis of size 1, ``(..., 1, m)``) cannot be.
+    general_mask : str or None
+        Why a mask with a query axis (``(..., n, m)``) cannot be.
+    cross : str or None
+        Why keys of another length than the queries (``m != n``) cannot be.
+    """
+
+    causal: str | None = None
+    key_padding: str | None = None
+    general_mask: str | None = None
+    cross: str | None = None
+
+
+#: The reason shared by every mechanism that reads keys in linear time.
+LINEAR_TIME_MASK = (
+    "an n×m mask cannot be applied in linear time; give key padding as a mask "
+    "of shape (..., 1, m) (True = may attend)"
+)
+
+
+@dataclass(frozen=True)
+class AttentionCall:
+    """A checked call of the convention: dimensions, the scale, and the mask in its two forms.
+
+    ``key_mask`` is the mask as key padding ``(..., m)`` (a view of the
+    caller's array) when its query axis has size 1, else None; ``mask`` is
+    the caller's mask unchanged.
+    """
+
+    dims: AttentionDims
+    scale: float
+    mask: Any
+    key_mask: Any
+    causal: bool
+    return_weights: bool
+
+
+def check_attention_call(
+    name: str,
+    q,
+    k,
+    v,
+    *,
+    mask=None,
+    causal=False,
+    scale=None,
+    return_weights=False,
+    supports: Supports = Supports(),
+) -> AttentionCall:
+    """Check a call ``name(q, k, v, mask=, causal=, scale=, return_weights=)`` of the convention.
+
+    Everything :func:`check_attention_inputs` checks, plus ``scale`` and
+    ``return_weights``; then each option the mechanism cannot honour raises
+    ``ValueError("<name> ...: <reason>")`` with the reason from ``supports``.
+    """
+    check_bool("return_weights", return_weights)
+    dims = check_attention_inputs(q, k, v, mask=mask, causal=causal)
+    scale = check_scale(scale, dims.d)
+    if causal and supports.causal is not None:
+        raise ValueError(f"{name} cannot be causal: {supports.causal}")
+    if dims.m != dims.n and supports.cross is not None:
+        raise ValueError(
+            f"{name} needs as many keys as queries (m = n), got n = {dims.n} and "
+            f"m = {dims.m}: {supports.cross}"
+        )
+    key_mask = None
+    if mask is not None:
+        if mask.ndim >= 2 and mask.shape[-2] != 1:
+            if supports.general_mask is not None:
+                raise ValueError(
+                    f"{name} cannot apply a mask of shape {mask.shape} with a query axis: "
+                    f"{supports.general_mask}"
+                )
+        else:
+            if supports.key_padding is not None:
+                raise ValueError(f"{name} cannot apply key padding: {supports.key_padding}")
+            # (..., m), a view; a 0-d or size-1 key axis allows or blocks every key alike
+            key_mask = mask[..., 0, :] if mask.ndim >= 2 else dims.xp.reshape(mask, (-1,))
+            key_mask = dims.xp.broadcast_to(key_mask, key_mask.shape[:-1] + (dims.m,))
+    return AttentionCall(dims, scale, mask, key_mask, causal, return_weights)

@@ -191,18 +191,18 @@ def performer_report(xp, *, n=16384, d=64, features=256, memory_n=65536, repeats
     seconds = median_seconds(
         {
             "softmax": lambda: softmax_attention(q, k, v),
-            "favor": lambda: favor_attention(q, k, v, omega),
-            "favor_causal": lambda: favor_attention(q, k, v, omega, causal=True),
+            "favor": lambda: favor_attention(q, k, v, omega=omega),
+            "favor_causal": lambda: favor_attention(q, k, v, omega=omega, causal=True),
         },
         xp,
         repeats=repeats,
     )
-    _, peak = peak_memory(lambda: favor_attention(q, k, v, omega), xp)
-    _, causal_peak = peak_memory(lambda: favor_attention(q, k, v, omega, causal=True), xp)
+    _, peak = peak_memory(lambda: favor_attention(q, k, v, omega=omega), xp)
+    _, causal_peak = peak_memory(lambda: favor_attention(q, k, v, omega=omega, causal=True), xp)
     model = 4 * complexity.favor_memory(n, d, m=features)
     causal_model = 4 * complexity.favor_memory(n, d, m=features, causal=True)
     big = random_inputs(xp, memory_n, d)
-    _, peak_large = peak_memory(lambda: favor_attention(*big, omega, causal=True), xp)
+    _, peak_large = peak_memory(lambda: favor_attention(*big, omega=omega, causal=True), xp)
     return {
         "backend": module_name(xp),
         "machine": machine(),
@@ -244,18 +244,18 @@ def linformer_report(xp, *, n=16384, d=64, k=256, memory_n=65536, repeats=3) -> 
     seconds = median_seconds(
         {
             "softmax": lambda: softmax_attention(q, k_, v),
-            "linformer": lambda: linformer_attention(q, k_, v, e, f),
+            "linformer": lambda: linformer_attention(q, k_, v, E=e, F=f),
             "matmul": lambda: e @ k_,
         },
         xp,
         repeats=repeats,
     )
-    _, peak = peak_memory(lambda: linformer_attention(q, k_, v, e, f), xp)
+    _, peak = peak_memory(lambda: linformer_attention(q, k_, v, E=e, F=f), xp)
     model = 4 * complexity.linformer_memory(n, d, k=k)
     flops = complexity.linformer_flops(n, d, k=k)
     big = random_inputs(xp, memory_n, d)
     e_big = projection(memory_n, k, rng=3, xp=xp, dtype="float32")
-    _, peak_large = peak_memory(lambda: linformer_attention(*big, e_big, e_big), xp)
+    _, peak_large = peak_memory(lambda: linformer_attention(*big, E=e_big, F=e_big), xp)
     return {
         "backend": module_name(xp),
         "machine": machine(),
@@ -307,11 +307,11 @@ def _runner(name, xp, n, d, heads):
         return lambda: sliding_window_attention(q, k, v, window=WINDOW, global_tokens=glob)
     if name == "linformer":
         e, f = (projection(n, PROJECTED, rng=s, xp=xp, dtype="float32") for s in (1, 2))
-        return lambda: linformer_attention(q, k, v, e, f)
+        return lambda: linformer_attention(q, k, v, E=e, F=f)
     if name in ("favor", "favor_causal"):
         omega = random_features(FEATURES, d, rng=0, xp=xp, dtype="float32")
         causal = name == "favor_causal"
-        return lambda: favor_attention(q, k, v, omega, causal=causal)
+        return lambda: favor_attention(q, k, v, omega=omega, causal=causal)
     if name == "compressive":
         if heads > 1:
             return None  # compressive_attention is one head

@@ -18,10 +18,15 @@ Equations, numbered as in ``derivations/04-linformer.md``:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 from ._validation import (
+    LINEAR_TIME_MASK,
+    Supports,
     array_module,
     broadcast_shapes,
+    check_attention_call,
     check_attention_inputs,
     check_float_array,
     check_int,
@@ -30,33 +35,61 @@ from .backend import rng as make_rng
 from .jl import projection
 from .softmax import softmax, softmax_attention
 
-__all__ = ["SHARING", "linformer_attention", "lowrank_context", "parameter_count", "projections"]
+__all__ = [
+    "SHARING",
+    "LinformerWeights",
+    "linformer_attention",     "lowrank_context",
+    "parameter_count",
+    "projections",
+]
 
 SHARING = ("none", "headwise", "key-value", "layerwise")
 
 
-def linformer_attention(q, k, v, E, F, *, causal=False, scale=None):
+#: What :func:`linformer_attention` can honour of the calling convention.
+SUPPORTS = Supports(
+    causal=(
+        "E·K mixes every position, later ones included, into each projected key, "
+        "so no query can be kept from the future (4.3)"
+    ),
+    general_mask=LINEAR_TIME_MASK,
+)
+
+
+def linformer_attention(
+    q, k, v, *args, mask=None, causal=False, scale=None, return_weights=False, E=None, F=None
+):
     """Linformer attention ``softmax(Q (E K)ᵀ·scale) (F V)`` (4.1).
 
     Parameters
     ----------
-    q, k, v : arrays (..., n', d), (..., n', d), (..., n', d_v)
-    E, F : arrays (..., k, n)
+    q, k, v : arrays (..., n, d), (..., m, d), (..., m, d_v)
+    mask : bool array broadcastable to (..., 1, m), optional
+        Key padding: padded keys and values are set to zero *before* the
+        projection, so they add nothing to ``E K`` or ``F V`` (4.7).  A mask
+        with a query axis raises: it cannot be applied in linear time.
+    causal : bool
+        Must be False: see (4.3).
+    scale : float > 0, optional
+        Default ``1/√d``.
+    return_weights : bool
+        Also return a :class:`LinformerWeights`, whose ``.to_dense()`` is the
+        ``(..., n, m)`` matrix ``P̄ F`` (with ``P̄`` the ``n × k`` softmax over the
+        projected keys) that multiplies the values.
+    E, F : arrays (..., k, L), keyword-only
         Projections of the keys and of the values along the sequence axis; a
-        ``(k, n)`` matrix is shared by every head, an ``(h, k, n)`` stack gives
+        ``(k, L)`` matrix is shared by every head, an ``(h, k, L)`` stack gives
         one per head (leading axes broadcast with those of q, k, v).  Inputs
-        shorter than the projections (``n' < n``) use their first ``n'``
+        shorter than the projections (``m < L``) use their first ``m``
         columns, as the reference implementation does: a padded sequence would
         give the same result with zero keys, which here are simply absent.
         Longer inputs raise.
-    causal : bool
-        Must be False: see (4.3).
-    scale : float, optional
-        Default ``1/√d``.
 
     Returns
     -------
-    array (..., n', d_v)
+    out : array (..., n, d_v)
+    weights : LinformerWeights
+        Only when ``return_weights``.
 
     Examples
     --------
@@ -64,25 +97,33 @@ def linformer_attention(q, k, v, E, F, *, causal=False, scale=None):
 
     >>> import numpy as np
     >>> q = k = np.zeros((3, 2)); v = np.array([[0.0], [3.0], [6.0]])
-    >>> linformer_attention(q, k, v, np.eye(3), np.eye(3))
+    >>> linformer_attention(q, k, v, E=np.eye(3), F=np.eye(3))
     array([[3.], [3.], [3.]])
     """
-    if causal:
-        raise ValueError(
-            "linformer_attention has no causal mode: E·K mixes every position, later ones "
-            "included, into each projected key, so no query can be kept from the future"
+    if args:
+        raise TypeError(
+            "linformer_attention takes the projections as keyword arguments: "
+            "linformer_attention(q, k, v, E=E, F=F), or use "
+            "refattn.mechanism('linformer', k=..., max_length=..., rng=seed), which draws them"
         )
-    dims = check_attention_inputs(q, k, v)
+    call = check_attention_call(
+        "linformer_attention", q, k, v, mask=mask, causal=causal, scale=scale,
+        return_weights=return_weights, supports=SUPPORTS,
+    )
+    dims = call.dims
+    for name, p in (("E", E), ("F", F)):
+        if p is None:
+            raise TypeError(f"linformer_attention needs {name}=, a (k, L) projection array")
     array_module(q=q, E=E, F=F)
     for name, p in (("E", E), ("F", F)):
         check_float_array(name, p)
         if p.ndim < 2:
             raise ValueError(
-                f"{name} must have shape (..., k, n) with ndim >= 2, got shape {p.shape}"
+                f"{name} must have shape (..., k, L) with ndim >= 2, got shape {p.shape}"
             )
         if p.shape[-1] < dims.m:
             raise ValueError(
-                f"{name} projects sequences of at most n = {p.shape[-1]} positions, "
+                f"{name} projects sequences of at most L = {p.shape[-1]} positions, "
                 f"got inputs of length {dims.m}"
             )
     if E.shape[-2] != F.shape[-2]:
@@ -90,11 +131,42 @@ def linformer_attention(q, k, v, E, F, *, causal=False, scale=None):
             f"E and F must project to the same k, got E.shape {E.shape} and F.shape {F.shape}"
         )
     broadcast_shapes({"q, k, v": dims.batch, "E": E.shape[:-2], "F": F.shape[:-2]})
-    n_in = dims.m
-    # (4.1)  project the sequence axis: k keys and values instead of n
-    projected_k = E[..., :, :n_in] @ k  # (..., k, d)
-    projected_v = F[..., :, :n_in] @ v  # (..., k, d_v)
-    return softmax_attention(q, projected_k, projected_v, scale=scale)  # (..., n', d_v)
+    m = dims.m
+    if call.key_mask is not None:
+        # (4.7)  key padding: zero the padded keys and values before projecting them
+        keep = call.key_mask[..., :, None]  # (..., m, 1)
+        k, v = k * keep, v * keep  # (..., m, d), (..., m, d_v): new arrays, inputs untouched
+    # (4.1)  project the sequence axis: k keys and values instead of m
+    projected_k = E[..., :, :m] @ k  # (..., k, d)
+    projected_v = F[..., :, :m] @ v  # (..., k, d_v)
+    result = softmax_attention(
+        q, projected_k, projected_v, scale=call.scale, return_weights=return_weights
+    )  # (..., n, d_v)
+    if not return_weights:
+        return result
+    out, p_bar = result
+    return out, LinformerWeights(p_bar, F[..., :, :m], call.key_mask)
+
+
+@dataclass(frozen=True)
+class LinformerWeights:
+    """Linformer's effective attention matrix, kept as its factors ``P̄ (n × k)`` and ``F (k × m)``.
+
+    ``out = P̄ (F (V ⊙ mask))``, so the matrix that multiplies ``V`` is
+    ``P̄ F`` with padded columns zeroed; ``to_dense()`` forms it (tests and
+    figures only).  Its rows need not be positive or sum to 1: ``F`` is a
+    random projection, not a stochastic matrix.
+    """
+
+    p_bar: Any  # (..., n, k)
+    f: Any  # (..., k, m)
+    key_mask: Any  # (..., m) or None
+
+    def to_dense(self):
+        dense = self.p_bar @ self.f  # (..., n, m)
+        if self.key_mask is not None:
+            dense = dense * self.key_mask[..., None, :]
+        return dense
 
 
 def projections(n, k, *, heads=1, layers=1, sharing="none", kind="gaussian", rng=None, xp=None):

@@ -32,11 +32,13 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ._validation import (
+    LINEAR_TIME_MASK,
+    Supports,
     array_module,
+    check_attention_call,
     check_attention_inputs,
     check_bool,
     check_int,
-    check_mask,
 )
 from .backend import module_for, to_numpy, window_view
 from .complexity import BandGeometry, band_geometry
@@ -59,6 +61,13 @@ __all__ = [
     "sliding_window_attention",
     "window_pattern",
 ]
+
+
+#: What :func:`sliding_window_attention` can honour of the calling convention.
+SUPPORTS = Supports(
+    general_mask=LINEAR_TIME_MASK + " (the former (..., n) key-padding vector is mask[..., None, :])",
+    cross="the sliding window is self-attention over one sequence of n positions",
+)
 
 
 class LongformerWeights(NamedTuple):
@@ -110,13 +119,14 @@ def sliding_window_attention(
     k,
     v,
     *,
+    mask=None,
+    causal=False,
+    scale=None,
+    return_weights=False,
     window,
     dilation=1,
-    causal=False,
     global_tokens=None,
     global_qkv=None,
-    mask=None,
-    return_weights=False,
 ):
     """Longformer self-attention in banded form, memory linear in ``n``.
 
@@ -131,13 +141,22 @@ def sliding_window_attention(
     ----------
     q, k, v : arrays (..., n, d), (..., n, d), (..., n, d_v)
         Self-attention: one sequence of ``n`` positions.  Leading axes broadcast.
+    mask : bool array broadcastable to (..., 1, n), optional
+        Key padding (True = may attend): a padded key is attended by no query.
+        A mask with a query axis, ``(..., n, n)``, raises: it cannot be
+        applied in linear time.  (The former key-padding vector of shape
+        ``(..., n)`` is now ``mask[..., None, :]``.)
+    causal : bool
+        Only ``t ∈ [−w, 0]``: no query reads a later key.
+    scale : float > 0, optional
+        Multiplies the logits; default ``1/sqrt(d)``.  Also used by the global rows.
+    return_weights : bool
+        Also return a :class:`LongformerWeights`.
     window : int >= 0
         One-sided reach ``w``: the paper's window size is ``2w`` (plus the
         query itself, ``2w + 1`` keys).  ``w >= ⌈n/δ⌉ − 1`` gives full attention.
     dilation : int >= 1
         Gap ``δ`` between attended keys: keys ``i + t·δ``, ``t ∈ [−w, w]``.
-    causal : bool
-        Only ``t ∈ [−w, 0]``: no query reads a later key.
     global_tokens : sequence of int, optional
         Positions ``G`` that attend to every key and that every query attends
         to.  Not allowed with ``causal=True`` (a global row would read the future).
@@ -168,23 +187,16 @@ def sliding_window_attention(
     >>> sliding_window_attention(q, k, v, window=1, global_tokens=[3])[:, 0]
     array([4. , 4.5, 6. , 4.5])
     """
-    dims = check_attention_inputs(q, k, v)
+    call = check_attention_call(
+        "sliding_window_attention", q, k, v, mask=mask, causal=causal, scale=scale,
+        return_weights=return_weights, supports=SUPPORTS,
+    )
+    dims, scale, mask = call.dims, call.scale, call.key_mask  # mask: (..., n) key padding
     xp, n = dims.xp, dims.n
-    if dims.m != n:
-        raise ValueError(
-            f"sliding_window_attention is self-attention: k and v must have as many rows "
-            f"as q (n = {n}), got k.shape {k.shape}"
-        )
     window = check_int("window", window, minimum=0)
     dilation = check_int("dilation", dilation, minimum=1)
-    check_bool("causal", causal)
-    check_bool("return_weights", return_weights)
-    if mask is not None:
-        array_module(q=q, mask=mask)
-        check_mask(mask, dims.batch + (n,), axes="(..., n)")
     glob = _check_global_tokens(global_tokens, n, causal)
     q_g, k_g, v_g = _check_global_qkv(global_qkv, q, k, v, glob)
-    scale = 1.0 / math.sqrt(dims.d)
 
     # (1.2)  residue classes i mod δ are undilated problems of length L = ⌈n/δ⌉;
     # (1.3)  each is cut into blocks of c queries reading c + left + right keys
@@ -238,7 +250,7 @@ def sliding_window_attention(
         # (1.4)  global rows attend every (real) key, with their own projections
         rows_mask = None if mask is None else mask[..., None, :]
         rows = softmax_attention(
-            q_g[..., g, :], k_g, v_g, mask=rows_mask, return_weights=return_weights
+            q_g[..., g, :], k_g, v_g, mask=rows_mask, scale=scale, return_weights=return_weights
         )
         rows, rows_w = rows if return_weights else (rows, None)
         out[..., g, :] = rows

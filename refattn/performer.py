@@ -22,9 +22,15 @@ from __future__ import annotations
 
 import math
 
+from dataclasses import dataclass
+from typing import Any
+
 from ._validation import (
+    LINEAR_TIME_MASK,
+    Supports,
     array_module,
     broadcasts_to,
+    check_attention_call,
     check_attention_inputs,
     check_bool,
     check_float_array,
@@ -32,10 +38,11 @@ from ._validation import (
 )
 from .backend import module_for
 from .backend import rng as make_rng
-from .softmax import _nonzero
+from .softmax import _fill_blocked, _finite_or_zero, _nonzero
 
 __all__ = [
     "FEATURE_KINDS",
+    "FavorWeights",
     "favor_attention",
     "favor_dense",
     "feature_map",
@@ -221,30 +228,60 @@ def orthogonal_mse_reduction(x, y, *, m, d):
     return 2 * (m - 1) / (m * (d + 2)) * (kernel - floor) ** 2
 
 
-def favor_attention(q, k, v, omega, *, kind="positive", causal=False, chunk_size=256):
+#: What :func:`favor_attention` can honour of the calling convention.
+SUPPORTS = Supports(general_mask=LINEAR_TIME_MASK)
+
+
+def favor_attention(
+    q,
+    k,
+    v,
+    *args,
+    mask=None,
+    causal=False,
+    scale=None,
+    return_weights=False,
+    omega=None,
+    kind="positive",
+    chunk_size=256,
+):
     """FAVOR attention: ``D⁻¹ φ(Q) (φ(K)ᵀ V)``, approximating ``softmax_attention(q, k, v)``.
 
-    The ``1/√d`` of softmax attention is applied as ``d^{-1/4}`` on both
-    ``q`` and ``k``, so that ``φ(q')ᵀφ(k') ≈ exp(qᵀk/√d)``.
+    The temperature ``scale`` of softmax attention (default ``1/√d``) is
+    applied as ``scale^{1/2}`` on both ``q`` and ``k``, so that
+    ``φ(q')ᵀφ(k') ≈ exp(scale · qᵀk)``.
 
     Parameters
     ----------
     q, k, v : arrays (..., n, d), (..., m, d), (..., m, d_v)
-    omega : array (M, d)
-        From :func:`random_features`.
-    kind : one of :data:`FEATURE_KINDS`
+    mask : bool array broadcastable to (..., 1, m), optional
+        Key padding: a padded key's features are set to zero (exactly: its
+        feature exponent becomes ``−inf``), so it adds nothing to either
+        ``φ(K)ᵀV`` or the normaliser.  A mask with a query axis raises: it
+        cannot be applied in linear time.
     causal : bool
         Query ``i`` uses keys ``j <= i + (m − n)`` only, through prefix sums
         over key chunks of ``chunk_size`` (2.6).  The stabiliser is prefix-safe:
         no key changes the output of an earlier query, however large it is.
+    scale : float > 0, optional
+        Default ``1/√d``.
+    return_weights : bool
+        Also return a :class:`FavorWeights`, whose ``.to_dense()`` is the
+        approximate attention matrix ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ causal mask)``.
+    omega : array (M, d)
+        The random projection, from :func:`random_features` (keyword-only;
+        ``refattn.mechanism("favor", features=M, rng=...)`` draws it for you).
+    kind : one of :data:`FEATURE_KINDS`
     chunk_size : int >= 1
         Keys per chunk of the causal prefix sums.
 
     Returns
     -------
-    array (..., n, d_v)
+    out : array (..., n, d_v)
         A query whose estimated normaliser is 0 (all features underflowed, or
         ``trig`` features cancelling exactly) gets zeros, never NaN.
+    weights : FavorWeights
+        Only when ``return_weights``.
 
     Notes
     -----
@@ -268,47 +305,93 @@ def favor_attention(q, k, v, omega, *, kind="positive", causal=False, chunk_size
     >>> import numpy as np
     >>> q = k = np.zeros((3, 2))
     >>> v = np.array([[0.0], [3.0], [6.0]])
-    >>> favor_attention(q, k, v, np.eye(2))
+    >>> favor_attention(q, k, v, omega=np.eye(2))
     array([[3.], [3.], [3.]])
-    >>> favor_attention(q, k, v, np.eye(2), causal=True)
+    >>> favor_attention(q, k, v, omega=np.eye(2), causal=True)
     array([[0. ], [1.5], [3. ]])
     """
-    dims = check_attention_inputs(q, k, v)
+    if args:
+        raise TypeError(
+            "favor_attention takes omega as a keyword argument: "
+            "favor_attention(q, k, v, omega=omega), or use "
+            "refattn.mechanism('favor', features=M, rng=seed), which draws it"
+        )
+    if omega is None:
+        raise TypeError(
+            "favor_attention needs omega=, an (M, d) array from random_features(M, d, rng=...)"
+        )
+    call = check_attention_call(
+        "favor_attention", q, k, v, mask=mask, causal=causal, scale=scale,
+        return_weights=return_weights, supports=SUPPORTS,
+    )
+    dims = call.dims
     xp = _check_features(q, omega, kind)
-    check_bool("causal", causal)
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
-    root = dims.d**0.25  # (2.5)  q·k/√d = (q/d^¼)·(k/d^¼)
-    q_exp, q_mult = _features_in_parts(xp, q / root, omega, kind)
+    root = call.scale**0.5  # (2.5)  scale·q·k = (q·√scale)·(k·√scale)
+    q_exp, q_mult = _features_in_parts(xp, q * root, omega, kind)
     # (2.5)  query features shifted by their own row maximum: cancels per query
     q_exp -= q_exp.max(axis=-1, keepdims=True)
     phi_q = _exp_times(xp, q_exp, q_mult)  # (..., n, M)
     del q_exp, q_mult
-    k_exp, k_mult = _features_in_parts(xp, k / root, omega, kind)
+    k_exp, k_mult = _features_in_parts(xp, k * root, omega, kind)
+    if call.key_mask is not None:
+        # key padding: exponent −inf, so a padded key's features are exactly 0
+        k_exp = _fill_blocked(k_exp, ~call.key_mask[..., :, None])  # (..., m, M or 1)
     if causal:
-        return _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk_size)
+        out = _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk_size)
+        if not return_weights:
+            return out
+        k_exp -= _finite_or_zero(xp, k_exp.max(axis=(-2, -1), keepdims=True))
+        return out, FavorWeights(phi_q, _exp_times(xp, k_exp, k_mult), True)
     # (2.5)  key features shifted by one constant per sequence: cancels for all queries
-    k_exp -= k_exp.max(axis=(-2, -1), keepdims=True)
+    k_exp -= _finite_or_zero(xp, k_exp.max(axis=(-2, -1), keepdims=True))
     phi_k = _exp_times(xp, k_exp, k_mult)  # (..., m, M)
     del k_exp, k_mult
     kv = xp.swapaxes(phi_k, -1, -2) @ v  # (..., M, d_v)   φ(K)ᵀ V
     k_sum = phi_k.sum(axis=-2)[..., :, None]  # (..., M, 1)     φ(K)ᵀ 1
+    weights = FavorWeights(phi_q, phi_k, False) if return_weights else None
     del phi_k
     numerator = phi_q @ kv  # (..., n, d_v)
     denominator = phi_q @ k_sum  # (..., n, 1)      D = diag(φ(Q) φ(K)ᵀ 1)
-    return _divide(xp, numerator, denominator)
+    out = _divide(xp, numerator, denominator)
+    return (out, weights) if return_weights else out
 
 
-def favor_dense(q, k, v, omega, *, kind="positive", causal=False):
+@dataclass(frozen=True)
+class FavorWeights:
+    """The attention matrix FAVOR effectively used, kept as its two ``n × M`` factors.
+
+    ``to_dense()`` forms ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ C)`` with ``C`` the causal mask
+    (all ones when bidirectional): tests and figures only.  Both factors are
+    stabilised by constants that cancel in ``D⁻¹`` (2.5); the causal output
+    itself uses the prefix-safe shift (2.6), which equals this up to rounding.
+    """
+
+    phi_q: Any  # (..., n, M)
+    phi_k: Any  # (..., m, M)
+    causal: bool
+
+    def to_dense(self):
+        xp = array_module(phi_q=self.phi_q, phi_k=self.phi_k)
+        n, m = self.phi_q.shape[-2], self.phi_k.shape[-2]
+        a = self.phi_q @ xp.swapaxes(self.phi_k, -1, -2)  # (..., n, m)
+        if self.causal:
+            a = a * (xp.arange(m)[None, :] <= xp.arange(n)[:, None] + (m - n))  # (0.6)
+        return _divide(xp, a, a.sum(axis=-1, keepdims=True))
+
+
+def favor_dense(q, k, v, *, omega, kind="positive", causal=False, scale=None):
     """The dense form ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ mask) V`` of :func:`favor_attention`: n×n, tests only.
 
     Unstabilised features, one explicit ``n × m`` matrix: the oracle that
     :func:`favor_attention` must equal for a fixed ``omega``.
     """
-    dims = check_attention_inputs(q, k, v)
+    call = check_attention_call("favor_dense", q, k, v, causal=causal, scale=scale)
+    dims = call.dims
     xp = _check_features(q, omega, kind)
-    root = dims.d**0.25
-    a = feature_map(q / root, omega, kind=kind) @ xp.swapaxes(
-        feature_map(k / root, omega, kind=kind), -1, -2
+    root = call.scale**0.5
+    a = feature_map(q * root, omega, kind=kind) @ xp.swapaxes(
+        feature_map(k * root, omega, kind=kind), -1, -2
     )  # (..., n, m)
     if causal:
         n, m = dims.n, dims.m
@@ -340,7 +423,13 @@ def _features_in_parts(xp, x, omega, kind):
 
 
 def _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk):
-    """Causal FAVOR by prefix sums over key chunks, with a prefix-safe stabiliser (2.6)."""
+    """Causal FAVOR by prefix sums over key chunks, with a prefix-safe stabiliser (2.6).
+
+    Every shift below is ``exp(a − b)`` with ``a <= b`` (a key exponent or an
+    earlier running maximum, against a later running maximum).  A padded key
+    has exponent ``−inf``, and so can a running maximum that has seen only
+    padded keys; :func:`_shifted` makes ``a = −inf`` give 0 in every case.
+    """
     n, m = dims.n, dims.m
     batch, n_feat, dtype = dims.batch, phi_q.shape[-1], dims.dtype
     # e_j: the largest exponent of key j; each key is shifted by the running max of e up to j
@@ -360,7 +449,7 @@ def _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk):
         prefix = xp.where(earlier, e[..., None, :], -xp.inf).max(axis=-1)  # (..., c)
         run = xp.maximum(state_max, prefix)  # (..., c)  r_j
         phi_k = _exp_times(
-            xp, k_exp[..., start:stop, :] - run[..., None], _rows(k_mult, start, stop)
+            xp, _shifted(xp, k_exp[..., start:stop, :], run[..., None]), _rows(k_mult, start, stop)
         )
         # queries whose last visible key falls in this chunk: i with start <= i + offset < stop
         q_lo, q_hi = max(start - offset, 0), min(stop - offset, n)
@@ -371,24 +460,31 @@ def _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk):
             pq = phi_q[..., rows, :]  # (..., r, M)
             # diagonal block: keys j <= last_i, each rescaled by exp(r_j − r_i) <= 1
             visible = local[None, :] <= last[:, None]  # (r, c)
-            rescale = xp.where(visible, run[..., None, :] - r_i[..., :, None], -xp.inf)
+            rescale = xp.where(
+                visible, _shifted(xp, run[..., None, :], r_i[..., :, None]), -xp.inf
+            )
             xp.exp(rescale, out=rescale)  # (..., r, c)  exp(r_j − r_i), 0 for later keys
             a = pq @ xp.swapaxes(phi_k, -1, -2)  # (..., r, c)
             a *= rescale
             del rescale
             # earlier chunks: the state, shifted by M, brought to r_i
-            carry = xp.exp(state_max - r_i)[..., :, None]  # (..., r, 1)
+            carry = xp.exp(_shifted(xp, state_max, r_i))[..., :, None]  # (..., r, 1)
             numerator = a @ v[..., start:stop, :] + (pq @ state) * carry
             denominator = a.sum(axis=-1, keepdims=True) + (pq @ state_sum) * carry
             out[..., rows, :] = _divide(xp, numerator, denominator)
         # fold the chunk into the state, at the new running max r_last
         new_max = run[..., -1:]  # (..., 1)
-        keep = xp.exp(state_max - new_max)[..., None]  # (..., 1, 1)
-        weighted = phi_k * xp.exp(run - new_max)[..., None]  # (..., c, M)
+        keep = xp.exp(_shifted(xp, state_max, new_max))[..., None]  # (..., 1, 1)
+        weighted = phi_k * xp.exp(_shifted(xp, run, new_max))[..., None]  # (..., c, M)
         state = state * keep + xp.swapaxes(weighted, -1, -2) @ v[..., start:stop, :]
         state_sum = state_sum * keep + weighted.sum(axis=-2)[..., :, None]
         state_max = new_max
     return out
+
+
+def _shifted(xp, a, b):
+    """``a − b`` for ``a <= b``, and ``−inf`` where ``a`` is ``−inf`` (also when ``b`` is)."""
+    return xp.where(xp.isneginf(a), -xp.inf, a - _finite_or_zero(xp, b))
 
 
 def _exp_times(xp, exponent, multiplier):

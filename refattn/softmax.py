@@ -27,14 +27,12 @@ from typing import Any
 from ._validation import (
     array_module,
     broadcasts_to,
-    check_attention_inputs,
-    check_bool,
+    check_attention_call,
     check_float_array,
     check_int,
-    check_scale,
 )
 
-__all__ = ["chunked_attention", "softmax", "softmax_attention"]
+__all__ = ["ChunkedWeights", "chunked_attention", "softmax", "softmax_attention"]
 
 
 def softmax(x, axis=-1):
@@ -79,7 +77,7 @@ def softmax(x, axis=-1):
     return e
 
 
-def softmax_attention(q, k, v, *, causal=False, mask=None, scale=None, return_weights=False):
+def softmax_attention(q, k, v, *, mask=None, causal=False, scale=None, return_weights=False):
     """Exact scaled dot-product attention, ``softmax(scale · Q Kᵀ) V``.
 
     Holds the full ``(..., n, m)`` score matrix: memory ``n·m`` per head
@@ -113,6 +111,10 @@ def softmax_attention(q, k, v, *, causal=False, mask=None, scale=None, return_we
         key gets a row of zeros (0.7), never NaN.
     weights : array (..., n, m)
         Only when ``return_weights``; each row sums to 1 (or is all zero).
+        Exact attention's weights are already the dense matrix, so they are
+        returned as a plain array; :func:`refattn.mechanisms.dense_weights`
+        (and the registry's callables) give every mechanism's weights the
+        same ``.to_dense()`` form.
 
     Examples
     --------
@@ -126,9 +128,11 @@ def softmax_attention(q, k, v, *, causal=False, mask=None, scale=None, return_we
     >>> softmax_attention(q, k, v, causal=True)
     array([[0. ], [1.5], [3. ]])
     """
-    dims = check_attention_inputs(q, k, v, mask=mask, causal=causal)
-    check_bool("return_weights", return_weights)
-    xp, scale = dims.xp, check_scale(scale, dims.d)
+    call = check_attention_call(
+        "softmax_attention", q, k, v, mask=mask, causal=causal, scale=scale,
+        return_weights=return_weights,
+    )
+    dims, xp, scale = call.dims, call.dims.xp, call.scale
 
     # (0.1)  s_ij = scale · q_i·k_j   (scaling q costs n·d, scaling S would cost n·m)
     scores = (q * scale) @ xp.swapaxes(k, -1, -2)  # (..., n, m)
@@ -146,7 +150,9 @@ def softmax_attention(q, k, v, *, causal=False, mask=None, scale=None, return_we
     return (scores @ v) / row_sum  # (..., n, d_v)
 
 
-def chunked_attention(q, k, v, *, causal=False, mask=None, scale=None, chunk_size=256):
+def chunked_attention(
+    q, k, v, *, mask=None, causal=False, scale=None, return_weights=False, chunk_size=256
+):
     """Exact attention computed over key chunks, never holding an ``n × m`` array.
 
     Gives :func:`softmax_attention`'s result up to rounding.  Keys and values
@@ -161,15 +167,21 @@ def chunked_attention(q, k, v, *, causal=False, mask=None, scale=None, chunk_siz
 
     Parameters
     ----------
-    q, k, v, causal, mask, scale
+    q, k, v, mask, causal, scale
         As in :func:`softmax_attention`.
+    return_weights : bool
+        Also return a :class:`ChunkedWeights`: it keeps only the per-query
+        maximum and normaliser (``O(n)``) and recomputes the ``(..., n, m)``
+        weights on demand with ``.to_dense()``.
     chunk_size : int >= 1
         Keys per chunk.  Any value gives the same result; larger chunks use
         more memory and fewer, larger matrix products.
 
     Returns
     -------
-    array (..., n, d_v)
+    out : array (..., n, d_v)
+    weights : ChunkedWeights
+        Only when ``return_weights``.
 
     Examples
     --------
@@ -179,9 +191,12 @@ def chunked_attention(q, k, v, *, causal=False, mask=None, scale=None, chunk_siz
     >>> chunked_attention(q, k, v, causal=True, chunk_size=2)
     array([[0. ], [1.5], [3. ]])
     """
-    dims = check_attention_inputs(q, k, v, mask=mask, causal=causal)
+    call = check_attention_call(
+        "chunked_attention", q, k, v, mask=mask, causal=causal, scale=scale,
+        return_weights=return_weights,
+    )
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
-    xp, scale = dims.xp, check_scale(scale, dims.d)
+    dims, xp, scale = call.dims, call.dims.xp, call.scale
     n, m = dims.n, dims.m
 
     q_scaled = q * scale  # (..., n, d)
@@ -198,7 +213,39 @@ def chunked_attention(q, k, v, *, causal=False, mask=None, scale=None, chunk_siz
         running = part if running is None else merge_partials_(running, part)
         del part
     # (0.4, 0.7)  A_i = a_i / l_i, and 0 for a query that attended nothing
-    return finish_partial(running)
+    out = finish_partial(running)
+    if not return_weights:
+        return out
+    return out, ChunkedWeights(q_scaled, k, mask, causal, running.row_max, running.row_sum)
+
+
+@dataclass(frozen=True)
+class ChunkedWeights:
+    """The weights of :func:`chunked_attention`, recomputed on demand from ``O(n)`` statistics.
+
+    After the last chunk each query's maximum ``M_i`` and normaliser ``l_i``
+    are final, so ``p_ij = exp(s_ij − M_i) / l_i`` (0.4) gives any weight
+    without having stored it.  Holds the scaled queries, a reference to the
+    keys and the mask (not copies) and two ``(..., n, 1)`` arrays.
+    """
+
+    q_scaled: Any  # (..., n, d)
+    k: Any  # (..., m, d), the caller's array
+    mask: Any  # the caller's mask or None
+    causal: bool
+    row_max: Any  # (..., n, 1)
+    row_sum: Any  # (..., n, 1)
+
+    def to_dense(self):
+        """The ``(..., n, m)`` weights; each row sums to 1 (or is all zero, (0.7))."""
+        xp = array_module(q=self.q_scaled, k=self.k)
+        n, m = self.q_scaled.shape[-2], self.k.shape[-2]
+        scores = self.q_scaled @ xp.swapaxes(self.k, -1, -2)  # (..., n, m)
+        scores = _fill_blocked(
+            scores, _blocked(xp, n, m, 0, m, causal=self.causal, mask=self.mask)
+        )
+        scores = scores - _finite_or_zero(xp, self.row_max)  # (0.4)  s_ij − M_i
+        return xp.exp(scores) / _nonzero(self.row_sum)
 
 
 # ---------------------------------------------------------------------------

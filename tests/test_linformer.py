@@ -146,9 +146,9 @@ def test_linformer_equals_its_oracle(xp):
     q, k_, v = (g.standard_normal((2, 3, 40, 8)) for _ in range(3))
     E, F = projection(40, 12, rng=4, xp=xp), projection(40, 12, rng=5, xp=xp)
     expected = softmax(q @ xp.swapaxes(E @ k_, -1, -2) / math.sqrt(8)) @ (F @ v)
-    assert_attention_close(linformer_attention(q, k_, v, E, F), expected)
+    assert_attention_close(linformer_attention(q, k_, v, E=E, F=F), expected)
     per_head = xp.stack([projection(40, 12, rng=s, xp=xp) for s in range(3)])  # (h, k, n)
-    got = linformer_attention(q, k_, v, per_head, per_head)
+    got = linformer_attention(q, k_, v, E=per_head, F=per_head)
     for h in range(3):
         head = softmax(q[:, h] @ xp.swapaxes(per_head[h] @ k_[:, h], -1, -2) / math.sqrt(8))
         assert_attention_close(got[:, h], head @ (per_head[h] @ v[:, h]))
@@ -158,7 +158,7 @@ def test_identity_projections_give_exact_attention(xp):
     g = rng(6, xp)
     q, k_, v = (g.standard_normal((2, 30, 8)) for _ in range(3))
     eye = xp.eye(30)
-    assert_attention_close(linformer_attention(q, k_, v, eye, eye), softmax_attention(q, k_, v))
+    assert_attention_close(linformer_attention(q, k_, v, E=eye, F=eye), softmax_attention(q, k_, v))
 
 
 def test_shorter_inputs_use_the_first_columns_and_longer_ones_raise(xp):
@@ -166,22 +166,23 @@ def test_shorter_inputs_use_the_first_columns_and_longer_ones_raise(xp):
     E, F = projection(50, 10, rng=1, xp=xp), projection(50, 10, rng=2, xp=xp)
     q, k_, v = (g.standard_normal((20, 4)) for _ in range(3))
     assert_attention_close(
-        linformer_attention(q, k_, v, E, F), linformer_attention(q, k_, v, E[:, :20], F[:, :20])
+        linformer_attention(q, k_, v, E=E, F=F), linformer_attention(q, k_, v, E=E[:, :20], F=F[:, :20])
     )
     long = g.standard_normal((60, 4))
     with pytest.raises(
         ValueError,
-        match="E projects sequences of at most n = 50 positions, got inputs of length 60",
+        match="E projects sequences of at most L = 50 positions, got inputs of length 60",
     ):
-        linformer_attention(long, long, long, E, F)
+        linformer_attention(long, long, long, E=E, F=F)
 
 
 def test_causal_linformer_is_refused_with_the_reason():
     x = np.ones((4, 2))
     with pytest.raises(
-        ValueError, match="no causal mode: E·K mixes every position, later ones included"
+        ValueError,
+        match="linformer_attention cannot be causal: E·K mixes every position, later ones included",
     ):
-        linformer_attention(x, x, x, np.eye(4), np.eye(4), causal=True)
+        linformer_attention(x, x, x, E=np.eye(4), F=np.eye(4), causal=True)
 
 
 # --- (4.6) sharing modes ---------------------------------------------------------------------------
@@ -293,7 +294,7 @@ def test_memory_is_linear_and_matches_the_formula():
         )
         E, F = (projection(n, kdim, rng=s, dtype="float32") for s in (1, 2))
         peaks[n] = peak_memory(
-            lambda q=q, k_=k_, v=v, E=E, F=F: linformer_attention(q, k_, v, E, F), np
+            lambda q=q, k_=k_, v=v, E=E, F=F: linformer_attention(q, k_, v, E=E, F=F), np
         )[1]
         model = 4 * complexity.linformer_memory(n, d, k=kdim)
         assert 0.95 * model <= peaks[n] <= 1.1 * model, (n, peaks[n], model)
@@ -318,10 +319,10 @@ BAD_INPUTS = [
     (lambda: projection(10, 3, density=0.5), ValueError, r"density is only used by kind='sparse', got kind='gaussian'"),
     (lambda: distortion(np.zeros((3, 2)), np.zeros((3, 2))), ValueError, r"x has coinciding points"),
     (lambda: distortion(np.eye(3), np.eye(2)), ValueError, r"x and y must hold the same points"),
-    (lambda: linformer_attention(X, X, X, np.eye(6), np.eye(5, 6)), ValueError, r"E and F must project to the same k, got E.shape \(6, 6\) and F.shape \(5, 6\)"),
-    (lambda: linformer_attention(X, X, X, np.ones(6), np.ones(6)), ValueError, r"E must have shape \(\.\.\., k, n\) with ndim >= 2, got shape \(6,\)"),
-    (lambda: linformer_attention(X, X, X, np.eye(6, dtype=int), np.eye(6)), TypeError, r"E must have a floating dtype"),
-    (lambda: linformer_attention(X, X, X, np.ones((2, 6, 6)), np.ones((3, 6, 6))), ValueError, r"leading \(batch\) axes must broadcast together"),
+    (lambda: linformer_attention(X, X, X, E=np.eye(6), F=np.eye(5, 6)), ValueError, r"E and F must project to the same k, got E.shape \(6, 6\) and F.shape \(5, 6\)"),
+    (lambda: linformer_attention(X, X, X, E=np.ones(6), F=np.ones(6)), ValueError, r"E must have shape \(\.\.\., k, L\) with ndim >= 2, got shape \(6,\)"),
+    (lambda: linformer_attention(X, X, X, E=np.eye(6, dtype=int), F=np.eye(6)), TypeError, r"E must have a floating dtype"),
+    (lambda: linformer_attention(X, X, X, E=np.ones((2, 6, 6)), F=np.ones((3, 6, 6))), ValueError, r"leading \(batch\) axes must broadcast together"),
     (lambda: projections(10, 3, sharing="all"), ValueError, r"sharing must be one of \('none', 'headwise', 'key-value', 'layerwise'\), got 'all'"),
     (lambda: parameter_count(10, 3, heads=0), ValueError, r"heads must be an integer >= 1, got 0"),
     (lambda: lowrank_context(X, X, 0), ValueError, r"kdim must be an integer >= 1, got 0"),

@@ -54,7 +54,7 @@ def longformer_cases(draw, *, max_n=256, causal=(False, True)):
 def _inputs(xp, n, dtype, batch, seed, padded, d=4):
     g = rng(seed, xp)
     q, k, v = (g.standard_normal(batch + (n, d), dtype=dtype) for _ in range(3))
-    mask = (g.random(batch + (n,)) < 0.8) if padded else None
+    mask = (g.random(batch + (1, n)) < 0.8) if padded else None  # key padding (..., 1, n)
     return q, k, v, mask
 
 
@@ -63,7 +63,7 @@ def _dense_oracle(q, k, v, xp, *, window, dilation, causal, glob, mask, return_w
     pattern = window_pattern(
         n, window=window, dilation=dilation, causal=causal, global_tokens=glob, xp=xp
     )
-    full = pattern if mask is None else pattern & mask[..., None, :]
+    full = pattern if mask is None else pattern & mask
     return softmax_attention(q, k, v, mask=full, return_weights=return_weights)
 
 
@@ -123,7 +123,7 @@ def test_global_qkv_projections_drive_only_the_global_rows(xp):
         q, k, v, window=3, global_tokens=glob, global_qkv=(q_g, k_g, v_g), mask=mask
     )
     local = _dense_oracle(q, k, v, xp, window=3, dilation=1, causal=False, glob=glob, mask=mask)
-    rows = softmax_attention(q_g[glob], k_g, v_g, mask=mask[None, :])
+    rows = softmax_attention(q_g[glob], k_g, v_g, mask=mask)
     others = [i for i in range(n) if i not in glob]
     assert_attention_close(out[others], local[others])
     assert_attention_close(out[glob], rows)
@@ -321,8 +321,9 @@ BAD_INPUTS = {
     "global-qkv-without-global": ({"window": 2, "global_qkv": (Q, K, V)}, ValueError, r"global_qkv is only used with global_tokens"),
     "global-qkv-not-triple": ({"window": 2, "global_tokens": [0], "global_qkv": (Q, K)}, TypeError, r"global_qkv must be a tuple \(q_g, k_g, v_g\)"),
     "global-qkv-shape": ({"window": 2, "global_tokens": [0], "global_qkv": (Q, K[:, :2], V)}, ValueError, r"global_qkv k_g must have the shape of k \(8, 3\), got \(8, 2\)"),
-    "mask-shape": ({"window": 2, "mask": np.ones(7, bool)}, ValueError, r"mask must be broadcastable to \(\.\.\., n\) = \(8,\), got shape \(7,\)"),
-    "mask-2d": ({"window": 2, "mask": np.ones((8, 8), bool)}, ValueError, r"mask must be broadcastable to \(\.\.\., n\) = \(8,\), got shape \(8, 8\)"),
+    "mask-shape": ({"window": 2, "mask": np.ones(7, bool)}, ValueError, r"mask must be broadcastable to \(\.\.\., n, m\) = \(8, 8\), got shape \(7,\)"),
+    "mask-2d": ({"window": 2, "mask": np.ones((8, 8), bool)}, ValueError, r"sliding_window_attention cannot apply a mask of shape \(8, 8\) with a query axis: an n×m mask cannot be applied in linear time.*mask\[\.\.\., None, :\]"),
+    "mask-old-form": ({"window": 2, "mask": np.ones((3, 8), bool)}, ValueError, r"mask must be broadcastable to \(\.\.\., n, m\) = \(8, 8\), got shape \(3, 8\); key padding is a mask of shape \(\.\.\., 1, m\)"),
     "mask-not-bool": ({"window": 2, "mask": np.ones(8)}, TypeError, r"mask must be a boolean array"),
     "causal-not-bool": ({"window": 2, "causal": 1}, TypeError, r"causal must be True or False, got 1"),
 }
@@ -347,7 +348,7 @@ def test_sliding_window_attention_rejects(xp, kwargs, error, fragment):
 def test_cross_attention_is_rejected(xp):
     q, k, v = (xp.asarray(a) for a in (Q, K[:5], V[:5]))
     with pytest.raises(
-        ValueError, match=r"self-attention: k and v must have as many rows as q \(n = 8\)"
+        ValueError, match=r"sliding_window_attention needs as many keys as queries \(m = n\), got n = 8 and m = 5: the sliding window is self-attention"
     ):
         sliding_window_attention(q, k, v, window=2)
 

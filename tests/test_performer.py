@@ -208,8 +208,8 @@ def test_favor_equals_its_dense_form_for_a_fixed_omega(xp, kind, causal, n, m, c
     q, k = (0.7 * g.standard_normal((2, size, 5)) for size in (n, m))
     v = g.standard_normal((2, m, 3))
     omega = random_features(12, 5, rng=4, xp=xp)
-    got = favor_attention(q, k, v, omega, kind=kind, causal=causal, chunk_size=chunk)
-    assert_attention_close(got, favor_dense(q, k, v, omega, kind=kind, causal=causal))
+    got = favor_attention(q, k, v, omega=omega, kind=kind, causal=causal, chunk_size=chunk)
+    assert_attention_close(got, favor_dense(q, k, v, omega=omega, kind=kind, causal=causal))
 
 
 @pytest.mark.parametrize("kind", FEATURE_KINDS)
@@ -219,13 +219,13 @@ def test_causal_outputs_ignore_later_keys(xp, kind, scale):
     n, d = 48, 8
     q, k, v = (g.standard_normal((n, d)) for _ in range(3))
     omega = random_features(32, d, rng=5, xp=xp)
-    before = to_numpy(favor_attention(q, k, v, omega, kind=kind, causal=True, chunk_size=16))
+    before = to_numpy(favor_attention(q, k, v, omega=omega, kind=kind, causal=True, chunk_size=16))
     for i in (0, 7, 20, 40):
         k2, v2 = k.copy(), v.copy()
         k2[i + 1 :] *= scale
         k2[i + 1 :] += 3.0
         v2[i + 1 :] = -5.0
-        after = to_numpy(favor_attention(q, k2, v2, omega, kind=kind, causal=True, chunk_size=16))
+        after = to_numpy(favor_attention(q, k2, v2, omega=omega, kind=kind, causal=True, chunk_size=16))
         assert_attention_close(after[: i + 1], before[: i + 1], rtol=1e-9)
 
 
@@ -265,7 +265,7 @@ def test_no_nan_or_inf_for_inputs_of_norm_30_in_float32(xp, kind, causal):
     k = k / xp.linalg.norm(k, axis=-1, keepdims=True) * 30
     v = g.standard_normal((64, 16), dtype="float32")
     omega = random_features(64, 16, rng=0, xp=xp, dtype="float32")
-    out = favor_attention(q, k, v, omega, kind=kind, causal=causal)
+    out = favor_attention(q, k, v, omega=omega, kind=kind, causal=causal)
     assert out.dtype == xp.float32
     assert bool(xp.isfinite(out).all())
 
@@ -287,7 +287,7 @@ def test_error_falls_like_one_over_root_m(xp, causal):
                         q,
                         k,
                         v,
-                        random_features(m, d, orthogonal=False, rng=s, xp=xp),
+                        omega=random_features(m, d, orthogonal=False, rng=s, xp=xp),
                         causal=causal,
                     )
                     - exact
@@ -306,7 +306,7 @@ def test_error_falls_like_one_over_root_m(xp, causal):
 
 def _peak_bytes(n, omega, causal, d=64):
     q, k, v = (np.random.default_rng(n).standard_normal((n, d), dtype=np.float32) for _ in range(3))
-    return peak_memory(lambda: favor_attention(q, k, v, omega, causal=causal), np)[1]
+    return peak_memory(lambda: favor_attention(q, k, v, omega=omega, causal=causal), np)[1]
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -337,10 +337,10 @@ BAD_INPUTS = [
     (lambda: feature_map(XQ, np.ones(3)), ValueError, r"omega must be a 2-D array \(m, d\), got shape \(3,\)"),
     (lambda: feature_map(XQ, np.ones((0, 3))), ValueError, r"omega must have at least one row \(m >= 1\), got shape \(0, 3\)"),
     (lambda: feature_map(XQ, np.ones((4, 3), int)), TypeError, r"omega must have a floating dtype"),
-    (lambda: favor_attention(XQ, XQ, XQ, np.ones((4, 2))), ValueError, r"omega must have the inputs' last axis d = 3"),
-    (lambda: favor_attention(XQ, XQ, XQ, OMEGA, kind="softmax"), ValueError, r"kind must be one of"),
-    (lambda: favor_attention(XQ, XQ, XQ, OMEGA, causal="yes"), TypeError, r"causal must be True or False, got 'yes'"),
-    (lambda: favor_attention(XQ, XQ, XQ, OMEGA, chunk_size=0), ValueError, r"chunk_size must be an integer >= 1, got 0"),
+    (lambda: favor_attention(XQ, XQ, XQ, omega=np.ones((4, 2))), ValueError, r"omega must have the inputs' last axis d = 3"),
+    (lambda: favor_attention(XQ, XQ, XQ, omega=OMEGA, kind="softmax"), ValueError, r"kind must be one of"),
+    (lambda: favor_attention(XQ, XQ, XQ, omega=OMEGA, causal="yes"), TypeError, r"causal must be True or False, got 'yes'"),
+    (lambda: favor_attention(XQ, XQ, XQ, omega=OMEGA, chunk_size=0), ValueError, r"chunk_size must be an integer >= 1, got 0"),
     (lambda: lemma2_mse(XQ, XQ, kind="hyperbolic"), ValueError, r"kind must be 'positive' or 'trig' \(Lemma 2\), got 'hyperbolic'"),
     (lambda: orthogonal_mse_reduction(XQ, XQ, m=8, d=4), ValueError, r"d must be an integer >= 8, got 4"),
 ]

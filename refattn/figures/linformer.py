@@ -136,7 +136,7 @@ def linformer_approx_error() -> Figure:
             approx, _ = lowrank_context(q, k, int(kdim), rng=s)
             theorem.append(np.linalg.norm(approx @ v - exact))
             e = projection(n, int(kdim), rng=100 + s)
-            untrained.append(np.linalg.norm(linformer_attention(q, k, v, e, e) - exact))
+            untrained.append(np.linalg.norm(linformer_attention(q, k, v, E=e, F=e) - exact))
         norm = np.linalg.norm(exact)
         curves["theorem"].append(np.mean(theorem) / norm)
         curves["linformer"].append(np.mean(untrained) / norm)

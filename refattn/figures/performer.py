@@ -140,7 +140,7 @@ def performer_attention_error() -> Figure:
                             q,
                             k,
                             v,
-                            random_features(features, d, orthogonal=orthogonal, rng=s),
+                            omega=random_features(features, d, orthogonal=orthogonal, rng=s),
                             kind=kind,
                             causal=causal,
                         )
