@@ -1,20 +1,32 @@
 """refattn: readable reference implementations of long-range attention.
 
 Exact attention is the oracle (:mod:`refattn.softmax`); every mechanism runs
-unchanged on NumPy and CuPy through :mod:`refattn.backend`.  See README.md for
-the feature table and derivations/ for the mathematics.
+unchanged on NumPy and CuPy through :mod:`refattn.backend`, and every one reads
+``f(q, k, v, *, mask=None, causal=False, scale=None, return_weights=False,
+**own_options)``.  :func:`mechanism` configures any registered mechanism by
+name (:mod:`refattn.mechanisms`), so swapping one for another is one line.
+See README.md for the feature table and derivations/ for the mathematics.
 """
 
+from .compressive import compressive_attention, compressive_memory_attention, xl_attention
 from .linformer import linformer_attention
+from .longformer import sliding_window_attention
+from .mechanisms import REGISTRY, mechanism
 from .performer import favor_attention
 from .softmax import chunked_attention, softmax_attention
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "REGISTRY",
     "__version__",
     "chunked_attention",
+    "compressive_attention",
+    "compressive_memory_attention",
     "favor_attention",
     "linformer_attention",
+    "mechanism",
+    "sliding_window_attention",
     "softmax_attention",
+    "xl_attention",
 ]

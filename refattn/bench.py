@@ -18,6 +18,8 @@ from .backend import module_name, peak_memory, rng, synchronize
 from .softmax import chunked_attention, softmax_attention
 
 __all__ = [
+    "configurations",
+    "configured",
     "crossover",
     "exact_report",
     "linformer_report",
@@ -282,48 +284,41 @@ def linformer_report(xp, *, n=16384, d=64, k=256, memory_n=65536, repeats=3) -> 
 #: Sequence lengths of the full grid and of the quick grid (a CI smoke test).
 FULL_SIZES = tuple(2**p for p in range(8, 17))
 QUICK_SIZES = (256, 1024, 4096)
-WINDOW, GLOBALS, PROJECTED, FEATURES, MEMORY = 64, 16, 256, 256, 512
 
 
-def _runner(name, xp, n, d, heads):
-    """Set up (outside the timing) and return ``run()`` for mechanism ``name`` at length ``n``."""
-    from .compressive import MemoryState, compressive_attention
-    from .jl import projection
-    from .linformer import linformer_attention
-    from .longformer import sliding_window_attention
-    from .performer import favor_attention, random_features
+def configurations() -> dict[str, str]:
+    """Every benchmark configuration of the registry: label → mechanism name.
 
+    A registry entry lists its configurations in ``bench`` (e.g. ``favor`` and
+    ``favor_causal``); the grid, the summary and the figures take them from here.
+    """
+    from .mechanisms import REGISTRY
+
+    return {label: name for name, entry in REGISTRY.items() for label in entry.bench}
+
+
+def configured(label: str, n: int):
+    """The configured callable and ``causal`` flag of configuration ``label`` at length ``n``."""
+    from .mechanisms import REGISTRY, mechanism
+
+    known = configurations()
+    if label not in known:
+        raise ValueError(
+            f"label must be a benchmark configuration ({', '.join(known)}), got {label!r}"
+        )
+    options = dict(REGISTRY[known[label]].bench[label](n))
+    causal = options.pop("causal", False)
+    return mechanism(known[label], **options), causal
+
+
+def _runner(label, xp, n, d, heads):
+    """Set up (outside the timing) ``(run, attend, causal)`` for ``label`` at length ``n``."""
+    attend, causal = configured(label, n)
     batch = (heads,) if heads > 1 else ()
     g = rng(n, xp)
     q, k, v = (g.standard_normal(batch + (n, d), dtype="float32") for _ in range(3))
-    if name == "softmax":
-        return lambda: softmax_attention(q, k, v)
-    if name == "chunked":
-        return lambda: chunked_attention(q, k, v, chunk_size=256)
-    if name == "sliding_window":
-        return lambda: sliding_window_attention(q, k, v, window=WINDOW)
-    if name == "sliding_window_global":
-        glob = [i * (n // GLOBALS) for i in range(GLOBALS)]
-        return lambda: sliding_window_attention(q, k, v, window=WINDOW, global_tokens=glob)
-    if name == "linformer":
-        e, f = (projection(n, PROJECTED, rng=s, xp=xp, dtype="float32") for s in (1, 2))
-        return lambda: linformer_attention(q, k, v, E=e, F=f)
-    if name in ("favor", "favor_causal"):
-        omega = random_features(FEATURES, d, rng=0, xp=xp, dtype="float32")
-        causal = name == "favor_causal"
-        return lambda: favor_attention(q, k, v, omega=omega, causal=causal)
-    if name == "compressive":
-        if heads > 1:
-            return None  # compressive_attention is one head
-        w = tuple(g.standard_normal((d, d), dtype="float32") / d**0.5 for _ in range(3))
-
-        def rows():
-            return g.standard_normal((MEMORY, d), dtype="float32")
-
-        pending = xp.zeros((0, d), dtype="float32")
-        state = MemoryState(rows(), pending, rows(), MEMORY, MEMORY)  # both memories full
-        return lambda: compressive_attention(q, state, *w)
-    raise ValueError(f"unknown mechanism {name!r}; known: {', '.join(complexity.MECHANISMS)}")
+    attend.draw_for(q, k, v)  # random features or projections: drawn before the clock starts
+    return (lambda: attend(q, k, v, causal=causal)), attend, causal
 
 
 def matmul_rate(xp, n=4096, d=64, repeats=3) -> float:
@@ -353,14 +348,14 @@ def scaling_grid(
     machine's matmul rate measured in the same run.  A configuration whose
     analytic working set exceeds ``max_bytes`` is skipped, with the reason.
     """
-    mechanisms = list(complexity.MECHANISMS) if mechanisms is None else list(mechanisms)
+    mechanisms = list(configurations()) if mechanisms is None else list(mechanisms)
     rate = matmul_rate(xp)
     log(f"matmul rate on this machine: {rate / 1e9:.1f} GFLOP/s (float32, n = 4096, d = {d})")
     results, skipped = [], []
     for name in mechanisms:
-        cost = complexity.MECHANISMS[name]
         for n in sizes:
-            model = 4 * heads * cost.memory(n, d=d)
+            attend, causal = configured(name, n)
+            model = 4 * heads * attend.memory(n, d, causal=causal)
             if model > max_bytes:
                 reason = (
                     f"working set {model / 2**30:.1f} GiB > --max-mem {max_bytes / 2**30:.1f} GiB"
@@ -368,13 +363,10 @@ def scaling_grid(
                 skipped.append({"mechanism": name, "n": n, "reason": reason})
                 log(f"  {name:>22} n = {n:>6}: skipped, {reason}")
                 continue
-            run = _runner(name, xp, n, d, heads)
-            if run is None:
-                skipped.append({"mechanism": name, "n": n, "reason": "one head only"})
-                continue
+            run, attend, causal = _runner(name, xp, n, d, heads)
             seconds = median_seconds({name: run}, xp, repeats=repeats)[name]
             _, peak = peak_memory(run, xp)
-            flops = heads * cost.flops(n, d=d)
+            flops = heads * attend.flops(n, d, causal=causal)
             row = {
                 "mechanism": name,
                 "n": n,
@@ -425,7 +417,7 @@ def summary(data, *, at=16384, lo=4096, hi=65536) -> list[dict]:
     """Per mechanism: slopes over ``[lo, hi]``, roofline and memory ratio at ``at``, crossover n."""
     rows = data["results"]
     table = []
-    for name in complexity.MECHANISMS:
+    for name in configurations():
         mine = {r["n"]: r for r in rows if r["mechanism"] == name}
         if not mine:
             continue

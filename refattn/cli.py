@@ -1,6 +1,7 @@
 """The ``refattn`` command (also ``python -m refattn``).
 
 refattn info                      versions, backends, GPU
+refattn list                      every registered mechanism: family, exact, causal, memory, paper
 refattn figures                   regenerate every figure into figures/
 refattn figures NAME ... --out D  some figures, elsewhere
 refattn figures --list            what can be drawn
@@ -39,6 +40,36 @@ def _info(args) -> int:
         print(f"backend {name}: {status}")
     print(f"GPU: {gpu_name() or 'none'}")
     print(f"default backend (REFATTN_BACKEND): {os.environ.get('REFATTN_BACKEND') or 'numpy'}")
+    return 0
+
+
+def registry_table() -> list[tuple[str, ...]]:
+    """The rows of ``refattn list``: a header, then one row per registered mechanism."""
+    from .mechanisms import REGISTRY
+
+    rows = [("name", "family", "exact", "causal", "key padding", "memory", "paper")]
+    for entry in REGISTRY.values():
+        rows.append(
+            (
+                entry.name,
+                " + ".join(entry.families),
+                "yes" if entry.exact else "no",
+                "yes" if entry.causal else "no",
+                "yes" if entry.key_padding else "no",
+                f"O({entry.memory_order})",
+                entry.paper.cite(),
+            )
+        )
+    return rows
+
+
+def _list(args) -> int:
+    rows = registry_table()
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
     return 0
 
 
@@ -146,13 +177,15 @@ def _bench(args) -> int:
     from .bench import (
         FULL_SIZES,
         QUICK_SIZES,
+        configurations,
         exact_report,
         linformer_report,
         longformer_report,
         performer_report,
         scaling_grid,
     )
-    from .complexity import MECHANISMS
+
+    MECHANISMS = configurations()
 
     xp = module_for(args.backend)
     if args.report:
@@ -219,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("info", help="versions, available backends and GPU").set_defaults(run=_info)
+    sub.add_parser(
+        "list", help="every registered mechanism: family, exact, causal, memory order, paper"
+    ).set_defaults(run=_list)
 
     fig = sub.add_parser("figures", help="regenerate the figures (all, or the NAMEs given)")
     fig.add_argument("names", nargs="*", metavar="NAME", help="figures to make (default: all)")
@@ -238,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mechanisms",
         nargs="+",
         metavar="NAME",
-        help="mechanisms to measure (default: all of complexity.MECHANISMS)",
+        help="benchmark configurations to measure (default: every one in the registry)",
     )
     bench.add_argument("--heads", type=int, default=1, help="heads per call (default 1)")
     bench.add_argument(

@@ -19,17 +19,28 @@ One head; leading batch/head axes multiply everything.  Derivations:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 __all__ = [
-    "MECHANISMS",
-    "Cost",
+    "band_geometry",
     "chunked_attention_flops",
     "chunked_attention_memory",
+    "compressive_attention_flops",
+    "compressive_attention_memory",
+    "compressive_memory_flops",
+    "compressive_memory_memory",
     "dense_attention_flops",
     "dense_attention_memory",
+    "favor_flops",
+    "favor_memory",
+    "linformer_flops",
+    "linformer_memory",
+    "sliding_window_flops",
+    "sliding_window_memory",
+    "xl_attention_flops",
+    "xl_attention_memory",
+    "xl_flops",
+    "xl_memory",
 ]
 
 
@@ -414,31 +425,154 @@ def compressive_attention_flops(
     return xl_attention_flops(n_s, d, d_v, n_mem=n_mem + n_cmem)
 
 
-@dataclass(frozen=True)
-class Cost:
-    """The working-set and flop formulas of one mechanism, by its benchmark name."""
+def _segment_sizes(n, segment, memory, compressed=0, rate=1):
+    """The layout of the q/k/v form of XL and compressed memory (5.7), (5.9).
 
-    memory: Callable[..., int]
-    flops: Callable[..., int]
+    Returns ``(N, S, W, P, C, NB)``: ``S`` segments of ``n_s = min(segment, n)``
+    queries, ``N = S·n_s`` after padding the last; ``W`` raw keys per segment
+    (the memory, capped at the last segment's start, plus up to ``rate − 1``
+    pending rows with compressed memory, plus the segment); ``P = N + W − n_s``
+    rows of padded keys; ``C`` compressed blocks per segment out of the ``NB``
+    that are ever read.
+    """
+    _at_least(1, n=n, segment=segment, rate=rate)
+    _at_least(0, memory=memory, compressed=compressed)
+    length = min(segment, n)
+    count = -(-n // length)
+    last = (count - 1) * length
+    memory = min(memory, last)
+    evicted = last - memory  # positions the last segment no longer holds in memory
+    extra = min(rate - 1, evicted) if compressed else 0
+    blocks = evicted // rate if compressed else 0
+    width = memory + extra + length
+    padded = count * length
+    return padded, count, width, padded + width - length, min(compressed, blocks), blocks
 
 
-#: Formulas by mechanism name (the names ``refattn bench`` and the figures use).
-MECHANISMS: dict[str, Cost] = {
-    "softmax": Cost(dense_attention_memory, dense_attention_flops),
-    "chunked": Cost(chunked_attention_memory, chunked_attention_flops),
-    # window 64; the global variant with 16 global tokens
-    "sliding_window": Cost(sliding_window_memory, sliding_window_flops),
-    "sliding_window_global": Cost(
-        partial(sliding_window_memory, g=16), partial(sliding_window_flops, g=16)
-    ),
-    # projected length k = 256
-    "linformer": Cost(linformer_memory, linformer_flops),
-    # 256 positive features
-    "favor": Cost(favor_memory, favor_flops),
-    # one segment step: n = segment length, 512 memories and 512 compressed memories
-    "compressive": Cost(compressive_attention_memory, compressive_attention_flops),
-    "favor_causal": Cost(partial(favor_memory, causal=True), partial(favor_flops, causal=True)),
-}
+def _segment_working_set(n, d, d_v, sizes):
+    """The peak of the q/k/v form over its phases (5.9); see :func:`xl_memory`."""
+    padded, count, width, keys, c, blocks = sizes
+    keys_copy, values_copy = (keys * d, keys * d_v) if keys > n else (0, 0)
+    held = padded * d_v if c else 0  # the compressed part's numerator, held for the merge
+    phases = [
+        padded * d + keys_copy + padded * width + held,  # raw scores computed
+        padded * width + values_copy + padded * d_v + held,  # raw numerator computed
+    ]
+    if c:
+        gathered = count * c
+        phases += [
+            padded * d + blocks * d + gathered * d,  # compressed keys gathered per segment
+            padded * d + gathered * d + padded * c,  # compressed scores computed
+            padded * d + padded * c + blocks * d_v + gathered * d_v,  # compressed values
+            padded * d + padded * c + gathered * d_v + padded * d_v,  # compressed numerator
+        ]
+    return max(phases)
+
+
+def xl_memory(n: int, d: int = 64, d_v: int | None = None, *, segment=512, memory=512) -> int:
+    """Elements held by :func:`refattn.compressive.xl_attention` at its peak (5.9).
+
+    With ``N = S·n_s`` padded queries, ``W = memory + n_s`` keys per segment
+    and ``P = N + memory`` rows of padded keys (:func:`_segment_sizes`; the
+    memory capped at the last segment's start), the larger of two moments:
+
+    * the scores computed: the scaled queries ``N·d``, the padded keys ``P·d``
+      (the per-segment windows are a strided view of them, never copies) and
+      the scores ``N·W``;
+    * the weighted sum: the scores, the padded values ``P·d_v`` and the
+      numerator ``N·d_v``.
+
+    Padding copies are left out when there is none (``memory = 0`` and ``n``
+    a multiple of the segment).  Without ``return_weights``; boolean masks and
+    ``O(n)`` terms left out.  Linear in ``n`` for a fixed segment and memory:
+    about ``n·(W + 2d)``.
+
+    >>> xl_memory(16384, segment=512, memory=512)  # ≈ 1154·n
+    18907136
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, d=d, d_v=d_v)
+    return _segment_working_set(n, d, d_v, _segment_sizes(n, segment, memory))
+
+
+def xl_flops(n: int, d: int = 64, d_v: int | None = None, *, segment=512, memory=512) -> int:
+    """Flops of :func:`refattn.compressive.xl_attention` (5.9).
+
+    Every segment multiplies its ``n_s`` queries by ``W`` keys: ``N·W`` scores
+    at :func:`pattern_flops` each, plus ``N·d`` to scale the queries and
+    ``N·d_v`` to divide by the normalisers.
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, d=d, d_v=d_v)
+    padded, _, width, _, _, _ = _segment_sizes(n, segment, memory)
+    return pattern_flops(padded * width, d, d_v) + padded * (d + d_v)
+
+
+def compressive_memory_memory(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    segment=512,
+    memory=512,
+    compressed=512,
+    rate=4,
+) -> int:
+    """Elements held by :func:`refattn.compressive.compressive_memory_attention` at its peak (5.9).
+
+    The compressed part comes first: the ``NB`` compressed keys ``NB·d``
+    gathered per segment ``S·C·d``, their scores ``N·C``, the compressed values
+    likewise, and its numerator ``N·d_v``, which is held while the raw part
+    runs as in :func:`xl_memory` (with ``W = memory + (rate − 1) + n_s``
+    keys per segment for the pending rows).  The largest moment is usually the
+    raw scores: ``N·d + P·d + N·W + N·d_v``.  Without ``return_weights``;
+    boolean masks and ``O(n)`` terms left out.
+
+    >>> compressive_memory_memory(16384)  # ≈ 1221·n
+    20005056
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, d=d, d_v=d_v)
+    sizes = _segment_sizes(n, segment, memory, compressed, rate)
+    return _segment_working_set(n, d, d_v, sizes)
+
+
+def compressive_memory_flops(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    segment=512,
+    memory=512,
+    compressed=512,
+    rate=4,
+) -> int:
+    """Flops of :func:`refattn.compressive.compressive_memory_attention` (5.9).
+
+    :func:`xl_flops` with ``W`` raw keys per segment; compressing the keys and
+    values, ``2·NB·rate·(d + d_v)``; ``N·C`` compressed scores at
+    :func:`pattern_flops` each; one merge of the two partial softmaxes,
+    ``3·N·d_v + 9·N`` (as in :func:`chunked_attention_flops`).
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, d=d, d_v=d_v)
+    padded, _, width, _, c, blocks = _segment_sizes(n, segment, memory, compressed, rate)
+    total = pattern_flops(padded * width, d, d_v) + padded * (d + d_v)
+    if c:
+        total += 2 * blocks * rate * (d + d_v) + pattern_flops(padded * c, d, d_v)
+        total += 3 * padded * d_v + 9 * padded
+    return total
+
+
+def __getattr__(name):
+    # the per-mechanism formula table moved into the registry, the one list of mechanisms
+    if name in ("MECHANISMS", "Cost"):
+        raise AttributeError(
+            f"refattn.complexity.{name} is gone: each mechanism's memory and flop formulas "
+            f"are in its registry entry, refattn.mechanisms.REGISTRY[name].memory / .flops, "
+            f"or refattn.mechanism(name, ...).memory(n, d)"
+        )
+    raise AttributeError(f"module 'refattn.complexity' has no attribute {name!r}")
 
 
 def _at_least(minimum, **values):

@@ -14,7 +14,10 @@ Equations, numbered as in ``derivations/05-compressive.md``:
 * (5.2) XL attention equals dense attention with a band mask;
 * (5.4) temporal range and cost;
 * (5.5) the compression functions;
-* (5.6) the attention-reconstruction loss and its gradient.
+* (5.6) the attention-reconstruction loss and its gradient;
+* (5.7) the q/k/v form: which keys each query of a whole sequence reads;
+* (5.8) compressors linear along the sequence axis commute with the projections;
+* (5.9) the q/k/v form's working set and flops.
 """
 
 from __future__ import annotations
@@ -24,16 +27,37 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._validation import array_module, check_float_array, check_int
-from .backend import module_for
+from ._validation import (
+    LINEAR_TIME_MASK,
+    Supports,
+    array_module,
+    check_attention_call,
+    check_finite,
+    check_float_array,
+    check_int,
+)
+from .backend import module_for, window_view
 from .positional import relative_scores
-from .softmax import _finite_or_zero, _nonzero, softmax, softmax_attention
+from .softmax import (
+    _fill_blocked,
+    _finite_or_zero,
+    _nonzero,
+    finish_partial,
+    merge_partials_,
+    softmax,
+    softmax_attention,
+    softmax_partial,
+)
 
 __all__ = [
     "MemoryState",
+    "COMPRESSIVE_SUPPORTS",
     "Relative",
+    "SegmentWeights",
+    "XL_SUPPORTS",
     "attention_reconstruction_loss",
     "compressive_attention",
+    "compressive_memory_attention",
     "conv1d",
     "conv1d_loss_and_gradient",
     "dilated_conv",
@@ -43,6 +67,7 @@ __all__ = [
     "most_used",
     "temporal_range",
     "update",
+    "xl_attention",
 ]
 
 Compressor = Callable[[Any, int], Any]
@@ -364,3 +389,424 @@ def fit_conv_compressor(stream, wq, wk, wv, *, rate, segment, steps=200, lr=0.00
             gradient = gradient * (clip / norm)
         weights = weights - lr * gradient
     return weights, losses
+
+
+# ---------------------------------------------------------------------------
+# (5.7)-(5.9) the q/k/v form: a whole sequence, every segment at once
+
+#: Why the q/k/v form is self-attention only.
+_ONE_SEQUENCE = (
+    "the segments and the memory are positions of one sequence, so queries and keys "
+    "are the same tokens (self-attention)"
+)
+#: Why compressed memory takes no mask.
+_POOLED = (
+    "a masked key would be pooled into a compressed block together with the keys "
+    "around it, which no mask can undo"
+)
+
+#: What :func:`xl_attention` honours: causal or not, key padding; not a general mask, not m ≠ n.
+XL_SUPPORTS = Supports(general_mask=LINEAR_TIME_MASK, cross=_ONE_SEQUENCE)
+#: What :func:`compressive_memory_attention` honours: causal or not; no mask, not m ≠ n.
+COMPRESSIVE_SUPPORTS = Supports(key_padding=_POOLED, general_mask=_POOLED, cross=_ONE_SEQUENCE)
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """How ``n`` positions are cut into segments, and which keys each segment reads (5.7).
+
+    ``count`` segments of ``length`` queries (the last one padded up to
+    ``length``: ``padded = count·length >= n``).  Segment ``t`` starts at
+    ``s_t = t·length`` and reads the ``width = reach + length`` raw keys
+    ``s_t − reach … s_t + length − 1`` and, with compressed memory, the
+    ``compressed`` blocks ``B_t − compressed … B_t − 1``.
+    """
+
+    n: int
+    length: int
+    count: int
+    memory: int  # min(memory, s_last): no segment reaches further back than position 0
+    extra: int  # pending rows read beyond the memory: < rate, 0 without compressed memory
+    keep: bool  # whether evicted rows are kept (compressed memory) or dropped (XL)
+    rate: int
+    blocks: int  # blocks any segment reads: B_last = ⌊max(0, s_last − memory)/rate⌋
+    compressed: int  # min(compressed, blocks)
+
+    @property
+    def padded(self) -> int:
+        return self.count * self.length
+
+    @property
+    def reach(self) -> int:
+        return self.memory + self.extra
+
+    @property
+    def width(self) -> int:
+        return self.reach + self.length
+
+    def starts(self, xp):
+        return xp.arange(self.count) * self.length  # (S,)  s_t
+
+    def evicted(self, xp):
+        """``E_t = max(0, s_t − memory)``: the positions ``[0, E_t)`` have left the memory (5.1)."""
+        return xp.maximum(self.starts(xp) - self.memory, 0)  # (S,)
+
+    def first_raw(self, xp):
+        """The first raw key of each segment: ``E_t`` (XL), or ``B_t·c`` (pending rows read raw)."""
+        evicted = self.evicted(xp)
+        return evicted if not self.keep else (evicted // self.rate) * self.rate  # (S,)
+
+    def first_block(self) -> tuple[int, ...]:
+        """Host ints ``B_t − compressed``: each segment's oldest compressed block (may be < 0)."""
+        return tuple(
+            max(0, t * self.length - self.memory) // self.rate - self.compressed
+            for t in range(self.count)
+        )
+
+
+def _segments(n, segment, memory, compressed=0, rate=1) -> _Segments:
+    length = min(segment, n)
+    count = -(-n // length)
+    last = (count - 1) * length  # s_last, the start of the last segment
+    memory = min(memory, last)
+    evicted_last = last - memory  # E_last
+    keep = compressed > 0
+    extra = min(rate - 1, evicted_last) if keep else 0
+    blocks = evicted_last // rate if keep else 0
+    return _Segments(n, length, count, memory, extra, keep, rate, blocks, min(compressed, blocks))
+
+
+@dataclass(frozen=True)
+class SegmentWeights:
+    """Attention weights of :func:`xl_attention` and :func:`compressive_memory_attention`.
+
+    Stored per segment, ``O(n·width)``; :meth:`to_dense` builds the ``(..., n, n)``
+    matrix (tests and figures only).  Query ``t·length + r`` is row ``r`` of segment ``t``.
+
+    Attributes
+    ----------
+    raw : array (..., S, length, width)
+        ``raw[..., t, r, w]`` is the weight of key position ``t·length − reach + w``
+        (0 where that key may not be read).
+    compressed : array (..., S, length, C) or None
+        ``compressed[..., t, r, c]`` is the weight of compressed block
+        ``first_block[t] + c`` (0 where that block does not exist).
+    first_block : tuple of int
+        Each segment's oldest compressed block.
+    taps : array (rate,) or None
+        The compressor's taps ``a_s``: block ``b`` is ``Σ_s a_s x_{b·rate+s}``.
+    n, length, reach : int
+    """
+
+    raw: Any
+    compressed: Any
+    first_block: tuple[int, ...]
+    taps: Any
+    n: int
+    length: int
+    reach: int
+
+    def to_dense(self):
+        """The ``(..., n, n)`` matrix ``P`` with ``P @ v == out``.
+
+        A compressed block's weight ``w`` is spread onto the positions it
+        pools, ``w·a_s`` on position ``b·rate + s``: the effective weight of
+        each original value (5.8).
+        """
+        xp = array_module(raw=self.raw)
+        *batch, count, length, width = self.raw.shape
+        n = self.n
+        dense = xp.zeros((*batch, count * length, n), dtype=self.raw.dtype)  # (..., N, n)
+        for t in range(count):
+            rows = slice(t * length, (t + 1) * length)
+            start = t * length - self.reach  # the position of raw column 0
+            lo, hi = max(0, start), min(n, start + width)
+            dense[..., rows, lo:hi] += self.raw[..., t, :, lo - start : hi - start]
+            if self.compressed is None:
+                continue
+            first = self.first_block[t]
+            own = max(0, first)  # blocks before 0 do not exist
+            last = first + self.compressed.shape[-1]
+            rate = self.taps.shape[0]
+            for s in range(rate):
+                # (5.8)  block b's weight w reaches value b·rate + s with weight w·a_s
+                cols = slice(own * rate + s, last * rate + s, rate)
+                dense[..., rows, cols] += self.compressed[..., t, :, own - first :] * self.taps[s]
+        return xp.ascontiguousarray(dense[..., :n, :])
+
+
+def xl_attention(
+    q, k, v, *, segment, memory, mask=None, causal=False, scale=None, return_weights=False
+):
+    """Transformer-XL attention over a whole sequence fed in segments, in one call (5.7).
+
+    The sequence is cut into segments of ``segment`` tokens (the last may be
+    shorter); the query at position ``p``, in the segment starting at
+    ``s(p)``, attends the keys ``j`` with ``s(p) − memory <= j`` and
+
+    * ``j <= p`` when ``causal`` (the paper's language model, (5.2));
+    * ``j < s(p) + segment`` when not: bidirectional inside the segment, the
+      memory is the past.
+
+    This is the band mask of (5.2), applied in linear time: each segment's
+    queries read a window of ``memory + segment`` keys (a strided view, no
+    copy), so nothing of size ``n × n`` is allocated; working set and flops
+    are :func:`refattn.complexity.xl_memory` and
+    :func:`refattn.complexity.xl_flops` (5.9).
+
+    Parameters
+    ----------
+    q : array (..., n, d)
+        Queries.  Leading axes of q, k, v (and mask) broadcast together.
+    k : array (..., n, d)
+        Keys of the same positions (self-attention: ``m = n``).
+    v : array (..., n, d_v)
+        Values.
+    segment : int >= 1
+        Tokens per segment.
+    memory : int >= 0
+        Positions before its segment that a query may read (``n_m``).
+    mask : bool array (..., 1, n) or (n,), optional
+        Key padding: False marks a key no query attends.  A mask with a
+        query axis is refused (it cannot be applied in linear time).
+    causal : bool
+        Causal inside the segment (see above).
+    scale : float > 0, optional
+        Multiplies the logits; default ``1/sqrt(d)``.
+    return_weights : bool
+        Also return a :class:`SegmentWeights`.
+
+    Returns
+    -------
+    out : array (..., n, d_v)
+        In the inputs' dtype.  A query with no allowed key gets 0 (0.7).
+    weights : SegmentWeights
+        Only when ``return_weights``.
+
+    Examples
+    --------
+    Equal scores average what each query reads; segments of 2 with a memory of 1:
+
+    >>> import numpy as np
+    >>> q = k = np.zeros((4, 2))
+    >>> v = np.array([[0.0], [3.0], [6.0], [9.0]])
+    >>> xl_attention(q, k, v, segment=2, memory=1, causal=True)
+    array([[0. ], [1.5], [4.5], [6. ]])
+    >>> xl_attention(q, k, v, segment=2, memory=1)
+    array([[1.5], [1.5], [6. ], [6. ]])
+    """
+    call = check_attention_call(
+        "xl_attention", q, k, v, mask=mask, causal=causal, scale=scale,
+        return_weights=return_weights, supports=XL_SUPPORTS,
+    )  # fmt: skip
+    segment = check_int("segment", segment, minimum=1)
+    memory = check_int("memory", memory, minimum=0)
+    return _segment_attention(call, q, k, v, _segments(call.dims.n, segment, memory), None)
+
+
+def compressive_memory_attention(
+    q,
+    k,
+    v,
+    *,
+    segment,
+    memory,
+    compressed,
+    rate,
+    compress="mean",
+    mask=None,
+    causal=False,
+    scale=None,
+    return_weights=False,
+):
+    """Compressive-Transformer attention over a whole sequence, in one call (5.7), (5.8).
+
+    As :func:`xl_attention`, plus the compressed memory that :func:`update`
+    builds position by position.  Before the segment starting at ``s``, the
+    positions ``[0, E)``, ``E = max(0, s − memory)``, have left the memory;
+    their whole blocks of ``rate`` rows, ``B = ⌊E/rate⌋`` of them, are
+    compressed, and the segment reads
+
+    * the newest ``compressed`` compressed blocks, ``b ∈ [max(0, B − compressed), B)``,
+      block ``b`` pooling positions ``[b·rate, (b + 1)·rate)``;
+    * the pending positions ``[B·rate, E)`` (an incomplete block), raw;
+    * the memory ``[E, s)`` and the segment, as in :func:`xl_attention`.
+
+    With ``q = H W_q``, ``k = H W_k``, ``v = H W_v`` and ``causal=True`` this
+    equals streaming :func:`compressive_attention` and :func:`update` segment
+    by segment, because the compressor is linear along the sequence axis and
+    so commutes with the projections, ``f_c(H W) = f_c(H) W`` (5.8).  That is
+    why only such compressors are accepted: max pooling, :func:`most_used`
+    and convolutions with matrix taps do not commute.  ``compressed=0``
+    is :func:`xl_attention`.  Working set and flops:
+    :func:`refattn.complexity.compressive_memory_memory` and
+    :func:`refattn.complexity.compressive_memory_flops` (5.9).
+
+    Parameters
+    ----------
+    q, k, v, segment, memory, causal, scale
+        As in :func:`xl_attention`.
+    compressed : int >= 0
+        Compressed blocks a segment may read (``n_cm``).
+    rate : int >= 1
+        Rows per compressed block (``c``).
+    compress : ``"mean"`` or array (rate,)
+        The compressor: ``"mean"`` (taps ``1/rate``) or float taps ``a_s``,
+        block ``b`` being ``Σ_s a_s x_{b·rate+s}`` (:func:`conv1d` with
+        weights ``a_s·I``).  Cast to the inputs' dtype.
+    mask : None
+        No mask is accepted: a masked key would be pooled into a block.
+    return_weights : bool
+        Also return a :class:`SegmentWeights`.
+
+    Returns
+    -------
+    out : array (..., n, d_v)
+    weights : SegmentWeights
+        Only when ``return_weights``.
+
+    Examples
+    --------
+    Segments of 2, a memory of 1, one compressed block of 2: position 4 reads
+    the mean of positions 0 and 1, the pending position 2, the memory 3 and itself.
+
+    >>> import numpy as np
+    >>> q = k = np.zeros((6, 2))
+    >>> v = np.arange(6.0)[:, None]
+    >>> compressive_memory_attention(
+    ...     q, k, v, segment=2, memory=1, compressed=1, rate=2, causal=True)[:, 0]
+    array([0.   , 0.5  , 1.   , 1.5  , 2.375, 2.9  ])
+    """
+    call = check_attention_call(
+        "compressive_memory_attention", q, k, v, mask=mask, causal=causal, scale=scale,
+        return_weights=return_weights, supports=COMPRESSIVE_SUPPORTS,
+    )  # fmt: skip
+    segment = check_int("segment", segment, minimum=1)
+    memory = check_int("memory", memory, minimum=0)
+    compressed = check_int("compressed", compressed, minimum=0)
+    rate = check_int("rate", rate, minimum=1)
+    taps = _check_taps(compress, rate, q, call.dims)
+    geo = _segments(call.dims.n, segment, memory, compressed, rate)
+    return _segment_attention(call, q, k, v, geo, taps)
+
+
+def _check_taps(compress, rate, q, dims):
+    """``compress`` as taps ``(rate,)`` in the inputs' dtype: ``"mean"`` or a float array."""
+    domain = (
+        f"'mean' or a 1-D float array of rate = {rate} taps (a compressor linear along the "
+        f"sequence axis, the only kind that commutes with the key and value projections)"
+    )
+    xp = dims.xp
+    if isinstance(compress, str):
+        if compress != "mean":
+            raise ValueError(f"compress must be {domain}, got {compress!r}")
+        return xp.full(rate, 1.0 / rate, dtype=dims.dtype)
+    if not hasattr(compress, "dtype") or not hasattr(compress, "shape"):
+        raise TypeError(f"compress must be {domain}, got {type(compress).__name__}")
+    array_module(q=q, compress=compress)  # the same backend as the inputs
+    check_float_array("compress", compress)
+    if compress.shape != (rate,):
+        raise ValueError(f"compress must be {domain}, got an array of shape {compress.shape}")
+    check_finite("compress", compress, xp)
+    return compress.astype(dims.dtype)  # (c,)  a copy: the caller's taps are never touched
+
+
+def _compress_rows(x, taps, blocks):
+    """``(..., n, f) -> (..., blocks, f)``: block ``b`` is ``Σ_s a_s x_{b·c+s}`` (5.8)."""
+    rate = taps.shape[0]
+    rows = x[..., : blocks * rate, :]  # (..., NB·c, f)
+    rows = rows.reshape(rows.shape[:-2] + (blocks, rate, rows.shape[-1]))  # (..., NB, c, f)
+    return taps @ rows  # (..., NB, f)
+
+
+def _pad_rows(xp, x, before, after):
+    """``x (..., L, f)`` with ``before`` and ``after`` zero (False) rows; ``x`` itself if none."""
+    if before == 0 and after == 0:
+        return x
+    widths = [(0, 0)] * (x.ndim - 2) + [(before, after), (0, 0)]
+    return xp.pad(x, widths)
+
+
+def _segment_attention(call, q, k, v, geo: _Segments, taps):
+    """Every segment's queries against its raw key window and its compressed blocks (5.7).
+
+    Two partial softmaxes, merged by the online-softmax identity (0.4).
+    """
+    xp, scale = call.dims.xp, call.scale
+    n, d = call.dims.n, call.dims.d
+    count, length, width, reach = geo.count, geo.length, geo.width, geo.reach
+    tail = geo.padded - n  # padding rows after the last position
+
+    # (0.1)  the segments' scaled queries; padding rows are computed, then dropped
+    if tail:
+        q_seg = _pad_rows(xp, q, 0, tail)  # (..., N, d)
+        q_seg *= scale
+    else:
+        q_seg = q * scale  # (..., N, d)
+    q_seg = q_seg.reshape(q_seg.shape[:-2] + (count, length, d))  # (..., S, n_s, d)
+
+    compressed_part = compressed_e = None
+    if geo.compressed:
+        # (5.7)  segment t reads blocks B_t − C … B_t − 1; those before block 0 do not exist
+        first = xp.asarray(geo.first_block())  # (S,)
+        index = first[:, None] + xp.arange(geo.compressed)[None, :]  # (S, C)
+        exists = index >= 0
+        index = xp.maximum(index, 0)
+        # (5.8)  compressing the keys = projecting the compressed hidden states
+        c_keys = _compress_rows(k, taps, geo.blocks)[..., index, :]  # (..., S, C, d)
+        c_scores = q_seg @ xp.swapaxes(c_keys, -1, -2)  # (..., S, n_s, C)
+        del c_keys
+        c_scores = _fill_blocked(c_scores, ~exists[:, None, :])  # (S, 1, C)
+        c_values = _compress_rows(v, taps, geo.blocks)[..., index, :]  # (..., S, C, d_v)
+        compressed_part = softmax_partial(c_scores, c_values)  # c_scores: exp(s − M_c)
+        del c_values
+        compressed_e = c_scores if call.return_weights else None
+        del c_scores
+
+    # (5.7)  segment t reads the raw keys s_t − reach … s_t + n_s − 1: a window of the
+    #        keys padded with `reach` rows in front, as a read-only strided view
+    k_pad = _pad_rows(xp, k, reach, tail)  # (..., reach + N, d)
+    k_win = window_view(k_pad, size=width, step=length, count=count)  # (..., S, W, d)
+    scores = q_seg @ xp.swapaxes(k_win, -1, -2)  # (..., S, n_s, W)
+    del q_seg, k_pad, k_win
+    # a key is readable iff first_raw(t) <= position < n: not before 0, not compressed,
+    # not evicted (XL), not past the end
+    position = geo.starts(xp)[:, None] - reach + xp.arange(width)[None, :]  # (S, W)
+    readable = (position >= geo.first_raw(xp)[:, None]) & (position < n)
+    scores = _fill_blocked(scores, ~readable[:, None, :])  # (S, 1, W)
+    del position, readable
+    if call.causal:
+        # (5.2)  j <= p: key column w of query row r is position s_t − reach + w <= s_t + r
+        future = xp.arange(width)[None, :] > xp.arange(length)[:, None] + reach  # (n_s, W)
+        scores = _fill_blocked(scores, future)
+    if call.key_mask is not None:
+        key_ok = _pad_rows(xp, call.key_mask[..., None], reach, tail)  # (..., reach + N, 1)
+        key_ok = window_view(key_ok, size=width, step=length, count=count)[..., 0]  # (..., S, W)
+        scores = _fill_blocked(scores, ~key_ok[..., None, :])  # padded keys
+        del key_ok
+    v_pad = _pad_rows(xp, v, reach, tail)  # (..., reach + N, d_v)
+    v_win = window_view(v_pad, size=width, step=length, count=count)  # (..., S, W, d_v)
+    part = softmax_partial(scores, v_win)  # scores now hold exp(s − M_raw)
+    del v_pad, v_win
+    raw_e = scores if call.return_weights else None
+    del scores
+    raw_max = part.row_max
+    if compressed_part is not None:
+        compressed_max = compressed_part.row_max
+        part = merge_partials_(part, compressed_part)  # (0.4)
+        del compressed_part
+    out = finish_partial(part)  # (..., S, n_s, d_v)  0 for a query that read nothing (0.7)
+    out = out.reshape(out.shape[:-3] + (geo.padded, out.shape[-1]))  # (..., N, d_v)
+    if tail:
+        out = xp.ascontiguousarray(out[..., :n, :])  # (..., n, d_v)
+    if not call.return_weights:
+        return out
+
+    # weights: each part's exp(s − M_part), rescaled to the merged maximum and normaliser
+    shift, total = _finite_or_zero(xp, part.row_max), _nonzero(part.row_sum)
+    raw_e *= xp.exp(raw_max - shift) / total  # (..., S, n_s, W)
+    if compressed_e is not None:
+        compressed_e *= xp.exp(compressed_max - shift) / total  # (..., S, n_s, C)
+    first = geo.first_block() if geo.compressed else ()
+    weights = SegmentWeights(raw_e, compressed_e, first, taps, n, length, reach)
+    return out, weights

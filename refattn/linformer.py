@@ -38,7 +38,8 @@ from .softmax import softmax, softmax_attention
 __all__ = [
     "SHARING",
     "LinformerWeights",
-    "linformer_attention",     "lowrank_context",
+    "linformer_attention",
+    "lowrank_context",
     "parameter_count",
     "projections",
 ]
@@ -107,8 +108,15 @@ def linformer_attention(
             "refattn.mechanism('linformer', k=..., max_length=..., rng=seed), which draws them"
         )
     call = check_attention_call(
-        "linformer_attention", q, k, v, mask=mask, causal=causal, scale=scale,
-        return_weights=return_weights, supports=SUPPORTS,
+        "linformer_attention",
+        q,
+        k,
+        v,
+        mask=mask,
+        causal=causal,
+        scale=scale,
+        return_weights=return_weights,
+        supports=SUPPORTS,
     )
     dims = call.dims
     for name, p in (("E", E), ("F", F)):

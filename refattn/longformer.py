@@ -26,7 +26,6 @@ refattn's conventions (``derivations/01-longformer.md``):
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -65,7 +64,8 @@ __all__ = [
 
 #: What :func:`sliding_window_attention` can honour of the calling convention.
 SUPPORTS = Supports(
-    general_mask=LINEAR_TIME_MASK + " (the former (..., n) key-padding vector is mask[..., None, :])",
+    general_mask=LINEAR_TIME_MASK
+    + " (the former (..., n) key-padding vector is mask[..., None, :])",
     cross="the sliding window is self-attention over one sequence of n positions",
 )
 
@@ -188,8 +188,15 @@ def sliding_window_attention(
     array([4. , 4.5, 6. , 4.5])
     """
     call = check_attention_call(
-        "sliding_window_attention", q, k, v, mask=mask, causal=causal, scale=scale,
-        return_weights=return_weights, supports=SUPPORTS,
+        "sliding_window_attention",
+        q,
+        k,
+        v,
+        mask=mask,
+        causal=causal,
+        scale=scale,
+        return_weights=return_weights,
+        supports=SUPPORTS,
     )
     dims, scale, mask = call.dims, call.scale, call.key_mask  # mask: (..., n) key padding
     xp, n = dims.xp, dims.n

@@ -21,7 +21,6 @@ Equations, numbered as in ``derivations/02-performer.md``:
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,6 @@ from ._validation import (
     array_module,
     broadcasts_to,
     check_attention_call,
-    check_attention_inputs,
     check_bool,
     check_float_array,
     check_int,
@@ -321,8 +319,15 @@ def favor_attention(
             "favor_attention needs omega=, an (M, d) array from random_features(M, d, rng=...)"
         )
     call = check_attention_call(
-        "favor_attention", q, k, v, mask=mask, causal=causal, scale=scale,
-        return_weights=return_weights, supports=SUPPORTS,
+        "favor_attention",
+        q,
+        k,
+        v,
+        mask=mask,
+        causal=causal,
+        scale=scale,
+        return_weights=return_weights,
+        supports=SUPPORTS,
     )
     dims = call.dims
     xp = _check_features(q, omega, kind)
@@ -460,9 +465,7 @@ def _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk):
             pq = phi_q[..., rows, :]  # (..., r, M)
             # diagonal block: keys j <= last_i, each rescaled by exp(r_j − r_i) <= 1
             visible = local[None, :] <= last[:, None]  # (r, c)
-            rescale = xp.where(
-                visible, _shifted(xp, run[..., None, :], r_i[..., :, None]), -xp.inf
-            )
+            rescale = xp.where(visible, _shifted(xp, run[..., None, :], r_i[..., :, None]), -xp.inf)
             xp.exp(rescale, out=rescale)  # (..., r, c)  exp(r_j − r_i), 0 for later keys
             a = pq @ xp.swapaxes(phi_k, -1, -2)  # (..., r, c)
             a *= rescale

@@ -129,7 +129,13 @@ def softmax_attention(q, k, v, *, mask=None, causal=False, scale=None, return_we
     array([[0. ], [1.5], [3. ]])
     """
     call = check_attention_call(
-        "softmax_attention", q, k, v, mask=mask, causal=causal, scale=scale,
+        "softmax_attention",
+        q,
+        k,
+        v,
+        mask=mask,
+        causal=causal,
+        scale=scale,
         return_weights=return_weights,
     )
     dims, xp, scale = call.dims, call.dims.xp, call.scale
@@ -192,7 +198,13 @@ def chunked_attention(
     array([[0. ], [1.5], [3. ]])
     """
     call = check_attention_call(
-        "chunked_attention", q, k, v, mask=mask, causal=causal, scale=scale,
+        "chunked_attention",
+        q,
+        k,
+        v,
+        mask=mask,
+        causal=causal,
+        scale=scale,
         return_weights=return_weights,
     )
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
@@ -241,9 +253,7 @@ class ChunkedWeights:
         xp = array_module(q=self.q_scaled, k=self.k)
         n, m = self.q_scaled.shape[-2], self.k.shape[-2]
         scores = self.q_scaled @ xp.swapaxes(self.k, -1, -2)  # (..., n, m)
-        scores = _fill_blocked(
-            scores, _blocked(xp, n, m, 0, m, causal=self.causal, mask=self.mask)
-        )
+        scores = _fill_blocked(scores, _blocked(xp, n, m, 0, m, causal=self.causal, mask=self.mask))
         scores = scores - _finite_or_zero(xp, self.row_max)  # (0.4)  s_ij − M_i
         return xp.exp(scores) / _nonzero(self.row_sum)
 

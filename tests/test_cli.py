@@ -95,13 +95,13 @@ def test_bench_rejects_unknown_reports(capsys):
 
 
 def test_bench_quick_grid_writes_the_contracted_json(tmp_path, capsys):
-    from refattn.complexity import MECHANISMS
+    from refattn.bench import configurations
 
     path = tmp_path / "grid.json"
     assert main(["bench", "--quick", "--json", str(path)]) == 0
     data = json.loads(path.read_text())
     assert {"machine", "backend", "results"} <= set(data)
-    assert {r["mechanism"] for r in data["results"]} == set(MECHANISMS)
+    assert {r["mechanism"] for r in data["results"]} == set(configurations())
     for row in data["results"]:
         assert {
             "mechanism",
@@ -137,8 +137,8 @@ def test_bench_skips_what_exceeds_max_mem_and_names_unknown_mechanisms(tmp_path,
     assert data["skipped"][0]["mechanism"] == "softmax"
     assert "> --max-mem 0.0 GiB" in data["skipped"][0]["reason"]
     assert "skipped, working set" in capsys.readouterr().out
-    assert main(["bench", "--mechanisms", "reformer"]) == 2
-    assert "unknown mechanism(s) ['reformer']" in capsys.readouterr().err
+    assert main(["bench", "--mechanisms", "bogus"]) == 2
+    assert "unknown mechanism(s) ['bogus']" in capsys.readouterr().err
 
 
 def test_crossover_and_slopes():
@@ -167,3 +167,17 @@ def test_missing_subcommand_is_a_usage_error():
     with pytest.raises(SystemExit) as info:
         main([])
     assert info.value.code == 2
+
+
+def test_list_prints_the_registry_as_a_table(capsys):
+    from refattn.mechanisms import REGISTRY
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["name", "family", "exact"]
+    body = out[2:]
+    assert [line.split()[0] for line in body] == list(REGISTRY)
+    for line, entry in zip(body, REGISTRY.values(), strict=True):
+        assert entry.paper.cite() in line
+        assert f"O({entry.memory_order})" in line
+        assert (" yes " if entry.exact else " no ") in line

@@ -8,17 +8,19 @@ import warnings
 
 import numpy as np
 import pytest
+from _helpers import random_qkv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from refattn import complexity, softmax_attention
-from refattn.backend import rng, to_numpy
+from refattn.backend import get_array_module, peak_memory, rng, to_numpy
 from refattn.compressive import (
     MemoryState,
     Relative,
     attention_reconstruction_loss,
     compressive_attention,
+    compressive_memory_attention,
     conv1d,
     conv1d_loss_and_gradient,
     dilated_conv,
@@ -28,6 +30,7 @@ from refattn.compressive import (
     most_used,
     temporal_range,
     update,
+    xl_attention,
 )
 from refattn.positional import relative_scores, sinusoidal_table
 from refattn.testing import assert_attention_close, structured_stream
@@ -328,3 +331,327 @@ def test_a_state_of_another_width_is_rejected_by_attention_too():
     with pytest.raises(ValueError, match=r"h must have shape \(n_s, d\) with d = 8"):
         update(wide, np.ones((2, D)))
     assert math.isfinite(float(to_numpy(compressive_attention(np.ones((2, D)), STATE, *W)).sum()))
+
+
+# --- (5.7) the q/k/v form: XL over a whole sequence ------------------------------------------------
+
+
+def segment_band(n, segment, memory, causal):
+    """Query p, in the segment starting at s(p), reads j >= s(p) − memory and j <= p (causal)
+    or j < s(p) + segment (not): the dense (n, n) mask of (5.2) and (5.7), for the oracle."""
+    start = (np.arange(n) // segment * segment)[:, None]  # (n, 1)  s(p)
+    j, p = np.arange(n)[None, :], np.arange(n)[:, None]
+    return (j >= start - memory) & ((j <= p) if causal else (j < start + segment))
+
+
+@st.composite
+def segment_cases(draw, *, max_n=24):
+    """n, segment, memory, causal, dtype, batch, seed: n is often not a multiple of segment."""
+    return dict(
+        n=draw(st.integers(1, max_n), label="n"),
+        segment=draw(st.integers(1, 8), label="segment"),
+        memory=draw(st.integers(0, 10), label="memory"),
+        causal=draw(st.booleans(), label="causal"),
+        dtype=draw(st.sampled_from(["float64", "float32"]), label="dtype"),
+        batch=draw(st.sampled_from([(), (2,), (2, 3)]), label="batch"),
+        seed=draw(st.integers(0, 2**16), label="seed"),
+    )
+
+
+def _inputs(xp, case, d=5):
+    q, k, v = random_qkv(
+        xp, n=case["n"], d=d, batch=case["batch"], dtype=case["dtype"], seed=case["seed"]
+    )
+    if len(case["batch"]) == 2:
+        q = q[:, :1]  # (2, 1, n, d): the leading axes broadcast
+    return q, k, v
+
+
+@given(case=segment_cases(), padding=st.sampled_from([None, "keys", "batched keys"]))
+def test_xl_attention_equals_softmax_with_the_band_mask(xp, case, padding):
+    q, k, v = _inputs(xp, case)
+    n, segment, memory, causal = case["n"], case["segment"], case["memory"], case["causal"]
+    band = xp.asarray(segment_band(n, segment, memory, causal))  # (n, n)
+    mask = oracle_mask = None
+    if padding is not None:
+        g = np.random.default_rng(case["seed"])
+        shape = (n,) if padding == "keys" else case["batch"] + (1, n)
+        mask = xp.asarray(g.random(shape) < 0.8)
+        oracle_mask = band & (mask if mask.ndim > 1 else mask[None, :])
+    got = xl_attention(q, k, v, segment=segment, memory=memory, causal=causal, mask=mask)
+    expected = softmax_attention(q, k, v, mask=band if mask is None else oracle_mask)
+    assert got.dtype == expected.dtype == q.dtype
+    assert_attention_close(got, expected)
+
+
+# --- (5.7), (5.8) compressed memory in the q/k/v form ---------------------------------------------
+
+
+def _chunks(n, segment):
+    return [min(segment, n - s) for s in range(0, n, segment)]
+
+
+@given(
+    n=st.integers(1, 30),
+    segment=st.integers(1, 6),
+    memory=st.integers(0, 8),
+    compressed=st.integers(0, 4),
+    rate=st.integers(1, 4),
+    kind=st.sampled_from(["mean", "taps"]),
+)
+@settings(max_examples=40)
+def test_compressive_memory_attention_equals_streaming_the_stateful_api(
+    xp, n, segment, memory, compressed, rate, kind
+):
+    g = rng(n + 31 * rate, xp)
+    h = g.standard_normal((n, D))
+    weights = _weights(xp, rate)
+    wq, wk, wv = weights
+    if kind == "mean":
+        compress, compressor = "mean", mean_pool
+    else:
+        compress = g.standard_normal(rate)  # scalar taps: conv1d with W_s = a_s·I (5.8)
+        compressor = conv1d(compress[:, None, None] * xp.eye(D))
+    state = MemoryState.empty(D, n_mem=memory, n_cmem=compressed, xp=xp)
+    streamed = _stream(xp, h, _chunks(n, segment), state, weights, compress=compressor, rate=rate)
+    got = compressive_memory_attention(
+        h @ wq, h @ wk, h @ wv, segment=segment, memory=memory, compressed=compressed,
+        rate=rate, compress=compress, causal=True,
+    )  # fmt: skip
+    assert_attention_close(got, streamed)
+
+
+def compressive_oracle(q, k, v, *, segment, memory, compressed, rate, taps, causal):
+    """Dense attention over [every compressed block; every position] with the keys of (5.7)."""
+    xp = get_array_module(q)
+    n = q.shape[-2]
+    blocks = n // rate
+    taps = xp.asarray(taps, dtype=q.dtype)
+
+    def pool(x):  # (..., n, f) -> (..., n // rate, f)
+        rows = x[..., : blocks * rate, :].reshape(x.shape[:-2] + (blocks, rate, x.shape[-1]))
+        return xp.einsum("s,...bsf->...bf", taps, rows)
+
+    mask = np.zeros((n, blocks + n), dtype=bool)
+    for p in range(n):
+        start = p // segment * segment
+        evicted = max(0, start - memory)
+        first_raw = evicted
+        if compressed:
+            first_raw = evicted // rate * rate  # pending rows are read raw
+            mask[p, max(0, evicted // rate - compressed) : evicted // rate] = True
+        last = p if causal else min(n, start + segment) - 1
+        mask[p, blocks + first_raw : blocks + last + 1] = True
+    keys = xp.concatenate([pool(k), k], axis=-2)
+    values = xp.concatenate([pool(v), v], axis=-2)
+    return softmax_attention(q, keys, values, mask=xp.asarray(mask))
+
+
+@given(case=segment_cases(max_n=30), compressed=st.integers(0, 4), rate=st.integers(1, 4))
+def test_compressive_memory_attention_equals_a_dense_oracle(xp, case, compressed, rate):
+    q, k, v = _inputs(xp, case)
+    taps = np.linspace(0.5, 1.5, rate)
+    kw = dict(segment=case["segment"], memory=case["memory"], compressed=compressed, rate=rate)
+    got = compressive_memory_attention(
+        q, k, v, compress=xp.asarray(taps), causal=case["causal"], **kw
+    )
+    expected = compressive_oracle(q, k, v, taps=taps, causal=case["causal"], **kw)
+    assert got.dtype == q.dtype
+    assert_attention_close(got, expected)
+
+
+@given(case=segment_cases(), rate=st.integers(1, 4))
+def test_no_compressed_memory_is_xl_attention(xp, case, rate):
+    q, k, v = _inputs(xp, case)
+    kw = dict(segment=case["segment"], memory=case["memory"], causal=case["causal"])
+    got = compressive_memory_attention(q, k, v, compressed=0, rate=rate, **kw)
+    assert np.array_equal(to_numpy(got), to_numpy(xl_attention(q, k, v, **kw)))
+
+
+def test_max_pooling_does_not_commute_with_the_projection(xp):
+    # the counterexample of (5.8): two rows, one block, a projection to one dimension
+    h = xp.asarray([[1.0, 0.0], [0.0, 1.0]])
+    w = xp.asarray([[1.0], [-1.0]])
+    assert to_numpy(max_pool(h, 2) @ w).tolist() == [[0.0]]  # project the pooled hidden states
+    assert to_numpy(max_pool(h @ w, 2)).tolist() == [[1.0]]  # pool the projected keys
+    assert to_numpy(mean_pool(h, 2) @ w).tolist() == to_numpy(mean_pool(h @ w, 2)).tolist()
+    # and on random data: linear compressors commute, max pooling and matrix taps do not
+    g = rng(21, xp)
+    h, w = g.standard_normal((12, D)), g.standard_normal((D, 3))
+    taps = g.standard_normal(3)
+    scalar = conv1d(taps[:, None, None] * xp.eye(D))
+    assert_attention_close(scalar(h, 3) @ w, conv1d(taps[:, None, None] * xp.eye(3))(h @ w, 3))
+    assert not np.allclose(to_numpy(max_pool(h, 3) @ w), to_numpy(max_pool(h @ w, 3)))
+    # matrix taps: no convolution of the projected rows gives f_c(H) W; the best one
+    # (least squares over 40 blocks, 9 unknowns per output) leaves a residual
+    matrix, h = g.standard_normal((3, D, D)), g.standard_normal((120, D))
+    pooled_then_projected = to_numpy(conv1d(matrix)(h, 3) @ w)  # (40, 3)
+    blocks = to_numpy(h @ w).reshape(40, 9)  # each block's projected rows, flattened
+    _, residual, *_ = np.linalg.lstsq(blocks, pooled_then_projected, rcond=None)
+    assert residual.sum() > 1.0
+    with pytest.raises(ValueError, match="compress must be 'mean' or a 1-D float array"):
+        compressive_memory_attention(
+            h, h, h, segment=4, memory=4, compressed=2, rate=3, compress="max"
+        )
+
+
+# --- weights, causality, inputs -------------------------------------------------------------------------
+
+
+@given(case=segment_cases(max_n=20), compressed=st.integers(0, 3), rate=st.integers(1, 3))
+@settings(max_examples=30)
+def test_weights_to_dense_reproduce_the_output(xp, case, compressed, rate):
+    q, k, v = _inputs(xp, case)
+    kw = dict(segment=case["segment"], memory=case["memory"], causal=case["causal"])
+    taps = xp.asarray(np.linspace(1.0, 2.0, rate))
+    out, weights = compressive_memory_attention(
+        q, k, v, compressed=compressed, rate=rate, compress=taps, return_weights=True, **kw
+    )
+    dense = weights.to_dense()  # (..., n, n)
+    assert dense.shape == out.shape[:-1] + (case["n"],)
+    assert_attention_close(dense @ v, out)
+    # XL's weights are exact attention's weights with the band mask
+    out, weights = xl_attention(q, k, v, return_weights=True, **kw)
+    band = xp.asarray(segment_band(case["n"], case["segment"], case["memory"], case["causal"]))
+    _, expected = softmax_attention(q, k, v, mask=band, return_weights=True)
+    assert_attention_close(weights.to_dense(), expected)
+    assert_attention_close(weights.to_dense() @ v, out)
+
+
+@pytest.mark.parametrize("cut", [1, 5, 8, 13])
+def test_causal_never_reads_the_future(xp, cut):
+    q, k, v = random_qkv(xp, n=17, d=D, batch=(2,), seed=cut)
+    later_k, later_v = k.copy(), v.copy()
+    later_k[..., cut:, :] = 100.0
+    later_v[..., cut:, :] = -7.0
+    calls = [
+        lambda k, v: xl_attention(q, k, v, segment=4, memory=3, causal=True),
+        lambda k, v: compressive_memory_attention(
+            q, k, v, segment=4, memory=3, compressed=2, rate=2, causal=True
+        ),
+    ]
+    for call in calls:
+        before, after = to_numpy(call(k, v)), to_numpy(call(later_k, later_v))
+        assert np.array_equal(before[..., :cut, :], after[..., :cut, :])
+        assert not np.allclose(before[..., cut:, :], after[..., cut:, :])
+
+
+def test_qkv_form_does_not_modify_its_inputs(xp):
+    q, k, v = random_qkv(xp, n=11, d=D, batch=(2,), seed=3)
+    taps = xp.asarray([0.25, 0.75])
+    mask = xp.asarray(np.arange(11) % 4 != 1)
+    copies = [x.copy() for x in (q, k, v, taps, mask)]
+    xl_attention(q, k, v, segment=3, memory=2, mask=mask, causal=True, return_weights=True)
+    compressive_memory_attention(
+        q, k, v, segment=3, memory=2, compressed=2, rate=2, compress=taps, return_weights=True
+    )
+    for x, copy in zip((q, k, v, taps, mask), copies, strict=True):
+        assert np.array_equal(to_numpy(x), to_numpy(copy))
+
+
+def test_a_query_with_no_allowed_key_gets_zero(xp):
+    q, k, v = random_qkv(xp, n=6, d=D, seed=4)
+    mask = xp.asarray([True, True, False, False, False, True])
+    out = to_numpy(xl_attention(q, k, v, segment=2, memory=0, mask=mask))
+    assert np.array_equal(out[2:4], np.zeros((2, D)))  # segment [2, 4) reads only padded keys
+    assert np.isfinite(out).all()
+
+
+# --- (5.9) working set and flops ------------------------------------------------------------------------
+
+QKV_FORMS = {
+    "xl": (
+        lambda q, k, v, c: xl_attention(q, k, v, segment=c["segment"], memory=c["memory"]),
+        lambda n, c: complexity.xl_memory(n, 64, segment=c["segment"], memory=c["memory"]),
+    ),
+    "compressive": (
+        lambda q, k, v, c: compressive_memory_attention(q, k, v, **c),
+        lambda n, c: complexity.compressive_memory_memory(n, 64, **c),
+    ),
+}
+CONFIGS = {
+    "paper": dict(segment=512, memory=512, compressed=512, rate=4),
+    "ragged": dict(segment=384, memory=256, compressed=128, rate=3),  # 4096 = 10·384 + 256
+}
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("form", QKV_FORMS)
+def test_qkv_form_memory_matches_the_formula_and_is_linear(form, config):
+    call, formula = QKV_FORMS[form]
+    c = CONFIGS[config]
+    peaks = {}
+    for n in (4096, 8192, 16384):
+        q, k, v = random_qkv(np, n=n, d=64, dtype="float32", seed=n)
+        peaks[n] = peak = peak_memory(lambda q=q, k=k, v=v: call(q, k, v, c), np)[1]
+        model = 4 * formula(n, c)  # float32: 4 bytes an element
+        assert 0.9 * model <= peak <= 1.1 * model, (n, peak, model)
+    assert 1.8 <= peaks[8192] / peaks[4096] <= 2.2
+    assert 1.8 <= peaks[16384] / peaks[8192] <= 2.2
+    # nothing of size n×n: at n = 16384 that alone would be 1 GiB
+    assert peaks[16384] < 4 * 16384 * 16384 / 10
+
+
+def test_qkv_form_flop_formulas():
+    # n = 8 in segments of 4 with a memory of 2: 8 queries read W = 6 keys each
+    assert complexity.xl_flops(8, 2, segment=4, memory=2) == 48 * (4 + 4 + 4) + 8 * 4
+    assert complexity.compressive_memory_flops(8, 2, segment=4, memory=2, compressed=0) == (
+        complexity.xl_flops(8, 2, segment=4, memory=2)
+    )
+    # n = 12, segments of 4, memory 2, rate 2: the last segment starts at 8, has evicted
+    # [0, 6): 3 blocks of which 2 are read; W = 2 + 1 + 4 keys (one possible pending row)
+    xl_part = complexity.pattern_flops(12 * 7, 2) + 12 * 4
+    compressed_part = 2 * 3 * 2 * 4 + complexity.pattern_flops(12 * 2, 2) + 3 * 12 * 2 + 9 * 12
+    assert (
+        complexity.compressive_memory_flops(12, 2, segment=4, memory=2, compressed=2, rate=2)
+        == xl_part + compressed_part
+    )
+    assert complexity.compressive_memory_memory(4096, compressed=0) == complexity.xl_memory(4096)
+    # linear in n for a fixed segment and memory
+    for formula in (complexity.xl_flops, complexity.compressive_memory_flops):
+        assert 1.9 <= formula(32768) / formula(16384) <= 2.1
+
+
+# --- bad inputs of the q/k/v form -------------------------------------------------------------------------
+
+Q4 = np.ones((4, 3))
+Q5 = np.ones((5, 3))
+# fmt: off
+XL_BAD_INPUTS = [
+    (lambda: xl_attention(Q4, Q4, Q4, segment=0, memory=1), ValueError, r"segment must be an integer >= 1, got 0"),
+    (lambda: xl_attention(Q4, Q4, Q4, segment=True, memory=1), TypeError, r"segment must be an integer >= 1, got True"),
+    (lambda: xl_attention(Q4, Q4, Q4, segment=2, memory=-1), ValueError, r"memory must be an integer >= 0, got -1"),
+    (lambda: xl_attention(Q4, Q5, Q5, segment=2, memory=1), ValueError, r"xl_attention needs as many keys as queries \(m = n\), got n = 4 and m = 5: the segments and the memory are positions of one sequence"),
+    (lambda: xl_attention(Q4, Q4, Q4, segment=2, memory=1, mask=np.ones((4, 4), bool)), ValueError, r"xl_attention cannot apply a mask of shape \(4, 4\) with a query axis: an n×m mask cannot be applied in linear time"),
+    (lambda: xl_attention(Q4, Q4, Q4, segment=2, memory=1, mask=np.ones(5, bool)), ValueError, r"mask must be broadcastable to \(\.\.\., n, m\) = \(4, 4\), got shape \(5,\)"),
+    (lambda: xl_attention(Q4, Q4, Q4, segment=2, memory=1, causal=1), TypeError, r"causal must be True or False, got 1"),
+    (lambda: xl_attention(Q4, Q4, Q4, segment=2, memory=1, scale=0.0), ValueError, r"scale must be a finite real number > 0 or None, got 0.0"),
+    (lambda: xl_attention(Q4.astype(int), Q4, Q4, segment=2, memory=1), TypeError, r"q must have a floating dtype"),
+]
+COMPRESSIVE_BAD_INPUTS = [
+    (lambda: compressive_memory_attention(Q4, Q4, Q4, segment=0, memory=1, compressed=1, rate=2), ValueError, r"segment must be an integer >= 1, got 0"),
+    (lambda: compressive_memory_attention(Q4, Q4, Q4, segment=2, memory=-1, compressed=1, rate=2), ValueError, r"memory must be an integer >= 0, got -1"),
+    (lambda: compressive_memory_attention(Q4, Q4, Q4, segment=2, memory=1, compressed=-1, rate=2), ValueError, r"compressed must be an integer >= 0, got -1"),
+    (lambda: compressive_memory_attention(Q4, Q4, Q4, segment=2, memory=1, compressed=1, rate=0), ValueError, r"rate must be an integer >= 1, got 0"),
+    (lambda: compressive_memory_attention(Q4, Q4, Q4, segment=2, memory=1, compressed=1, rate=2, compress="max"), ValueError, r"compress must be 'mean' or a 1-D float array of rate = 2 taps \(a compressor linear along the sequence axis, .*\), got 'max'"),
+    (lambda: compressive_memory_attention(Q4, Q4, Q4, segment=2, memory=1, compressed=1, rate=2, compress=max_pool), TypeError, r"compress must be 'mean' or a 1-D float array .*, got function"),
+    (lambda: compressive_memory_attention(Q4, Q4, Q4, segment=2, memory=1, compressed=1, rate=2, compress=np.ones(3)), ValueError, r"compress must be 'mean' or a 1-D float array of rate = 2 taps .*, got an array of shape \(3,\)"),
+    (lambda: compressive_memory_attention(Q4, Q4, Q4, segment=2, memory=1, compressed=1, rate=2, compress=np.ones(2, int)), TypeError, r"compress must have a floating dtype"),
+    (lambda: compressive_memory_attention(Q4, Q4, Q4, segment=2, memory=1, compressed=1, rate=2, compress=np.array([1.0, np.nan])), ValueError, r"compress must contain only finite values"),
+    (lambda: compressive_memory_attention(Q4, Q5, Q5, segment=2, memory=1, compressed=1, rate=2), ValueError, r"compressive_memory_attention needs as many keys as queries \(m = n\), got n = 4 and m = 5"),
+    (lambda: compressive_memory_attention(Q4, Q4, Q4, segment=2, memory=1, compressed=1, rate=2, mask=np.ones((1, 4), bool)), ValueError, r"compressive_memory_attention cannot apply key padding: a masked key would be pooled into a compressed block"),
+    (lambda: compressive_memory_attention(Q4, Q4, Q4, segment=2, memory=1, compressed=1, rate=2, mask=np.ones((4, 4), bool)), ValueError, r"compressive_memory_attention cannot apply a mask of shape \(4, 4\) with a query axis: a masked key would be pooled"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("call", "error", "fragment"), XL_BAD_INPUTS)
+def test_xl_attention_bad_inputs_are_rejected(call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call()
+
+
+@pytest.mark.parametrize(("call", "error", "fragment"), COMPRESSIVE_BAD_INPUTS)
+def test_compressive_memory_attention_bad_inputs_are_rejected(call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call()

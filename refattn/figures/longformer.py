@@ -7,9 +7,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from .. import complexity
-from ..bench import peak_bytes
-from ..longformer import sliding_window_attention, window_pattern
-from ..softmax import chunked_attention, softmax_attention
+from ..bench import configured, peak_bytes
+from ..longformer import window_pattern
 from .registry import register
 from .style import COLORS, machine_note, memory_axes
 
@@ -60,51 +59,36 @@ def longformer_patterns() -> Figure:
 DENSE_SIZES = tuple(2**p for p in range(8, 15))  # 256 … 16384
 CHUNKED_SIZES = tuple(2**p for p in range(8, 16))  # … 32768: linear memory, quadratic time
 WINDOW_SIZES = tuple(2**p for p in range(8, 17))  # … 65536
-D, WINDOW, GLOBALS = 64, 64, 16
+D = 64
 
 
-def _peak(attention, n, **options) -> int:
-    return peak_bytes(np, attention, n, D, **options)
-
-
-def _spread(n, g):
-    return [i * (n // g) for i in range(g)] if n >= g else list(range(n))
+def _series() -> dict:
+    """The registry's benchmark configurations this figure compares, with the lengths measured."""
+    return {
+        "softmax": DENSE_SIZES,
+        "chunked": CHUNKED_SIZES,
+        "sliding_window": WINDOW_SIZES,
+        "sliding_window_global": WINDOW_SIZES,
+    }
 
 
 def longformer_memory_data() -> dict:
-    """Measured peak bytes (float32, d = 64) and complexity.py's working sets, per mechanism."""
-    series = {
-        "softmax": (
-            DENSE_SIZES,
-            lambda n: _peak(softmax_attention, n),
-            lambda n: complexity.dense_attention_memory(n, d=D),
-        ),
-        "chunked": (
-            CHUNKED_SIZES,
-            lambda n: _peak(chunked_attention, n),
-            lambda n: complexity.chunked_attention_memory(n, d=D),
-        ),
-        "sliding_window": (
-            WINDOW_SIZES,
-            lambda n: _peak(sliding_window_attention, n, window=WINDOW),
-            lambda n: complexity.sliding_window_memory(n, D, window=WINDOW),
-        ),
-        "sliding_window_global": (
-            WINDOW_SIZES,
-            lambda n: _peak(
-                sliding_window_attention, n, window=WINDOW, global_tokens=_spread(n, GLOBALS)
-            ),
-            lambda n: complexity.sliding_window_memory(
-                n, D, window=WINDOW, g=len(_spread(n, GLOBALS))
-            ),
-        ),
-    }
+    """Measured peak bytes (float32, d = 64) and complexity.py's working sets, per configuration.
+
+    The configurations (window 64; 16 global tokens spread evenly; chunk 256)
+    are the registry's benchmark configurations, the same ``refattn bench`` runs.
+    """
     data = {}
-    for name, (sizes, measure, model) in series.items():
-        data[name] = {
+    for label, sizes in _series().items():
+        measured, model = [], []
+        for n in sizes:
+            attend, causal = configured(label, n)
+            measured.append(peak_bytes(np, attend, n, D, causal=causal))
+            model.append(4 * attend.memory(n, D, causal=causal))
+        data[label] = {
             "n": np.array(sizes),
-            "measured": np.array([measure(n) for n in sizes]),
-            "model": np.array([4 * model(n) for n in sizes]),
+            "measured": np.array(measured),
+            "model": np.array(model),
         }
     return data
 
@@ -119,11 +103,13 @@ def longformer_memory() -> Figure:
     fig = Figure()
     ax = fig.subplots()
     mib = 2.0**20
+    window = configured("sliding_window", 1024)[0].options["window"]
+    g = len(configured("sliding_window_global", 1024)[0].options["global_tokens"])
     labels = {
         "softmax": "softmax_attention (dense)",
         "chunked": "chunked_attention (exact, chunk 256)",
-        "sliding_window": f"sliding window, w = {WINDOW}",
-        "sliding_window_global": f"sliding window + {GLOBALS} global tokens",
+        "sliding_window": f"sliding window, w = {window}",
+        "sliding_window_global": f"sliding window + {g} global tokens",
     }
     for name, series in data.items():
         ax.plot(
@@ -137,30 +123,30 @@ def longformer_memory() -> Figure:
     n = np.array(WINDOW_SIZES)
     ax.plot(
         n,
-        4 * complexity.window_scores(n, WINDOW) / mib,
+        4 * complexity.window_scores(n, window) / mib,
         ":",
         color="0.5",
-        label="seed's formula, scores only: 4 bytes × (2w + 1)·n",
+        label="score count only: 4 bytes × (2w + 1)·n",
     )
     ax.plot(
         np.array(DENSE_SIZES),
         4 * np.array(DENSE_SIZES, float) ** 2 / mib,
         ":",
         color="0.2",
-        label="seed's formula, scores only: 4 bytes × n²",
+        label="score count only: 4 bytes × n²",
     )
     dense = data["softmax"]["measured"][-1]
-    window = data["sliding_window"]["measured"][list(WINDOW_SIZES).index(DENSE_SIZES[-1])]
+    banded = data["sliding_window"]["measured"][list(WINDOW_SIZES).index(DENSE_SIZES[-1])]
     ax.annotate(
-        f"{dense / window:.0f}× less at n = {DENSE_SIZES[-1]}",
-        xy=(DENSE_SIZES[-1], window / mib),
-        xytext=(2**11, window / mib / 20),
+        f"{dense / banded:.0f}× less at n = {DENSE_SIZES[-1]}",
+        xy=(DENSE_SIZES[-1], banded / mib),
+        xytext=(2**11, banded / mib / 20),
         arrowprops={"arrowstyle": "->", "color": "0.4"},
     )
     memory_axes(ax, "sequence length n  (d = 64, float32, one head)")
     ax.set_title(
         "Longformer attention in linear memory (Beltagy et al. 2020)\n"
-        "dashed: refattn.complexity working sets; dotted: the seed's score counts"
+        "dashed: refattn.complexity working sets; dotted: the score counts alone"
     )
     ax.legend(loc="upper left", fontsize=7)
     machine_note(fig, "peak measured with tracemalloc, NumPy")

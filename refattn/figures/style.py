@@ -25,6 +25,7 @@ COLORS = {
     "linformer": "#d62728",
     "favor": "#9467bd",
     "favor_causal": "#c5b0d5",
+    "xl": "#e377c2",
     "compressive": "#8c564b",
 }
 

@@ -1,0 +1,681 @@
+"""The registry: every attention mechanism in refattn, behind one calling convention.
+
+Each entry names the mechanism, the paper it comes from (authors, year, arXiv
+id), its family in the taxonomy of Tay, Dehghani, Bahri & Metzler 2020,
+*Efficient Transformers: A Survey* (arXiv:2009.06732), whether it is exact,
+which options of the convention it can honour, its memory and flop formulas
+from :mod:`refattn.complexity`, and a factory.  :func:`mechanism` turns a name
+and options into a configured callable::
+
+    attend = refattn.mechanism("favor", features=256, rng=0)
+    out = attend(q, k, v, causal=True)            # (..., n, d_v)
+    out, w = attend(q, k, v, return_weights=True)
+    w.to_dense()                                  # (..., n, m), what it effectively used
+    attend.memory(16384, 64)                      # elements at the peak, complexity.py
+
+Every callable reads ``attend(q, k, v, *, mask=None, causal=False,
+scale=None, return_weights=False)`` on ``q (..., n, d)``, ``k (..., m, d)``,
+``v (..., m, d_v)`` (``derivations/06-calling-convention.md``), so swapping
+one mechanism for another is one line.  ``refattn bench``, the figures, the
+command line and the tests iterate :data:`REGISTRY`; adding a mechanism is one
+module, one :func:`register` call and its derivation.
+
+Random mechanisms (FAVOR's features, Linformer's projections) draw what they
+need from ``rng`` the first time they meet a head dimension or a backend, and
+keep it: the same callable gives the same answer on every call.  Redraw with
+``attend.redraw(rng)``, which returns a new callable with fresh draws (the
+Performer paper resamples its features every so many training steps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import complexity
+from ._validation import Supports, array_module, check_int
+from .backend import module_name
+from .backend import rng as make_rng
+
+__all__ = [
+    "FAMILIES",
+    "REGISTRY",
+    "Attention",
+    "Built",
+    "DenseWeights",
+    "Mechanism",
+    "Paper",
+    "dense_weights",
+    "mechanism",
+    "register",
+]
+
+#: The families of Tay et al.'s taxonomy that refattn's mechanisms belong to, plus "exact".
+FAMILIES = (
+    "exact",
+    "fixed patterns",
+    "learnable patterns",
+    "global memory",
+    "low rank",
+    "kernels",
+    "recurrence",
+    "downsampling",
+)
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper, cited as authors, year and arXiv id."""
+
+    authors: str
+    year: int
+    arxiv: str
+    title: str
+
+    def cite(self) -> str:
+        """``'Beltagy, Peters & Cohan 2020, arXiv:2004.05150'``."""
+        return f"{self.authors} {self.year}, arXiv:{self.arxiv}"
+
+
+@dataclass(frozen=True)
+class DenseWeights:
+    """An ``(..., n, m)`` weight array with the ``.to_dense()`` every mechanism's weights have."""
+
+    array: Any
+
+    def to_dense(self):
+        return self.array
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a factory's ``build(**options)`` returns.
+
+    ``call``: the options passed to the attention function on every call;
+    ``cost``: the options of its memory and flop formulas; ``draws``: the
+    random arrays it draws lazily (FAVOR's ω, Linformer's E and F), or None.
+    """
+
+    call: dict
+    cost: dict
+    draws: Any = None
+
+
+def dense_weights(weights):
+    """``weights.to_dense()``, or ``weights`` itself for a plain array (exact attention's form)."""
+    return weights.to_dense() if hasattr(weights, "to_dense") else weights
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """One registry entry.
+
+    Attributes
+    ----------
+    name : str
+        The registry name, e.g. ``"sliding_window"``.
+    summary : str
+        One line.
+    function : callable
+        The module-level attention function the factory configures.
+    paper : Paper
+    families : tuple of str
+        Its families among :data:`FAMILIES`; a mechanism may sit in several.
+    exact : bool
+        True if it computes softmax attention exactly under some mask
+        (:attr:`pattern`); False for approximations.
+    supports : Supports
+        What of the convention it honours, with the reason for each refusal.
+    memory_order : str
+        The order of its working set, e.g. ``"n·w"``.
+    build : callable
+        ``build(**options) -> Built``: checks the factory's options and splits
+        them into what each call, the cost formulas and the random draws need.
+    memory, flops : callable
+        ``f(n, d, d_v, *, causal, **built.cost)``: complexity.py's working set
+        (elements) and flops for one head.
+    pattern : callable or None
+        For exact mechanisms: ``pattern(n, m, *, causal, xp, **options)``, the
+        boolean ``(n, m)`` mask under which it equals :func:`refattn.softmax_attention`.
+    examples : tuple of dict
+        Small option sets (sequences of 8–40 tokens) that tests and examples
+        run; the first is the default example.
+    bench : mapping
+        Benchmark configurations: label → ``options(n)`` for the scaling grid.
+    narrow : callable or None
+        ``narrow(call_options) -> dict``: supports that some option values take
+        away (e.g. global tokens cannot be causal), as ``Supports`` fields.
+    """
+
+    name: str
+    summary: str
+    function: Callable
+    paper: Paper
+    families: tuple[str, ...]
+    exact: bool
+    supports: Supports
+    memory_order: str
+    build: Callable[..., Built]
+    memory: Callable[..., int]
+    flops: Callable[..., int]
+    pattern: Callable | None = None
+    examples: tuple[dict, ...] = ({},)
+    bench: Mapping[str, Callable[[int], dict]] = field(default_factory=dict)
+    narrow: Callable[[dict], dict] | None = None
+
+    @property
+    def causal(self) -> bool:
+        return self.supports.causal is None
+
+    @property
+    def key_padding(self) -> bool:
+        return self.supports.key_padding is None
+
+    @property
+    def general_mask(self) -> bool:
+        return self.supports.general_mask is None
+
+    @property
+    def cross(self) -> bool:
+        return self.supports.cross is None
+
+    def __call__(self, **options) -> Attention:
+        return mechanism(self.name, **options)
+
+
+#: Every registered mechanism by name, in the order of the taxonomy.
+REGISTRY: dict[str, Mechanism] = {}
+
+
+def register(entry: Mechanism) -> Mechanism:
+    """Add ``entry`` to :data:`REGISTRY` (a name may be registered once)."""
+    if entry.name in REGISTRY:
+        raise ValueError(f"mechanism {entry.name!r} is registered twice")
+    unknown = set(entry.families) - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"families must be among {FAMILIES}, got {sorted(unknown)}")
+    REGISTRY[entry.name] = entry
+    return entry
+
+
+def mechanism(name: str, **options) -> Attention:
+    """The mechanism ``name`` configured with ``options``: a callable of the convention.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = k = np.zeros((4, 2)); v = np.array([[0.0], [3.0], [6.0], [9.0]])
+    >>> mechanism("sliding_window", window=1)(q, k, v)
+    array([[1.5], [3. ], [6. ], [7.5]])
+    >>> mechanism("favor", features=16, rng=0)(q, k, v, causal=True)
+    array([[0. ], [1.5], [3. ], [4.5]])
+    """
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise ValueError(
+            f"name must be a registered mechanism ({', '.join(REGISTRY)}), got {name!r}"
+        )
+    entry = REGISTRY[name]
+    return Attention(entry, options, entry.build(**options))
+
+
+class Attention:
+    """A configured mechanism: ``attend(q, k, v, *, mask, causal, scale, return_weights)``.
+
+    Attributes
+    ----------
+    mechanism : Mechanism
+        The registry entry.
+    options : dict
+        The options it was configured with, as given.
+    """
+
+    def __init__(self, entry: Mechanism, options: dict, built: Built):
+        self.mechanism = entry
+        self.options = dict(options)
+        self._built = built
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"refattn.mechanism({self.mechanism.name!r}{', ' if opts else ''}{opts})"
+
+    def __call__(self, q, k, v, *, mask=None, causal=False, scale=None, return_weights=False):
+        own = dict(self._built.call)
+        if self._built.draws is not None:
+            own.update(self._built.draws.draw(q, k, v))
+        result = self.mechanism.function(
+            q, k, v, mask=mask, causal=causal, scale=scale, return_weights=return_weights, **own
+        )
+        if return_weights:
+            out, weights = result
+            return out, weights if hasattr(weights, "to_dense") else DenseWeights(weights)
+        return result
+
+    @property
+    def supports(self) -> Supports:
+        """What this configuration honours: the mechanism's supports, narrowed by its options."""
+        entry = self.mechanism
+        if entry.narrow is None:
+            return entry.supports
+        return replace(entry.supports, **entry.narrow(self._built.call))
+
+    def pattern(self, n: int, m: int | None = None, *, causal: bool = False, xp=None):
+        """The boolean ``(n, m)`` mask under which this exact mechanism is softmax attention.
+
+        Tests and figures only (it is ``n × m``); raises for approximations.
+        """
+        from .backend import module_for
+
+        if self.mechanism.pattern is None:
+            raise ValueError(f"{self.mechanism.name} is not exact: it has no dense pattern")
+        m = n if m is None else m
+        return self.mechanism.pattern(n, m, causal=causal, xp=module_for(xp), **self._built.call)
+
+    def draw_for(self, q, k, v) -> dict:
+        """Draw (and keep) the random arrays for inputs like these; ``{}`` if it has none.
+
+        Calls draw them on first use anyway; a measurement calls this first so
+        that the drawing is not part of what it measures.
+        """
+        return {} if self._built.draws is None else self._built.draws.draw(q, k, v)
+
+    def memory(self, n: int, d: int = 64, d_v: int | None = None, *, causal: bool = False) -> int:
+        """complexity.py's working set in elements, one head, ``m = n``."""
+        return self.mechanism.memory(n, d, d_v, causal=causal, **self._built.cost)
+
+    def flops(self, n: int, d: int = 64, d_v: int | None = None, *, causal: bool = False) -> int:
+        """complexity.py's flop count, one head, ``m = n``."""
+        return self.mechanism.flops(n, d, d_v, causal=causal, **self._built.cost)
+
+    def redraw(self, rng=None) -> Attention:
+        """A new callable with the same options and fresh random draws from ``rng``.
+
+        For a mechanism without random draws it returns a copy.
+        """
+        if self._built.draws is None:
+            return mechanism(self.mechanism.name, **self.options)
+        return mechanism(self.mechanism.name, **{**self.options, "rng": rng})
+
+
+# ---------------------------------------------------------------------------
+# random draws, made lazily per backend and shape, then kept
+
+
+class _Draws:
+    """Random arrays drawn from one generator the first time a (backend, shape) is met."""
+
+    def __init__(self, rng, make: Callable[[Any, Any, Any, Any], dict]):
+        if rng is None or isinstance(rng, int):
+            make_rng(rng, "numpy")  # checks the seed now, not at the first call
+        self._seed = rng
+        self._make = make
+        self._cache: dict[tuple, dict] = {}
+
+    def draw(self, q, k, v) -> dict:
+        xp = array_module(q=q, k=k, v=v)
+        key = (module_name(xp), q.shape[-1], k.shape[-2])
+        if key not in self._cache:
+            self._cache[key] = self._make(make_rng(self._seed, xp), xp, q, k)
+        return self._cache[key]
+
+
+# ---------------------------------------------------------------------------
+# the entries
+
+
+def _no_options(**options):
+    if options:
+        raise TypeError(f"this mechanism takes no options, got {sorted(options)}")
+    return Built({}, {})
+
+
+def _dense_pattern(n, m, *, causal, xp, **_):
+    """All-True, or the causal rule ``j <= i + (m − n)`` (0.6)."""
+    allowed = xp.ones((n, m), dtype=bool)
+    if causal:
+        allowed = xp.arange(m)[None, :] <= xp.arange(n)[:, None] + (m - n)
+    return allowed
+
+
+def _register_all():
+    from . import compressive, linformer, longformer, performer, softmax
+
+    vaswani = Paper("Vaswani et al.", 2017, "1706.03762", "Attention Is All You Need")
+    register(
+        Mechanism(
+            name="softmax",
+            summary="exact attention holding the n×m score matrix: the oracle",
+            function=softmax.softmax_attention,
+            paper=vaswani,
+            families=("exact",),
+            exact=True,
+            supports=Supports(),
+            memory_order="n²",
+            build=_no_options,
+            memory=lambda n, d, d_v, *, causal: complexity.dense_attention_memory(n, d=d, d_v=d_v),
+            flops=lambda n, d, d_v, *, causal: complexity.dense_attention_flops(n, d=d, d_v=d_v),
+            pattern=_dense_pattern,
+            bench={"softmax": lambda n: {}},
+        )
+    )
+
+    def chunked_build(*, chunk_size=256):
+        options = {"chunk_size": check_int("chunk_size", chunk_size, minimum=1)}
+        return Built(options, options)
+
+    register(
+        Mechanism(
+            name="chunked",
+            summary="exact attention over key chunks (online softmax), O(n·chunk) memory",
+            function=softmax.chunked_attention,
+            paper=Paper(
+                "Rabe & Staats", 2021, "2112.05682", "Self-attention Does Not Need O(n²) Memory"
+            ),
+            families=("exact",),
+            exact=True,
+            supports=Supports(),
+            memory_order="n·c",
+            build=chunked_build,
+            memory=lambda n, d, d_v, *, causal, chunk_size: complexity.chunked_attention_memory(
+                n, d=d, d_v=d_v, chunk=chunk_size
+            ),
+            flops=lambda n, d, d_v, *, causal, chunk_size: complexity.chunked_attention_flops(
+                n, d=d, d_v=d_v, chunk=chunk_size
+            ),
+            pattern=_dense_pattern,
+            examples=({"chunk_size": 3},),
+            bench={"chunked": lambda n: {"chunk_size": 256}},
+        )
+    )
+
+    def window_build(*, window=64, dilation=1, global_tokens=None):
+        check_int("window", window, minimum=0)
+        check_int("dilation", dilation, minimum=1)
+        options = {"window": window, "dilation": dilation}
+        if global_tokens is not None:
+            options["global_tokens"] = global_tokens
+        cost = {"window": window, "dilation": dilation, "g": len(global_tokens or ())}
+        return Built(options, cost)
+
+    def window_cost(formula):
+        def cost(n, d, d_v, *, causal, window, dilation, g):
+            return formula(n, d, d_v, window=window, dilation=dilation, causal=causal, g=g)
+
+        return cost
+
+    def window_pattern(n, m, *, causal, xp, window, dilation, global_tokens=None):
+        return longformer.window_pattern(
+            n, window=window, dilation=dilation, causal=causal, global_tokens=global_tokens, xp=xp
+        )
+
+    register(
+        Mechanism(
+            name="sliding_window",
+            summary="Longformer: sliding, dilated or causal window, symmetric global tokens",
+            function=longformer.sliding_window_attention,
+            paper=Paper(
+                "Beltagy, Peters & Cohan",
+                2020,
+                "2004.05150",
+                "Longformer: The Long-Document Transformer",
+            ),
+            families=("fixed patterns", "global memory"),
+            exact=True,
+            supports=longformer.SUPPORTS,
+            memory_order="n·w",
+            build=window_build,
+            memory=window_cost(complexity.sliding_window_memory),
+            flops=window_cost(complexity.sliding_window_flops),
+            pattern=window_pattern,
+            narrow=lambda call: (
+                {"causal": "a global row attends to every key, including later ones"}
+                if call.get("global_tokens")
+                else {}
+            ),
+            examples=(
+                {"window": 2},
+                {"window": 1, "dilation": 2},
+                {"window": 2, "global_tokens": (0, 5)},
+            ),
+            bench={
+                "sliding_window": lambda n: {"window": 64},
+                "sliding_window_global": lambda n: {
+                    "window": 64,
+                    "global_tokens": tuple(i * (n // 16) for i in range(16)),
+                },
+            },
+        )
+    )
+
+    performer_paper = Paper(
+        "Choromanski et al.", 2021, "2009.14794", "Rethinking Attention with Performers"
+    )
+    for kind, label, summary in (
+        ("positive", "favor", "Performer FAVOR+: positive orthogonal random features"),
+        ("hyperbolic", "favor_hyperbolic", "Performer: hyperbolic positive random features"),
+        ("trig", "favor_trig", "Performer: trigonometric random features (can go negative)"),
+        ("relu", "favor_relu", "Performer: ReLU features, a different kernel than softmax"),
+    ):
+        _register_favor(kind, label, summary, performer_paper, performer, complexity)
+
+    def linformer_build(*, k=256, max_length=512, kind="gaussian", share_kv=False, rng=None):
+        from .jl import KINDS as PROJECTION_KINDS
+
+        k = check_int("k", k, minimum=1)
+        max_length = check_int("max_length", max_length, minimum=1)
+        if kind not in PROJECTION_KINDS:
+            raise ValueError(f"kind must be one of {PROJECTION_KINDS}, got {kind!r}")
+        if not isinstance(share_kv, bool):
+            raise TypeError(f"share_kv must be True or False, got {share_kv!r}")
+
+        def make(g, xp, q, keys):
+            from .jl import projection
+
+            dtype = str(q.dtype)
+            e = projection(max_length, k, kind=kind, rng=g, xp=xp, dtype=dtype)
+            f = e if share_kv else projection(max_length, k, kind=kind, rng=g, xp=xp, dtype=dtype)
+            return {"E": e, "F": f}
+
+        return Built({}, {"k": k}, _LinformerDraws(rng, make))
+
+    register(
+        Mechanism(
+            name="linformer",
+            summary="Linformer: keys and values projected along the sequence to k rows",
+            function=linformer.linformer_attention,
+            paper=Paper(
+                "Wang et al.",
+                2020,
+                "2006.04768",
+                "Linformer: Self-Attention with Linear Complexity",
+            ),
+            families=("low rank",),
+            exact=False,
+            supports=linformer.SUPPORTS,
+            memory_order="n·k",
+            build=linformer_build,
+            memory=lambda n, d, d_v, *, causal, k: complexity.linformer_memory(n, d, d_v, k=k),
+            flops=lambda n, d, d_v, *, causal, k: complexity.linformer_flops(n, d, d_v, k=k),
+            examples=({"k": 8, "max_length": 40, "rng": 0},),
+            bench={"linformer": lambda n: {"k": 256, "max_length": n, "rng": 1}},
+        )
+    )
+
+    _register_memories(compressive, complexity)
+
+
+class _LinformerDraws(_Draws):
+    """Linformer's projections depend on the backend and dtype only, not on d or m."""
+
+    def draw(self, q, k, v) -> dict:
+        xp = array_module(q=q, k=k, v=v)
+        key = (module_name(xp), str(q.dtype))
+        if key not in self._cache:
+            self._cache[key] = self._make(make_rng(self._seed, xp), xp, q, k)
+        return self._cache[key]
+
+
+def _register_favor(kind, label, summary, paper, performer, complexity):
+    def build(*, features=256, orthogonal=True, norms="chi", chunk_size=256, rng=None):
+        features = check_int("features", features, minimum=1)
+        chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+        if not isinstance(orthogonal, bool):
+            raise TypeError(f"orthogonal must be True or False, got {orthogonal!r}")
+        if norms not in performer.NORMS:
+            raise ValueError(f"norms must be one of {performer.NORMS}, got {norms!r}")
+
+        def make(g, xp, q, keys):
+            omega = performer.random_features(
+                features,
+                q.shape[-1],
+                orthogonal=orthogonal,
+                norms=norms,
+                rng=g,
+                xp=xp,
+                dtype=str(q.dtype),
+            )
+            return {"omega": omega}
+
+        return Built(
+            {"kind": kind, "chunk_size": chunk_size},
+            {"kind": kind, "chunk_size": chunk_size, "features": features},
+            _FavorDraws(rng, make),
+        )
+
+    def cost(formula):
+        def f(n, d, d_v, *, causal, kind, chunk_size, features):
+            return formula(n, d, d_v, m=features, kind=kind, causal=causal, chunk=chunk_size)
+
+        return f
+
+    register(
+        Mechanism(
+            name=label,
+            summary=summary,
+            function=performer.favor_attention,
+            paper=paper,
+            families=("kernels",),
+            exact=False,
+            supports=performer.SUPPORTS,
+            memory_order="n·M",
+            build=build,
+            memory=cost(complexity.favor_memory),
+            flops=cost(complexity.favor_flops),
+            examples=({"features": 64, "rng": 0, "chunk_size": 5},),
+            bench=(
+                {
+                    "favor": lambda n: {"features": 256, "rng": 0},
+                    "favor_causal": lambda n: {"features": 256, "rng": 0, "causal": True},
+                }
+                if kind == "positive"
+                else {}
+            ),
+        )
+    )
+
+
+class _FavorDraws(_Draws):
+    """FAVOR's ω depends on the head dimension d and the backend/dtype, not on the lengths."""
+
+    def draw(self, q, k, v) -> dict:
+        xp = array_module(q=q, k=k, v=v)
+        key = (module_name(xp), q.shape[-1], str(q.dtype))
+        if key not in self._cache:
+            self._cache[key] = self._make(make_rng(self._seed, xp), xp, q, k)
+        return self._cache[key]
+
+
+def _register_memories(compressive, complexity):
+    """Transformer-XL memory and compressive memory in their q/k/v form (5.7)."""
+    xl_paper = Paper(
+        "Dai et al.",
+        2019,
+        "1901.02860",
+        "Transformer-XL: Attentive Language Models Beyond a Fixed-Length Context",
+    )
+
+    def xl_build(*, segment=512, memory=512):
+        check_int("segment", segment, minimum=1)
+        check_int("memory", memory, minimum=0)
+        options = {"segment": segment, "memory": memory}
+        return Built(options, options)
+
+    def xl_pattern(n, m, *, causal, xp, segment, memory):
+        # (5.2)  query p sees key j iff s(p) − n_m <= j, and j <= p (causal) or j < s(p) + n_s
+        p = xp.arange(n)[:, None]
+        j = xp.arange(m)[None, :]
+        start = (p // segment) * segment
+        upper = j <= p if causal else j < start + segment
+        return (j >= start - memory) & upper
+
+    register(
+        Mechanism(
+            name="xl",
+            summary="Transformer-XL: segments attending to themselves and a memory of the past",
+            function=compressive.xl_attention,
+            paper=xl_paper,
+            families=("recurrence",),
+            exact=True,
+            supports=compressive.XL_SUPPORTS,
+            memory_order="n·(n_s + n_m)",
+            build=xl_build,
+            memory=lambda n, d, d_v, *, causal, segment, memory: complexity.xl_memory(
+                n, d, d_v, segment=segment, memory=memory
+            ),
+            flops=lambda n, d, d_v, *, causal, segment, memory: complexity.xl_flops(
+                n, d, d_v, segment=segment, memory=memory
+            ),
+            pattern=xl_pattern,
+            examples=({"segment": 4, "memory": 3}, {"segment": 5, "memory": 0}),
+            bench={"xl": lambda n: {"segment": 512, "memory": 512}},
+        )
+    )
+
+    def compressive_build(*, segment=512, memory=512, compressed=512, rate=4, compress="mean"):
+        check_int("segment", segment, minimum=1)
+        check_int("memory", memory, minimum=0)
+        check_int("compressed", compressed, minimum=0)
+        check_int("rate", rate, minimum=1)
+        cost = dict(segment=segment, memory=memory, compressed=compressed, rate=rate)
+        return Built({**cost, "compress": compress}, cost)
+
+    def compressive_cost(formula):
+        def f(n, d, d_v, *, causal, segment, memory, compressed, rate):
+            return formula(
+                n, d, d_v, segment=segment, memory=memory, compressed=compressed, rate=rate
+            )
+
+        return f
+
+    register(
+        Mechanism(
+            name="compressive",
+            summary="Compressive Transformer: XL plus a memory of older keys pooled c to 1",
+            function=compressive.compressive_memory_attention,
+            paper=Paper(
+                "Rae et al.",
+                2019,
+                "1911.05507",
+                "Compressive Transformers for Long-Range Sequence Modelling",
+            ),
+            families=("recurrence",),
+            exact=False,
+            supports=compressive.COMPRESSIVE_SUPPORTS,
+            memory_order="n·(n_s + n_m + n_cm)",
+            build=compressive_build,
+            memory=compressive_cost(complexity.compressive_memory_memory),
+            flops=compressive_cost(complexity.compressive_memory_flops),
+            examples=({"segment": 4, "memory": 3, "compressed": 2, "rate": 2},),
+            bench={
+                "compressive": lambda n: {
+                    "segment": 512,
+                    "memory": 512,
+                    "compressed": 512,
+                    "rate": 4,
+                }
+            },
+        )
+    )
+
+
+_register_all()

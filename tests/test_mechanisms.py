@@ -1,0 +1,266 @@
+"""The registry and its uniform test: every mechanism, every option it claims, one set of checks.
+
+A mechanism gets all of this by registering (``refattn/mechanisms.py``): its
+``examples`` give the option sets, its ``supports`` the options to try or to
+expect a refusal for, its ``pattern`` (exact mechanisms) the dense mask under
+which it must equal ``softmax_attention``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+import pytest
+from _helpers import random_qkv
+
+import refattn
+from refattn import complexity, mechanism, softmax_attention
+from refattn.backend import peak_memory, rng, to_numpy
+from refattn.mechanisms import FAMILIES, REGISTRY, DenseWeights, Mechanism, dense_weights
+from refattn.testing import assert_attention_close
+
+NAMES = list(REGISTRY)
+N, CUT, D, D_V, BATCH = 13, 10, 4, 3, (2,)  # CUT: the length after removing padded keys
+
+
+def _cases(entry: Mechanism):
+    """Every (options, causal, padded, m) combination the entry claims to support."""
+    for options in entry.examples:
+        supports = mechanism(entry.name, **options).supports
+        causal = (False, True) if supports.causal is None else (False,)
+        padded = (False, True) if supports.key_padding is None else (False,)
+        lengths = (N, N + 4) if supports.cross is None else (N,)
+        for c, p, m in itertools.product(causal, padded, lengths):
+            yield options, c, p, m
+
+
+def _case_id(case):
+    options, causal, padded, m = case
+    opts = ",".join(f"{k}={v}" for k, v in options.items() if k != "rng")
+    mode = f"{'causal' if causal else 'bidir'}|{'pad' if padded else 'nopad'}"
+    return f"{opts or 'default'}|{mode}|m={m}"
+
+
+CASES = [
+    pytest.param(name, case, id=f"{name}[{_case_id(case)}]")
+    for name in NAMES
+    for case in _cases(REGISTRY[name])
+]
+
+
+def _inputs(xp, m, dtype, seed=0):
+    q, k, v = random_qkv(xp, n=N, m=m, d=D, d_v=D_V, batch=BATCH, dtype=dtype, seed=seed)
+    return q, k, v
+
+
+def _key_padding(xp, m):
+    """Key padding (2, 1, m): the last m − CUT keys of every sequence, and one more in the first."""
+    keep = np.ones(BATCH + (1, m), dtype=bool)
+    keep[..., CUT:] = False
+    keep[0, 0, 1] = False
+    return xp.asarray(keep)
+
+
+def _trailing_padding(xp, m):
+    keep = np.ones((1, m), dtype=bool)
+    keep[..., CUT:] = False
+    return xp.asarray(keep)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("name", "case"), CASES)
+def test_every_mechanism_keeps_the_convention(xp, name, case, dtype):
+    entry = REGISTRY[name]
+    options, causal, padded, m = case
+    attend = mechanism(name, **options)
+    q, k, v = _inputs(xp, m, dtype)
+    mask = _key_padding(xp, m) if padded else None
+    before = [to_numpy(a).copy() for a in (q, k, v) + (() if mask is None else (mask,))]
+
+    out = attend(q, k, v, mask=mask, causal=causal)
+    # shape and dtype
+    assert out.shape == BATCH + (N, D_V)
+    assert str(out.dtype) == dtype
+    assert bool(xp.isfinite(out).all())
+
+    # return_weights: the same output, and a dense form that reproduces it
+    out_w, weights = attend(q, k, v, mask=mask, causal=causal, return_weights=True)
+    assert_attention_close(out_w, out)
+    dense = weights.to_dense()
+    assert dense.shape == BATCH + (N, m)
+    assert_attention_close(dense @ v, out, err_msg=f"{name}: to_dense() @ v != out")
+    if mask is not None:  # a padded key gets no weight
+        assert not bool((xp.abs(dense) * ~mask).any())
+
+    # exact mechanisms equal softmax attention under their dense pattern
+    if entry.exact:
+        pattern = attend.pattern(N, m, causal=causal, xp=xp)
+        full = pattern if mask is None else pattern & mask
+        assert_attention_close(out, softmax_attention(q, k, v, mask=full))
+        assert_attention_close(dense, softmax_attention(q, k, v, mask=full, return_weights=True)[1])
+
+    # causal: perturbing later keys and values leaves earlier outputs unchanged
+    if causal:
+        t = 6  # keys j > t change; query i sees only j <= i + (m − n)
+        g = rng(99, xp)
+        k2, v2 = k.copy(), v.copy()
+        k2[..., t + 1 :, :] = 5 * g.standard_normal(k2[..., t + 1 :, :].shape, dtype=dtype)
+        v2[..., t + 1 :, :] = 5 * g.standard_normal(v2[..., t + 1 :, :].shape, dtype=dtype)
+        rows = t - (m - N) + 1  # queries i with i + (m − n) <= t
+        out2 = attend(q, k2, v2, mask=mask, causal=True)
+        assert_attention_close(out2[..., :rows, :], out[..., :rows, :])
+        assert not np.allclose(to_numpy(out2[..., rows:, :]), to_numpy(out[..., rows:, :]))
+
+    # inputs are never modified
+    after = [to_numpy(a) for a in (q, k, v) + (() if mask is None else (mask,))]
+    for b, a in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "causal"),
+    [
+        pytest.param(name, options, causal, id=f"{name}-{i}-{'causal' if causal else 'bidir'}")
+        for name in NAMES
+        for i, options in enumerate(REGISTRY[name].examples)
+        if mechanism(name, **options).supports.key_padding is None
+        for causal in (
+            (False, True) if mechanism(name, **options).supports.causal is None else (False,)
+        )
+    ],
+)
+def test_key_padding_equals_removing_the_padded_keys(xp, name, options, causal):
+    # trailing padding, as in a padded batch: the padded call's first CUT rows must equal
+    # the call on the first CUT positions alone
+    attend = mechanism(name, **options)
+    q, k, v = _inputs(xp, N, "float64", seed=3)
+    padded = attend(q, k, v, mask=_trailing_padding(xp, N), causal=causal)
+    alone = attend(q[..., :CUT, :], k[..., :CUT, :], v[..., :CUT, :], causal=causal)
+    assert_attention_close(padded[..., :CUT, :], alone)
+
+
+def _refusals():
+    for name in NAMES:
+        for i, options in enumerate(REGISTRY[name].examples):
+            supports = mechanism(name, **options).supports
+            for option in ("causal", "key_padding", "general_mask", "cross"):
+                reason = getattr(supports, option)
+                if reason is not None:
+                    yield pytest.param(name, options, option, reason, id=f"{name}-{i}-{option}")
+
+
+@pytest.mark.parametrize(("name", "options", "option", "reason"), list(_refusals()))
+def test_each_unsupported_option_raises_with_its_reason(xp, name, options, option, reason):
+    attend = mechanism(name, **options)
+    m = N + 4 if option == "cross" else N
+    q, k, v = _inputs(xp, m, "float64")
+    kwargs = {
+        "causal": {"causal": True},
+        "key_padding": {"mask": _trailing_padding(xp, m)},
+        "general_mask": {"mask": xp.asarray(np.tril(np.ones((N, m), dtype=bool)))},
+        "cross": {},
+    }[option]
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        attend(q, k, v, **kwargs)
+
+
+# --- the registry's metadata ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_entry_is_complete(name):
+    entry = REGISTRY[name]
+    assert entry.name == name
+    assert re.fullmatch(r"\d{4}\.\d{5}", entry.paper.arxiv), entry.paper
+    assert entry.paper.cite().endswith(f"arXiv:{entry.paper.arxiv}")
+    assert entry.families and set(entry.families) <= set(FAMILIES)
+    assert (entry.pattern is not None) == entry.exact
+    assert entry.examples and entry.memory_order
+    attend = mechanism(name, **entry.examples[0])
+    for n in (256, 4096):
+        assert attend.memory(n, 64) > 0 and attend.flops(n, 64) > 0
+    # the function is importable from refattn itself
+    assert getattr(refattn, entry.function.__name__) is entry.function
+
+
+def test_families_cover_the_survey_and_every_mechanism_has_one():
+    used = {f for entry in REGISTRY.values() for f in entry.families}
+    assert {"exact", "fixed patterns", "low rank", "kernels", "recurrence"} <= used
+
+
+def test_factories_reject_bad_options():
+    with pytest.raises(ValueError, match=r"name must be a registered mechanism .*got 'nope'"):
+        mechanism("nope")
+    with pytest.raises(ValueError, match=r"window must be an integer >= 0, got -1"):
+        mechanism("sliding_window", window=-1)
+    with pytest.raises(ValueError, match=r"features must be an integer >= 1, got 0"):
+        mechanism("favor", features=0)
+    with pytest.raises(ValueError, match=r"kind must be one of .*got 'dct'"):
+        mechanism("linformer", kind="dct")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'window'"):
+        mechanism("favor", window=3)
+    with pytest.raises(TypeError, match=r"takes no options, got \['chunk_size'\]"):
+        mechanism("softmax", chunk_size=3)
+
+
+def test_random_mechanisms_keep_their_draws_and_redraw_on_request():
+    q, k, v = random_qkv(np, n=20, d=8)
+    favor = mechanism("favor", features=32, rng=0)
+    np.testing.assert_array_equal(favor(q, k, v), favor(q, k, v))
+    np.testing.assert_array_equal(favor(q, k, v), mechanism("favor", features=32, rng=0)(q, k, v))
+    other = favor.redraw(1)
+    assert not np.allclose(other(q, k, v), favor(q, k, v))
+    lin = mechanism("linformer", k=8, max_length=20, rng=0)
+    assert not np.allclose(lin.redraw(1)(q, k, v), lin(q, k, v))
+    with pytest.raises(ValueError, match="E projects sequences of at most L = 20 positions"):
+        lin(*random_qkv(np, n=21, d=8))
+
+
+def test_dense_weights_gives_every_form_the_same_method():
+    w = np.eye(3)
+    assert dense_weights(w) is w
+    assert DenseWeights(w).to_dense() is w
+    _, weights = mechanism("softmax")(w, w, w, return_weights=True)
+    assert isinstance(weights, DenseWeights)
+
+
+def test_memory_and_flops_follow_the_options():
+    window = mechanism("sliding_window", window=32)
+    assert window.memory(4096) < mechanism("sliding_window", window=128).memory(4096)
+    assert mechanism("favor", features=64).flops(4096) < mechanism("favor", features=256).flops(
+        4096
+    )
+    assert mechanism("softmax").memory(8192, 32) == complexity.dense_attention_memory(8192, d=32)
+    assert mechanism("favor").memory(4096, causal=True) == complexity.favor_memory(
+        4096, m=256, causal=True
+    )
+
+
+# --- measured memory of every benchmark configuration against its formula ----------------
+
+
+BENCH = [
+    pytest.param(name, label, make, id=label)
+    for name in NAMES
+    for label, make in REGISTRY[name].bench.items()
+]
+
+
+def _bench_peak(name, make, n):
+    options = make(n)
+    causal = options.pop("causal", False)
+    attend = mechanism(name, **options)
+    q, k, v = (rng(s, np).standard_normal((n, 64), dtype=np.float32) for s in (1, 2, 3))
+    attend.draw_for(q, k, v)  # the random arrays are drawn (and kept) outside the measurement
+    return peak_memory(lambda: attend(q, k, v, causal=causal), np)[1], attend.memory(
+        n, 64, causal=causal
+    )
+
+
+@pytest.mark.parametrize(("name", "label", "make"), BENCH)
+def test_measured_peak_memory_is_the_formula(name, label, make):
+    n = 4096
+    peak, model = _bench_peak(name, make, n)
+    assert 0.9 <= peak / (4 * model) <= 1.1, (label, peak, 4 * model)
