@@ -109,7 +109,7 @@ def _print_exact(r) -> None:
     )
     print(
         f"  (and {r['chunked_peak_over_bound']:.3f} x the bound 2·(n·chunk + 4·n·d) "
-        f"elements set in issue 2)"
+        f"elements, the goal for chunked attention)"
     )
 
 

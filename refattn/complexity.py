@@ -157,14 +157,14 @@ def band_geometry(n: int, window: int, dilation: int = 1, causal: bool = False) 
 
 
 def full_attention_scores(n: int) -> int:
-    """Scores of full self-attention over ``n`` tokens: ``n²`` (the seed's formula)."""
+    """Scores of full self-attention over ``n`` tokens: ``n²`` (the reading-group post's count)."""
     return n * n
 
 
 def window_scores(n: int, window: int, *, causal: bool = False) -> int:
     """Scores of a sliding window with one-sided reach ``w``: ``(2w + 1)·n``, ``(w + 1)·n`` causal.
 
-    The seed's ``w·n`` with ``w`` the *total* window; positions that fall off
+    The reading-group post's ``w·n`` with ``w`` the *total* window; positions that fall off
     the ends of the sequence are counted too (an upper bound by ``w²``).
     """
     return (window + 1 if causal else 2 * window + 1) * n
@@ -186,7 +186,7 @@ def led_full_scores(n_s: int, n_t: int) -> int:
 def led_scores(n_s: int, n_t: int, window: int, g: int) -> int:
     """LED: local+global encoder, full cross- and decoder attention.
 
-    ``(2w + 1)·n_s + 2·g·n_s + n_s·n_t + n_t²`` (the seed's ``w·n_s + g·n_s + n_s·n_t + n_t²``).
+    ``(2w + 1)·n_s + 2·g·n_s + n_s·n_t + n_t²`` (the post's ``w·n_s + g·n_s + n_s·n_t + n_t²``).
     """
     return window_global_scores(n_s, window, g) + n_s * n_t + n_t * n_t
 

@@ -32,7 +32,7 @@ def min_dim(n_points, eps, *, bound="dasgupta-gupta"):
     """The smallest target dimension ``k`` the JL bound allows for ``n_points`` points (3.3).
 
     ``bound="dasgupta-gupta"``: the smallest integer ``k >= 4 ln m / (ε²/2 − ε³/3)``.
-    ``bound="rule-of-thumb"``: ``⌈8 ln m / ε²⌉``, the looser form the seed
+    ``bound="rule-of-thumb"``: ``⌈8 ln m / ε²⌉``, the looser form the reading-group post
     post quotes.  Vectorised: ``n_points`` and ``eps`` may be arrays that
     broadcast together (the result is then an integer array).
 

@@ -302,20 +302,29 @@ class Attention:
 
 
 class _Draws:
-    """Random arrays drawn from one generator the first time a (backend, shape) is met."""
+    """Random arrays drawn from ``rng`` the first time a call of a new kind is met, then kept.
 
-    def __init__(self, rng, make: Callable[[Any, Any, Any, Any], dict]):
+    ``make(generator, xp, q) -> dict`` draws them; the kind of a call is its
+    backend, the dtype of ``q`` and, with ``per_head_dim``, its head
+    dimension ``d`` (FAVOR's ω is ``M × d``; Linformer's E and F do not
+    depend on ``d``).  With an int seed every kind gets its own generator
+    seeded alike, so a result never depends on which calls came first (a
+    Generator passed as ``rng`` is drawn from in the order calls come).
+    """
+
+    def __init__(self, rng, make: Callable[[Any, Any, Any], dict], *, per_head_dim: bool):
         if rng is None or isinstance(rng, int):
             make_rng(rng, "numpy")  # checks the seed now, not at the first call
         self._seed = rng
         self._make = make
+        self._per_head_dim = per_head_dim
         self._cache: dict[tuple, dict] = {}
 
     def draw(self, q, k, v) -> dict:
         xp = array_module(q=q, k=k, v=v)
-        key = (module_name(xp), q.shape[-1], k.shape[-2])
+        key = (module_name(xp), str(q.dtype), q.shape[-1] if self._per_head_dim else None)
         if key not in self._cache:
-            self._cache[key] = self._make(make_rng(self._seed, xp), xp, q, k)
+            self._cache[key] = self._make(make_rng(self._seed, xp), xp, q)
         return self._cache[key]
 
 
@@ -468,7 +477,7 @@ def _register_all():
         if not isinstance(share_kv, bool):
             raise TypeError(f"share_kv must be True or False, got {share_kv!r}")
 
-        def make(g, xp, q, keys):
+        def make(g, xp, q):
             from .jl import projection
 
             dtype = str(q.dtype)
@@ -476,7 +485,7 @@ def _register_all():
             f = e if share_kv else projection(max_length, k, kind=kind, rng=g, xp=xp, dtype=dtype)
             return {"E": e, "F": f}
 
-        return Built({}, {"k": k}, _LinformerDraws(rng, make))
+        return Built({}, {"k": k}, _Draws(rng, make, per_head_dim=False))
 
     register(
         Mechanism(
@@ -504,17 +513,6 @@ def _register_all():
     _register_memories(compressive, complexity)
 
 
-class _LinformerDraws(_Draws):
-    """Linformer's projections depend on the backend and dtype only, not on d or m."""
-
-    def draw(self, q, k, v) -> dict:
-        xp = array_module(q=q, k=k, v=v)
-        key = (module_name(xp), str(q.dtype))
-        if key not in self._cache:
-            self._cache[key] = self._make(make_rng(self._seed, xp), xp, q, k)
-        return self._cache[key]
-
-
 def _register_favor(kind, label, summary, paper, performer, complexity):
     def build(*, features=256, orthogonal=True, norms="chi", chunk_size=256, rng=None):
         features = check_int("features", features, minimum=1)
@@ -524,7 +522,7 @@ def _register_favor(kind, label, summary, paper, performer, complexity):
         if norms not in performer.NORMS:
             raise ValueError(f"norms must be one of {performer.NORMS}, got {norms!r}")
 
-        def make(g, xp, q, keys):
+        def make(g, xp, q):
             omega = performer.random_features(
                 features,
                 q.shape[-1],
@@ -539,7 +537,7 @@ def _register_favor(kind, label, summary, paper, performer, complexity):
         return Built(
             {"kind": kind, "chunk_size": chunk_size},
             {"kind": kind, "chunk_size": chunk_size, "features": features},
-            _FavorDraws(rng, make),
+            _Draws(rng, make, per_head_dim=True),
         )
 
     def cost(formula):
@@ -572,17 +570,6 @@ def _register_favor(kind, label, summary, paper, performer, complexity):
             ),
         )
     )
-
-
-class _FavorDraws(_Draws):
-    """FAVOR's ω depends on the head dimension d and the backend/dtype, not on the lengths."""
-
-    def draw(self, q, k, v) -> dict:
-        xp = array_module(q=q, k=k, v=v)
-        key = (module_name(xp), q.shape[-1], str(q.dtype))
-        if key not in self._cache:
-            self._cache[key] = self._make(make_rng(self._seed, xp), xp, q, k)
-        return self._cache[key]
 
 
 def _register_memories(compressive, complexity):

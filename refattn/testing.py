@@ -7,8 +7,8 @@ approximation of their own against refattn:
   tolerances that follow the dtype (float64 ``1e-10``, float32 ``1e-5``,
   relative to the reference's scale), with a failure message that shows the
   worst position.
-* :func:`ztest` and :func:`assert_unbiased`: the house z-test for estimators
-  (REFERENCE.md, "Statistical testing"): ``z = (mean − target) / (sd/√N)``
+* :func:`ztest` and :func:`assert_unbiased`: the house z-test for estimators,
+  ``z = (mean − target) / (sd/√N)``
   over ``N`` independent draws made with a fixed seed, pass when ``|z| < 5``;
   the report states the smallest bias the test would catch, ``≈ 8·sd/√N``.
 * :func:`attention_inputs`: a hypothesis strategy for ``q, k, v`` with

@@ -166,7 +166,8 @@ def test_shorter_inputs_use_the_first_columns_and_longer_ones_raise(xp):
     E, F = projection(50, 10, rng=1, xp=xp), projection(50, 10, rng=2, xp=xp)
     q, k_, v = (g.standard_normal((20, 4)) for _ in range(3))
     assert_attention_close(
-        linformer_attention(q, k_, v, E=E, F=F), linformer_attention(q, k_, v, E=E[:, :20], F=F[:, :20])
+        linformer_attention(q, k_, v, E=E, F=F),
+        linformer_attention(q, k_, v, E=E[:, :20], F=F[:, :20]),
     )
     long = g.standard_normal((60, 4))
     with pytest.raises(

@@ -348,7 +348,8 @@ def test_sliding_window_attention_rejects(xp, kwargs, error, fragment):
 def test_cross_attention_is_rejected(xp):
     q, k, v = (xp.asarray(a) for a in (Q, K[:5], V[:5]))
     with pytest.raises(
-        ValueError, match=r"sliding_window_attention needs as many keys as queries \(m = n\), got n = 8 and m = 5: the sliding window is self-attention"
+        ValueError,
+        match=r"sliding_window_attention needs as many keys as queries \(m = n\), got n = 8 and m = 5: the sliding window is self-attention",
     ):
         sliding_window_attention(q, k, v, window=2)
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from _helpers import random_qkv
 
 import refattn
+import refattn.performer
 from refattn import complexity, mechanism, softmax_attention
 from refattn.backend import peak_memory, rng, to_numpy
 from refattn.mechanisms import FAMILIES, REGISTRY, DenseWeights, Mechanism, dense_weights
@@ -264,3 +266,63 @@ def test_measured_peak_memory_is_the_formula(name, label, make):
     n = 4096
     peak, model = _bench_peak(name, make, n)
     assert 0.9 <= peak / (4 * model) <= 1.1, (label, peak, 4 * model)
+
+
+# --- (6.3) the scale, (6.6) the support table, (6.9) old spellings ---------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scale_is_the_logit_multiplier_for_every_mechanism(xp, name):
+    # f(q, k, v; τ) = f(c·q, c·k, v; τ/c²) exactly, FAVOR's √τ·q, √τ·k included (6.3)
+    attend = mechanism(name, **REGISTRY[name].examples[0])
+    q, k, v = _inputs(xp, N, "float64", seed=5)
+    tau = 0.3
+    assert_attention_close(attend(q, k, v, scale=tau), attend(2 * q, 2 * k, v, scale=tau / 4))
+    assert_attention_close(attend(q, k, v, scale=D**-0.5), attend(q, k, v))
+    if name == "favor_relu":
+        # ReLU features are positively homogeneous, φ(√τ·x) = √τ·φ(x): the scale cancels in D⁻¹
+        assert_attention_close(attend(q, k, v, scale=tau), attend(q, k, v))
+    else:
+        assert not np.allclose(to_numpy(attend(q, k, v, scale=tau)), to_numpy(attend(q, k, v)))
+
+
+def test_the_support_table_matches_the_registry():
+    text = Path(__file__).resolve().parent.parent / "derivations" / "06-calling-convention.md"
+    section = text.read_text().split("## (6.6)", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| mechanism")
+    ]
+    table = {row[0]: row[1:] for row in rows}
+    assert list(table) == NAMES
+
+    def yes(flag):
+        return "yes" if flag else "no"
+
+    for name, entry in REGISTRY.items():
+        expected = [
+            yes(entry.exact),
+            yes(entry.causal),
+            yes(entry.key_padding),
+            yes(entry.general_mask),
+            yes(entry.cross),
+        ]
+        assert table[name] == expected, name
+
+
+def test_old_spellings_name_the_new_ones():
+    q, k, v = random_qkv(np, n=6, d=4)
+    omega = refattn.performer.random_features(8, 4, rng=0)
+    with pytest.raises(TypeError, match=r"favor_attention\(q, k, v, omega=omega\)"):
+        refattn.favor_attention(q, k, v, omega)
+    with pytest.raises(TypeError, match=r"linformer_attention\(q, k, v, E=E, F=F\)"):
+        refattn.linformer_attention(q, k, v, np.eye(6), np.eye(6))
+    with pytest.raises(ValueError, match=r"key padding is a mask of shape \(\.\.\., 1, m\)"):
+        refattn.sliding_window_attention(
+            q[None], k[None], v[None], window=1, mask=np.ones((3, 6), bool)
+        )
+    with pytest.raises(ValueError, match=r"mask\[\.\.\., None, :\]"):
+        refattn.sliding_window_attention(q, k, v, window=1, mask=np.ones((6, 6), bool))
+    with pytest.raises(AttributeError, match=r"refattn\.mechanisms\.REGISTRY"):
+        complexity.MECHANISMS  # noqa: B018

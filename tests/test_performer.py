@@ -225,7 +225,9 @@ def test_causal_outputs_ignore_later_keys(xp, kind, scale):
         k2[i + 1 :] *= scale
         k2[i + 1 :] += 3.0
         v2[i + 1 :] = -5.0
-        after = to_numpy(favor_attention(q, k2, v2, omega=omega, kind=kind, causal=True, chunk_size=16))
+        after = to_numpy(
+            favor_attention(q, k2, v2, omega=omega, kind=kind, causal=True, chunk_size=16)
+        )
         assert_attention_close(after[: i + 1], before[: i + 1], rtol=1e-9)
 
 

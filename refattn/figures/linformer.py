@@ -77,7 +77,8 @@ def jl_min_dim() -> Figure:
     ax.set_xlabel("ε (allowed relative distortion of squared distances)")
     ax.set_ylabel("target dimension k")
     ax.set_title(
-        "Johnson–Lindenstrauss target dimension: the proven bound vs the seed's rule of thumb\n"
+        "Johnson–Lindenstrauss target dimension: the proven bound vs the rule of thumb of\n"
+        "the reading-group post; "
         "8 ln m / ε² always asks for fewer dimensions, by the factor 1 − 2ε/3",
         fontsize=10,
     )
