@@ -34,6 +34,7 @@ __all__ = [
     "asarray",
     "available_backends",
     "default_backend",
+    "erf",
     "get_array_module",
     "gpu_name",
     "module_for",
@@ -269,6 +270,26 @@ def _is_cupy_generator(g) -> bool:
 
 def _is_generator(g) -> bool:
     return isinstance(g, numpy.random.Generator) or _is_cupy_generator(g)
+
+
+def erf(x):
+    """The error function, elementwise, on the backend of ``x``.
+
+    NumPy has no ``erf``; SciPy's (``scipy.special.erf``) serves NumPy arrays
+    and CuPy's (``cupyx.scipy.special.erf``) CuPy arrays.  BERT's exact GELU
+    needs it.
+
+    >>> import numpy as np
+    >>> float(erf(np.array(0.5)))
+    0.5204998778130465
+    """
+    if module_name(get_array_module(x)) == "cupy":
+        from cupyx.scipy.special import erf as device_erf
+
+        return device_erf(x)
+    from scipy.special import erf as host_erf
+
+    return host_erf(x)
 
 
 def window_view(x, *, size: int, step: int, count: int):
