@@ -28,6 +28,7 @@ __all__ = [
     "matmul_rate",
     "median_seconds",
     "peak_bytes",
+    "pretrained_report",
     "random_inputs",
     "scaling_grid",
     "slopes",
@@ -274,6 +275,42 @@ def linformer_report(xp, *, n=16384, d=64, k=256, memory_n=65536, repeats=3) -> 
         "flop_rate_fraction": (flops / seconds["linformer"]) / (2 * k * n * d / seconds["matmul"]),
         "memory_n": memory_n,
         "peak_bytes_at_memory_n": peak_large,
+    }
+
+
+def pretrained_report(xp, *, chunks=50, length=512, batch=10, repeats=1) -> dict:
+    """Time and peak memory of encoding real text with the pretrained MiniLM, exact attention.
+
+    ``chunks`` chunks of ``length`` tokens (:func:`refattn.pretrained.text_chunks`)
+    run through the whole encoder and pooled to sentence embeddings,
+    ``batch`` chunks per forward pass.  The time is the median of ``repeats``
+    runs after one warm-up batch; the peak memory (tracemalloc on NumPy) is of
+    one further run, the loaded weights excluded.
+    """
+    from .pretrained import Encoder, load_minilm, text_chunks
+
+    encoder = load_minilm(xp=xp)
+    ids = text_chunks(encoder, count=chunks, length=length)
+
+    def encode_all():
+        parts = []
+        for start in range(0, chunks, batch):
+            out = encoder.forward(ids[start : start + batch])
+            parts.append(Encoder.pool(out.last, out.attention_mask))
+        return xp.concatenate(parts, axis=0)
+
+    encoder.forward(ids[:batch])  # warm-up
+    seconds = median_seconds({"encode": encode_all}, xp, repeats=repeats, warmup=0)["encode"]
+    _, peak = peak_memory(encode_all, xp)
+    return {
+        "backend": module_name(xp),
+        "machine": machine(),
+        "chunks": chunks,
+        "length": length,
+        "batch": batch,
+        "seconds": seconds,
+        "tokens_per_second": chunks * length / seconds,
+        "peak_bytes": peak,
     }
 
 

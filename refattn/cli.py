@@ -19,7 +19,7 @@ from importlib import metadata
 
 from . import __version__
 
-REPORTS = ("exact", "longformer", "performer", "linformer")
+REPORTS = ("exact", "longformer", "performer", "linformer", "pretrained")
 
 
 def _version(package: str) -> str:
@@ -172,6 +172,15 @@ def _print_linformer(r) -> None:
     print(f"  peak memory at n = {r['memory_n']}: {large:.1f} MiB")
 
 
+def _print_pretrained(r) -> None:
+    print(f"pretrained all-MiniLM-L6-v2 on {r['backend']} ({r['machine']})")
+    print(
+        f"  {r['chunks']} chunks of {r['length']} tokens, exact attention, {r['batch']} per batch: "
+        f"{r['seconds']:.1f} s ({r['tokens_per_second']:.0f} tokens/s)"
+    )
+    print(f"  peak memory {r['peak_bytes'] / 2**20:.0f} MiB (weights excluded)")
+
+
 def _bench(args) -> int:
     from .backend import module_for
     from .bench import (
@@ -182,6 +191,7 @@ def _bench(args) -> int:
         linformer_report,
         longformer_report,
         performer_report,
+        pretrained_report,
         scaling_grid,
     )
 
@@ -207,6 +217,9 @@ def _bench(args) -> int:
                     xp, d=args.d, window=args.window, repeats=args.repeats, **sizes
                 )
                 _print_longformer(reports[name])
+            elif name == "pretrained":
+                reports[name] = pretrained_report(xp, repeats=args.repeats)
+                _print_pretrained(reports[name])
             elif name == "linformer":
                 reports[name] = linformer_report(
                     xp, d=args.d, k=args.k, repeats=args.repeats, **sizes
@@ -287,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--report",
         nargs="+",
         metavar="REPORT",
-        help="instead of the grid, the goal reports: exact, longformer, performer, linformer",
+        help="instead of the grid, the goal reports: " + ", ".join(REPORTS),
     )
     bench.add_argument(
         "--backend",
