@@ -119,9 +119,13 @@ def check_mask(mask, target: tuple[int, ...], *, axes="(..., n, m)") -> None:
     if str(mask.dtype) != "bool":
         raise TypeError(f"mask must be a boolean array (True = may attend), got dtype {mask.dtype}")
     if not broadcasts_to(mask.shape, target):
+        hint = (
+            ""
+            if mask.ndim >= 2 and mask.shape[-2] == 1
+            else ("; key padding is a mask of shape (..., 1, m)")
+        )
         raise ValueError(
-            f"mask must be broadcastable to {axes} = {target}, got shape {mask.shape}; "
-            f"key padding is a mask of shape (..., 1, m)"
+            f"mask must be broadcastable to {axes} = {target}, got shape {mask.shape}{hint}"
         )
 
 

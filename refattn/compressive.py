@@ -23,6 +23,7 @@ Equations, numbered as in ``derivations/05-compressive.md``:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -691,16 +692,25 @@ def compressive_memory_attention(
 
 
 def _check_taps(compress, rate, q, dims):
-    """``compress`` as taps ``(rate,)`` in the inputs' dtype: ``"mean"`` or a float array."""
+    """``compress`` as taps ``(rate,)`` in the inputs' dtype: ``"mean"``, a float array or a
+    tuple of floats (host numbers, moved to the inputs' backend)."""
     domain = (
-        f"'mean' or a 1-D float array of rate = {rate} taps (a compressor linear along the "
-        f"sequence axis, the only kind that commutes with the key and value projections)"
+        f"'mean' or a 1-D float array (or tuple of floats) of rate = {rate} taps (a compressor "
+        f"linear along the sequence axis, the only kind that commutes with the key and value "
+        f"projections)"
     )
     xp = dims.xp
     if isinstance(compress, str):
         if compress != "mean":
             raise ValueError(f"compress must be {domain}, got {compress!r}")
         return xp.full(rate, 1.0 / rate, dtype=dims.dtype)
+    if isinstance(compress, tuple):
+        if len(compress) != rate or not all(
+            isinstance(a, numbers.Real) and not isinstance(a, bool) and math.isfinite(a)
+            for a in compress
+        ):
+            raise ValueError(f"compress must be {domain}, got {compress!r}")
+        return xp.asarray(compress, dtype=dims.dtype)
     if not hasattr(compress, "dtype") or not hasattr(compress, "shape"):
         raise TypeError(f"compress must be {domain}, got {type(compress).__name__}")
     array_module(q=q, compress=compress)  # the same backend as the inputs

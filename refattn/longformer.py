@@ -187,6 +187,7 @@ def sliding_window_attention(
     >>> sliding_window_attention(q, k, v, window=1, global_tokens=[3])[:, 0]
     array([4. , 4.5, 6. , 4.5])
     """
+    _refuse_ambiguous_mask(mask, q)
     call = check_attention_call(
         "sliding_window_attention",
         q,
@@ -198,7 +199,7 @@ def sliding_window_attention(
         return_weights=return_weights,
         supports=SUPPORTS,
     )
-    dims, scale, mask = call.dims, call.scale, call.key_mask  # mask: (..., n) key padding
+    dims, scale, key_mask = call.dims, call.scale, call.key_mask  # (..., n) key padding
     xp, n = dims.xp, dims.n
     window = check_int("window", window, minimum=0)
     dilation = check_int("dilation", dilation, minimum=1)
@@ -213,7 +214,7 @@ def sliding_window_attention(
 
     # keys the band may read: real (not padding) and not global, since global keys
     # get their own columns (1.4)
-    key_ok = xp.ones(n, dtype=bool) if mask is None else mask  # (..., n)
+    key_ok = xp.ones(n, dtype=bool) if key_mask is None else key_mask  # (..., n)
     if glob:
         key_ok = key_ok & ~_indicator(xp, n, glob)
     # (1.3)  block layout: query r of a block reads key s of its window iff
@@ -245,8 +246,8 @@ def sliding_window_attention(
         g = xp.asarray(glob)
         # (1.4)  every query also attends the global keys, through k and v
         g_scores = q_scaled @ xp.swapaxes(k[..., g, :], -1, -2)  # (..., n, g)
-        if mask is not None:
-            g_scores = _fill_blocked(g_scores, ~mask[..., None, g])  # padded global keys
+        if key_mask is not None:
+            g_scores = _fill_blocked(g_scores, ~key_mask[..., None, g])  # padded global keys
         keys_part = softmax_partial(g_scores, v[..., g, :])  # g_scores hold exp(s − M_g)
         keys_max = keys_part.row_max
         part = merge_partials_(part, keys_part)
@@ -255,7 +256,7 @@ def sliding_window_attention(
     rows_w = None
     if glob:
         # (1.4)  global rows attend every (real) key, with their own projections
-        rows_mask = None if mask is None else mask[..., None, :]
+        rows_mask = None if key_mask is None else key_mask[..., None, :]
         rows = softmax_attention(
             q_g[..., g, :], k_g, v_g, mask=rows_mask, scale=scale, return_weights=return_weights
         )
@@ -465,6 +466,24 @@ def _indicator(xp, n, positions):
     flags = xp.zeros(n, dtype=bool)
     flags[xp.asarray(positions)] = True
     return flags
+
+
+def _refuse_ambiguous_mask(mask, q) -> None:
+    """Refuse key padding ``(b, 1, n)`` given with fewer axes than ``q``: its meaning changed.
+
+    Key padding used to be ``(..., n)``; it is now ``(..., 1, n)``.  A former
+    mask ``(b, 1, n)`` for ``q (b, h, n, d)`` (batch ``b``, heads broadcast)
+    would now be read with its batch axis against the heads, silently.  So a
+    key-padding mask of 3 or more axes must have as many axes as ``q``.
+    """
+    if mask is None or not hasattr(mask, "ndim") or not hasattr(q, "ndim"):
+        return
+    if mask.ndim >= 3 and mask.shape[-2] == 1 and mask.ndim < q.ndim:
+        raise ValueError(
+            f"mask of shape {mask.shape} is ambiguous for q of shape {q.shape}: key padding "
+            f"is (..., 1, n) with all of q's leading axes, e.g. {(*q.shape[:-2], 1, q.shape[-2])}; "
+            f"a former (b, 1, n) mask (batch, heads broadcast, n) is now mask[:, None]"
+        )
 
 
 def _check_global_tokens(global_tokens, n, causal) -> tuple[int, ...]:

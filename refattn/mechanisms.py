@@ -142,7 +142,9 @@ class Mechanism:
         Small option sets (sequences of 8–40 tokens) that tests and examples
         run; the first is the default example.
     bench : mapping
-        Benchmark configurations: label → ``options(n)`` for the scaling grid.
+        Benchmark configurations: label → ``options(n)``, the factory's options
+        at length ``n`` for the scaling grid; a ``"causal"`` key among them is
+        not a factory option but the ``causal`` flag of every call.
     narrow : callable or None
         ``narrow(call_options) -> dict``: supports that some option values take
         away (e.g. global tokens cannot be causal), as ``Supports`` fields.
@@ -240,6 +242,30 @@ class Attention:
         return f"refattn.mechanism({self.mechanism.name!r}{', ' if opts else ''}{opts})"
 
     def __call__(self, q, k, v, *, mask=None, causal=False, scale=None, return_weights=False):
+        """Attend: the mechanism's function with this configuration's options.
+
+        Parameters
+        ----------
+        q, k, v : arrays (..., n, d), (..., m, d), (..., m, d_v)
+        mask : bool array broadcastable to (..., n, m), optional
+            True = may attend; ``(..., 1, m)`` is key padding.
+        causal : bool
+            Query ``i`` reads keys ``j <= i + (m − n)``.
+        scale : float > 0, optional
+            Multiplies the logits; default ``1/sqrt(d)``.
+        return_weights : bool
+            Also return weights with ``.to_dense()`` (``(..., n, m)``).
+
+        Returns
+        -------
+        out : array (..., n, d_v), and weights when ``return_weights``.
+
+        Raises
+        ------
+        ValueError
+            For an option the configuration cannot honour, with the reason
+            (:attr:`supports`).
+        """
         own = dict(self._built.call)
         if self._built.draws is not None:
             own.update(self._built.draws.draw(q, k, v))
@@ -400,6 +426,13 @@ def _register_all():
     def window_build(*, window=64, dilation=1, global_tokens=None):
         check_int("window", window, minimum=0)
         check_int("dilation", dilation, minimum=1)
+        if global_tokens is not None:
+            if isinstance(global_tokens, (str, bytes)) or not hasattr(global_tokens, "__len__"):
+                raise TypeError(
+                    f"global_tokens must be a sequence of positions, got {global_tokens!r}"
+                )
+            for p in global_tokens:
+                check_int("global_tokens[...]", p, minimum=0)  # the range is checked per call
         options = {"window": window, "dilation": dilation}
         if global_tokens is not None:
             options["global_tokens"] = global_tokens
@@ -623,6 +656,16 @@ def _register_memories(compressive, complexity):
         check_int("memory", memory, minimum=0)
         check_int("compressed", compressed, minimum=0)
         check_int("rate", rate, minimum=1)
+        mean = isinstance(compress, str) and compress == "mean"
+        taps = (isinstance(compress, tuple) and len(compress) == rate) or (
+            getattr(compress, "shape", None) == (rate,)
+        )
+        if not (mean or taps):  # the values themselves are checked per call
+            raise ValueError(
+                f"compress must be 'mean' or a 1-D float array (or tuple of floats) of "
+                f"rate = {rate} taps (a compressor linear along the sequence axis), "
+                f"got {compress!r:.60}"
+            )
         cost = dict(segment=segment, memory=memory, compressed=compressed, rate=rate)
         return Built({**cost, "compress": compress}, cost)
 
@@ -652,7 +695,16 @@ def _register_memories(compressive, complexity):
             build=compressive_build,
             memory=compressive_cost(complexity.compressive_memory_memory),
             flops=compressive_cost(complexity.compressive_memory_flops),
-            examples=({"segment": 4, "memory": 3, "compressed": 2, "rate": 2},),
+            examples=(
+                {"segment": 4, "memory": 3, "compressed": 2, "rate": 2},
+                {
+                    "segment": 5,
+                    "memory": 2,
+                    "compressed": 3,
+                    "rate": 3,
+                    "compress": (0.5, 0.3, 0.2),
+                },
+            ),
             bench={
                 "compressive": lambda n: {
                     "segment": 512,

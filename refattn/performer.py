@@ -364,7 +364,7 @@ def favor_attention(
 
 @dataclass(frozen=True)
 class FavorWeights:
-    """The attention matrix FAVOR effectively used, kept as its two ``n × M`` factors.
+    """The attention matrix FAVOR effectively used, kept as its two factors ``φ(Q)`` and ``φ(K)``.
 
     ``to_dense()`` forms ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ C)`` with ``C`` the causal mask
     (all ones when bidirectional): tests and figures only.  Both factors are
@@ -385,12 +385,16 @@ class FavorWeights:
         return _divide(xp, a, a.sum(axis=-1, keepdims=True))
 
 
-def favor_dense(q, k, v, *, omega, kind="positive", causal=False, scale=None):
+def favor_dense(q, k, v, *args, omega=None, kind="positive", causal=False, scale=None):
     """The dense form ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ mask) V`` of :func:`favor_attention`: n×n, tests only.
 
     Unstabilised features, one explicit ``n × m`` matrix: the oracle that
     :func:`favor_attention` must equal for a fixed ``omega``.
     """
+    if args or omega is None:
+        raise TypeError(
+            "favor_dense takes omega as a keyword argument: favor_dense(q, k, v, omega=omega)"
+        )
     call = check_attention_call("favor_dense", q, k, v, causal=causal, scale=scale)
     dims = call.dims
     xp = _check_features(q, omega, kind)

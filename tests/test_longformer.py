@@ -261,7 +261,7 @@ def test_memory_is_linear_and_matches_the_formula(g):
         model = 4 * complexity.sliding_window_memory(n, 64, window=64, g=g)
         assert 0.97 * model <= peak <= 1.1 * model, (n, peak, model)
     assert 3.6 <= peaks[16384] / peaks[4096] <= 4.4
-    # the performance goal of the issue, at n = 16384: >= 20x below dense attention
+    # the performance goal, at n = 16384: >= 20x below dense attention
     assert peaks[16384] < 4 * complexity.dense_attention_memory(16384, d=64) / 20
 
 

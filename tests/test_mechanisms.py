@@ -62,6 +62,7 @@ def _key_padding(xp, m):
     keep = np.ones(BATCH + (1, m), dtype=bool)
     keep[..., CUT:] = False
     keep[0, 0, 1] = False
+    keep[1, 0, :3] = False  # leading padding: early causal queries see only padded keys
     return xp.asarray(keep)
 
 
@@ -96,12 +97,16 @@ def test_every_mechanism_keeps_the_convention(xp, name, case, dtype):
     if mask is not None:  # a padded key gets no weight
         assert not bool((xp.abs(dense) * ~mask).any())
 
-    # exact mechanisms equal softmax attention under their dense pattern
+    # exact mechanisms equal softmax attention under their dense pattern, at any scale
     if entry.exact:
         pattern = attend.pattern(N, m, causal=causal, xp=xp)
         full = pattern if mask is None else pattern & mask
         assert_attention_close(out, softmax_attention(q, k, v, mask=full))
         assert_attention_close(dense, softmax_attention(q, k, v, mask=full, return_weights=True)[1])
+        assert_attention_close(
+            attend(q, k, v, mask=mask, causal=causal, scale=0.3),
+            softmax_attention(q, k, v, mask=full, scale=0.3),
+        )
 
     # causal: perturbing later keys and values leaves earlier outputs unchanged
     if causal:
@@ -205,6 +210,15 @@ def test_factories_reject_bad_options():
         mechanism("favor", window=3)
     with pytest.raises(TypeError, match=r"takes no options, got \['chunk_size'\]"):
         mechanism("softmax", chunk_size=3)
+    with pytest.raises(
+        ValueError,
+        match=r"compress must be 'mean' or a 1-D float array \(or tuple of floats\) of rate = 4",
+    ):
+        mechanism("compressive", compress="max")
+    with pytest.raises(TypeError, match=r"global_tokens must be a sequence of positions, got 1"):
+        mechanism("sliding_window", global_tokens=1)
+    with pytest.raises(ValueError, match=r"global_tokens\[\.\.\.\] must be an integer >= 0"):
+        mechanism("sliding_window", global_tokens=[-1])
 
 
 def test_random_mechanisms_keep_their_draws_and_redraw_on_request():
@@ -214,6 +228,13 @@ def test_random_mechanisms_keep_their_draws_and_redraw_on_request():
     np.testing.assert_array_equal(favor(q, k, v), mechanism("favor", features=32, rng=0)(q, k, v))
     other = favor.redraw(1)
     assert not np.allclose(other(q, k, v), favor(q, k, v))
+    # the draws follow the head dimension and the dtype of each call
+    q8, k8, v8 = random_qkv(np, n=20, d=16)
+    assert favor(q8, k8, v8).shape == (20, 16)
+    assert (
+        favor(q.astype(np.float32), k.astype(np.float32), v.astype(np.float32)).dtype == np.float32
+    )
+    np.testing.assert_array_equal(favor(q, k, v), mechanism("favor", features=32, rng=0)(q, k, v))
     lin = mechanism("linformer", k=8, max_length=20, rng=0)
     assert not np.allclose(lin.redraw(1)(q, k, v), lin(q, k, v))
     with pytest.raises(ValueError, match="E projects sequences of at most L = 20 positions"):
@@ -271,10 +292,17 @@ def test_measured_peak_memory_is_the_formula(name, label, make):
 # --- (6.3) the scale, (6.6) the support table, (6.9) old spellings ---------------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_scale_is_the_logit_multiplier_for_every_mechanism(xp, name):
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        pytest.param(name, options, id=f"{name}-{i}")
+        for name in NAMES
+        for i, options in enumerate(REGISTRY[name].examples)
+    ],
+)
+def test_scale_is_the_logit_multiplier_for_every_mechanism(xp, name, options):
     # f(q, k, v; τ) = f(c·q, c·k, v; τ/c²) exactly, FAVOR's √τ·q, √τ·k included (6.3)
-    attend = mechanism(name, **REGISTRY[name].examples[0])
+    attend = mechanism(name, **options)
     q, k, v = _inputs(xp, N, "float64", seed=5)
     tau = 0.3
     assert_attention_close(attend(q, k, v, scale=tau), attend(2 * q, 2 * k, v, scale=tau / 4))
@@ -326,3 +354,18 @@ def test_old_spellings_name_the_new_ones():
         refattn.sliding_window_attention(q, k, v, window=1, mask=np.ones((6, 6), bool))
     with pytest.raises(AttributeError, match=r"refattn\.mechanisms\.REGISTRY"):
         complexity.MECHANISMS  # noqa: B018
+    with pytest.raises(TypeError, match=r"favor_dense\(q, k, v, omega=omega\)"):
+        refattn.performer.favor_dense(q, k, v, omega)
+    # a former (b, 1, n) key-padding mask for q (b, h, n, d) would now meet the heads axis
+    q4 = np.broadcast_to(q, (3, 3, 6, 4))
+    with pytest.raises(ValueError, match=r"ambiguous .* is now mask\[:, None\]"):
+        refattn.sliding_window_attention(q4, q4, q4, window=1, mask=np.ones((3, 1, 6), bool))
+    out = refattn.sliding_window_attention(q4, q4, q4, window=1, mask=np.ones((3, 1, 1, 6), bool))
+    assert out.shape == (3, 3, 6, 4)
+
+
+def test_every_benchmark_configuration_has_a_colour():
+    from refattn.bench import configurations
+    from refattn.figures.style import COLORS
+
+    assert set(configurations()) <= set(COLORS)

@@ -1,6 +1,6 @@
 """Performer / FAVOR+: the estimators' statistics, and the attention built from them.
 
-Statistical tests follow REFERENCE.md: fixed seeds, z-scores against exact values,
+Statistical tests follow the house practice of refattn.testing: fixed seeds, z-scores against exact values,
 |z| < 5, and a twin that must fail.  Equation numbers refer to derivations/02-performer.md.
 """
 
@@ -276,7 +276,9 @@ def test_no_nan_or_inf_for_inputs_of_norm_30_in_float32(xp, kind, causal):
 def test_error_falls_like_one_over_root_m(xp, causal):
     g = rng(40, xp)
     n, d = 128, 16
-    q, k = (0.3 * g.standard_normal((n, d)) for _ in range(2))  # moderate norms (REFERENCE.md)
+    q, k = (
+        0.3 * g.standard_normal((n, d)) for _ in range(2)
+    )  # moderate norms: log-normal draws stay well estimated
     v = g.standard_normal((n, d))
     exact = softmax_attention(q, k, v, causal=causal)
     sizes = [16, 64, 256, 1024]
