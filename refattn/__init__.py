@@ -1,9 +1,11 @@
 """refattn: readable reference implementations of long-range attention.
 
 Exact attention is the oracle (:mod:`refattn.softmax`); every mechanism runs
-unchanged on NumPy and CuPy through :mod:`refattn.backend`, and every one reads
-``f(q, k, v, *, mask=None, causal=False, scale=None, return_weights=False,
-**own_options)``.  :func:`mechanism` configures any registered mechanism by
+unchanged on NumPy and CuPy through :mod:`refattn.backend`, and every attention
+function reads ``f(q, k, v, *, mask=None, causal=False, scale=None,
+return_weights=False, **own_options)`` — all but :func:`compressive_attention`,
+the stateful one-head, one-segment step of a stream (``MemoryState``), whose
+q/k/v form is :func:`compressive_memory_attention`.  :func:`mechanism` configures any registered mechanism by
 name (:mod:`refattn.mechanisms`), so swapping one for another is one line.
 See README.md for the feature table and derivations/ for the mathematics.
 """
