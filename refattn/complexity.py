@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "band_geometry",
+    "bigbird_flops",
+    "bigbird_memory",
     "chunked_attention_flops",
     "chunked_attention_memory",
     "compressive_attention_flops",
@@ -35,8 +37,12 @@ __all__ = [
     "favor_memory",
     "linformer_flops",
     "linformer_memory",
+    "lsh_attention_flops",
+    "lsh_attention_memory",
     "sliding_window_flops",
     "sliding_window_memory",
+    "sparse_transformer_flops",
+    "sparse_transformer_memory",
     "xl_attention_flops",
     "xl_attention_memory",
     "xl_flops",
@@ -562,6 +568,264 @@ def compressive_memory_flops(
         total += 2 * blocks * rate * (d + d_v) + pattern_flops(padded * c, d, d_v)
         total += 3 * padded * d_v + 9 * padded
     return total
+
+
+# --- BigBird (derivations/09-bigbird.md) -------------------------------------------------------
+
+
+def bigbird_memory(
+    n: int, d: int = 64, d_v: int | None = None, *, block: int = 64, g: int = 2, r: int = 3
+) -> int:
+    """Elements held by :func:`refattn.bigbird.bigbird_attention` at its peak (9.5).
+
+    With ``B = ⌈n/b⌉`` blocks, ``N = B·b`` padded positions, ``P = N + 2b``
+    rows of padded keys and values and ``G = min(g·b, n)`` global positions,
+    the largest of these moments (the scaled queries ``N·d`` and the padded
+    keys and values ``P·(d + d_v)`` held through the first three):
+
+    * window scores ``3·N·b``, and either one neighbour's product ``N·b``
+      before it is copied in or the numerator ``N·d_v`` (the key blocks and
+      value windows are views of the padded keys and values, never copies);
+    * random keys gathered ``N·r·d`` and their scores ``N·r·b``, with the
+      window's numerator held;
+    * random values gathered ``N·r·d_v``, the scores and two numerators: usually the peak;
+    * global columns: ``N·d + 2·N·d_v + N·G``;
+    * global rows: ``N·d_v + G·n + G·(d + d_v)``.
+
+    Without ``return_weights``; boolean masks and ``O(n)`` terms left out.
+    Linear in ``n`` for a fixed block: ``O(n·b·(3 + g + r))``.
+
+    >>> bigbird_memory(16384, block=64, g=2, r=3)  # ≈ 705·n
+    11550720
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v, block=block)
+    _at_least(0, g=g, r=r)
+    blocks = -(-n // block)
+    padded = blocks * block
+    rows = padded + 2 * block
+    globals_ = min(g * block, n)
+    held = padded * d + rows * (d + d_v)
+    phases = [held + 3 * padded * block + padded * max(block, d_v)]
+    if r:
+        phases += [
+            held + padded * d_v + padded * r * (d + block),
+            held + 2 * padded * d_v + padded * r * (block + d_v),
+        ]
+    if g:
+        phases += [
+            padded * d + 2 * padded * d_v + padded * globals_,
+            padded * d_v + globals_ * n + globals_ * (d + d_v),
+        ]
+    return max(phases)
+
+
+def bigbird_flops(
+    n: int, d: int = 64, d_v: int | None = None, *, block: int = 64, g: int = 2, r: int = 3
+) -> int:
+    """Flops of :func:`refattn.bigbird.bigbird_attention` (9.5).
+
+    Every query block multiplies ``b`` queries by ``3b`` window keys, ``r·b``
+    random keys and the ``G`` global keys: ``N·(3b + r·b + G)`` scores at
+    :func:`pattern_flops` each; the global rows ``G·n`` more; one merge per
+    extra part (``3·N·d_v + 9·N``); scaling the queries ``N·d``.
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v, block=block)
+    _at_least(0, g=g, r=r)
+    padded = -(-n // block) * block
+    globals_ = min(g * block, n)
+    scores = padded * (3 * block + r * block + globals_) + globals_ * n
+    merges = (r > 0) + (g > 0)
+    return pattern_flops(scores, d, d_v) + merges * (3 * padded * d_v + 9 * padded) + padded * d
+
+
+# --- Sparse Transformer (derivations/08-sparse-transformer.md) -----------------------------
+
+
+def _sparse_transformer_sizes(n, kind, stride, summary, heads, causal):
+    """``(B, N, P, K)``: rows of the l-grid, padded positions, padded key rows, local keys."""
+    if kind not in ("strided", "fixed"):
+        raise ValueError(f"kind must be 'strided' or 'fixed', got {kind!r}")
+    if heads not in ("union", "first", "second"):
+        raise ValueError(f"heads must be 'union', 'first' or 'second', got {heads!r}")
+    _at_least(1, n=n, stride=stride, summary=summary)
+    rows = -(-n // stride)
+    padded = rows * stride
+    if kind == "strided":
+        # one block of l zero rows before (and after, bidirectional): the local head's windows
+        key_rows = stride + padded + (0 if causal else stride)
+        local = (2 if causal else 3) * stride
+    else:
+        key_rows, local = padded, stride
+    return rows, padded, key_rows, local
+
+
+def sparse_transformer_memory(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    kind: str = "strided",
+    stride: int = 64,
+    summary: int = 1,
+    heads: str = "union",
+    causal: bool = False,
+) -> int:
+    """Elements held by :func:`refattn.sparse_transformer.sparse_transformer_attention` (8.6).
+
+    With ``B = ⌈n/l⌉`` rows of the l-grid and ``N = B·l`` padded positions,
+    the scaled queries ``N·d`` and the padded keys and values ``P·(d + d_v)``
+    (``P = l + N`` rows for strided, ``+ l`` bidirectional; for fixed only when
+    ``N > n``) are held throughout; on top, the largest of:
+
+    * the local head (strided): its scores ``N·K`` (``K = 2l`` causal, ``3l``)
+      and numerator ``N·d_v``; the block head (fixed): ``N·l + N·d_v``;
+    * the stride head: the first head's numerator (union), the scores ``N·B``
+      and the numerator ``N·d_v``; then the numerator's copy back to sequence
+      order ``N·d_v``;
+    * the summary head: the first head's numerator (union), the summary keys
+      ``B·c·d`` and scores ``N·B·c``; then the summary values ``B·c·d_v`` and
+      the numerator ``N·d_v``; alone (``heads="second"``), the own block's
+      summaries add ``N·c + N·d_v``.
+
+    So ``O(n·(l + n/l))`` for strided and ``O(n·(l + c·n/l))`` for fixed, at
+    ``l ≈ √n`` (``√(c·n)``) ``O(n·√n)``.  Without ``return_weights``; boolean
+    masks and ``O(n)`` terms left out.
+
+    >>> sparse_transformer_memory(4096, stride=64, causal=True)  # ≈ 386·n
+    1581056
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, d=d, d_v=d_v)
+    c = summary if kind == "fixed" else 1
+    rows, padded, key_rows, local = _sparse_transformer_sizes(n, kind, stride, c, heads, causal)
+    first, second = heads in ("union", "first"), heads in ("union", "second")
+    copies = key_rows > n  # strided always pads; fixed only when N > n
+    held = padded * d + (key_rows * (d + d_v) if copies else 0)
+    start = n * d + padded * d if padded > n else 0  # q·scale, then its padded copy
+    phases = [start]
+    numerator = padded * d_v
+    first_held = numerator if first else 0
+    if first:
+        phases.append(padded * local + numerator)
+    if second and kind == "strided":
+        phases.append(first_held + padded * rows + numerator)  # the stride scores
+        phases.append(first_held + 2 * numerator)  # its copy back to sequence order
+    if second and kind == "fixed":
+        scores = padded * rows * c
+        phases.append(first_held + rows * c * d + scores)  # the summary scores
+        phases.append(first_held + scores + rows * c * d_v + numerator)  # their values
+        if heads == "second":  # the own block's summaries
+            phases.append(2 * numerator + padded * c)
+    return held + max(phases)
+
+
+def sparse_transformer_flops(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    kind: str = "strided",
+    stride: int = 64,
+    summary: int = 1,
+    heads: str = "union",
+    causal: bool = False,
+) -> int:
+    """Flops of :func:`refattn.sparse_transformer.sparse_transformer_attention` (8.6).
+
+    Every score the grid products compute, masked or not, at
+    :func:`pattern_flops` each: the local head ``N·K`` or the block head
+    ``N·l``; the stride head ``N·B`` or the summary head ``N·B·c`` (plus
+    ``N·c`` for the own block's summaries when alone); ``N·(d + d_v)`` to
+    scale the queries and divide by the normalisers, and one merge
+    ``3·N·d_v + 9·N`` for each part after the first.
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, d=d, d_v=d_v)
+    c = summary if kind == "fixed" else 1
+    rows, padded, _, local = _sparse_transformer_sizes(n, kind, stride, c, heads, causal)
+    first, second = heads in ("union", "first"), heads in ("union", "second")
+    scores, parts = 0, 0
+    if first:
+        scores, parts = scores + padded * local, parts + 1
+    if second:
+        scores, parts = scores + padded * rows * c, parts + 1
+    if second and kind == "fixed" and heads == "second":
+        scores, parts = scores + padded * c, parts + 1
+    merges = (parts - 1) * (3 * padded * d_v + 9 * padded)
+    return pattern_flops(scores, d, d_v) + padded * (d + d_v) + merges
+
+
+# --- Reformer LSH attention (derivations/10-reformer.md) -------------------------------------
+
+
+def lsh_attention_memory(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    buckets: int = 64,
+    chunk: int = 64,
+    rounds: int = 1,
+) -> int:
+    """Elements held by :func:`refattn.reformer.lsh_attention` at its peak (10.7).
+
+    With ``N = ⌈n/c⌉·c`` sorted slots per round, every round at once, the
+    largest of three moments:
+
+    * hashing: the projections ``R·n·b/2``;
+    * scores computed: the sorted scaled queries ``R·N·d``, the sorted unit
+      keys with one chunk in front ``R·(c + N)·d`` (the key windows of ``2c``
+      are a strided view, not copies) and the chunk scores ``R·N·2c``;
+    * the weighted sum: the scores, the sorted values ``R·(c + N)·d_v`` and
+      the numerator ``R·N·d_v``.
+
+    Without ``return_weights``.  Left out: boolean masks, ``O(n)`` row terms,
+    and about five int64 index arrays per slot and round (hashes, sort order,
+    slots, the buckets in sorted order: ≈ 10 float32 elements a slot, 5% of
+    the total at ``d = c = 64``).
+
+    >>> lsh_attention_memory(4096, chunk=64)  # ≈ 257·n
+    1052672
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v, chunk=chunk, rounds=rounds)
+    _at_least(2, buckets=buckets)
+    slots = -(-n // chunk) * chunk
+    hashing = rounds * n * (buckets // 2)
+    scores = rounds * slots * 2 * chunk
+    scores_phase = rounds * (slots * d + (chunk + slots) * d) + scores
+    values_phase = scores + rounds * ((chunk + slots) * d_v + slots * d_v)
+    return max(hashing, scores_phase, values_phase)
+
+
+def lsh_attention_flops(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    buckets: int = 64,
+    chunk: int = 64,
+    rounds: int = 1,
+) -> int:
+    """Flops of :func:`refattn.reformer.lsh_attention` (10.7).
+
+    Per round: hashing ``2·n·d·b/2`` plus ``2·n·b/2`` for the max and min;
+    scaling and normalising ``N·d`` queries and ``(c + N)`` keys
+    (``N·d + 3·(c + N)·d``); ``N·2c`` chunk scores at :func:`pattern_flops`
+    each (twice the at most ``c``-to-``2c`` same-bucket pairs a query has).
+    Combining the rounds: ``R·n·(d_v + 3)`` and ``n·d_v`` for the division.
+    The sort (``O(n log n)`` comparisons) is not counted.
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v, chunk=chunk, rounds=rounds)
+    _at_least(2, buckets=buckets)
+    slots = -(-n // chunk) * chunk
+    half = buckets // 2
+    per_round = 2 * n * d * half + 2 * n * half + slots * d + 3 * (chunk + slots) * d
+    per_round += pattern_flops(slots * 2 * chunk, d, d_v)
+    return rounds * (per_round + n * (d_v + 3)) + n * d_v
 
 
 def __getattr__(name):

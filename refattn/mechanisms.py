@@ -295,7 +295,11 @@ class Attention:
         if self.mechanism.pattern is None:
             raise ValueError(f"{self.mechanism.name} is not exact: it has no dense pattern")
         m = n if m is None else m
-        return self.mechanism.pattern(n, m, causal=causal, xp=module_for(xp), **self._built.call)
+        xp = module_for(xp)
+        own = dict(self._built.call)
+        if self._built.draws is not None:  # random structure that is part of the pattern
+            own.update(self._built.draws.draw_on(xp))  # (BigBird's random blocks)
+        return self.mechanism.pattern(n, m, causal=causal, xp=xp, **own)
 
     def draw_for(self, q, k, v) -> dict:
         """Draw (and keep) the random arrays for inputs like these; ``{}`` if it has none.
@@ -336,21 +340,46 @@ class _Draws:
     depend on ``d``).  With an int seed every kind gets its own generator
     seeded alike, so a result never depends on which calls came first (a
     Generator passed as ``rng`` is drawn from in the order calls come).
+    With ``per_dtype=False`` the draws depend on the backend alone (BigBird's
+    integer random blocks): :meth:`draw_on` then gives them without arrays,
+    for :meth:`Attention.pattern`.
     """
 
-    def __init__(self, rng, make: Callable[[Any, Any, Any], dict], *, per_head_dim: bool):
+    def __init__(
+        self,
+        rng,
+        make: Callable[[Any, Any, Any], dict],
+        *,
+        per_head_dim: bool,
+        per_dtype: bool = True,
+    ):
         if rng is None or isinstance(rng, int):
             make_rng(rng, "numpy")  # checks the seed now, not at the first call
         self._seed = rng
         self._make = make
         self._per_head_dim = per_head_dim
+        self._per_dtype = per_dtype
         self._cache: dict[tuple, dict] = {}
 
     def draw(self, q, k, v) -> dict:
         xp = array_module(q=q, k=k, v=v)
-        key = (module_name(xp), str(q.dtype), q.shape[-1] if self._per_head_dim else None)
+        dtype = str(q.dtype) if self._per_dtype else None
+        key = (module_name(xp), dtype, q.shape[-1] if self._per_head_dim else None)
         if key not in self._cache:
             self._cache[key] = self._make(make_rng(self._seed, xp), xp, q)
+        return self._cache[key]
+
+    def draw_on(self, xp) -> dict:
+        """The draws of backend ``xp``, for draws that depend on nothing else (``make`` gets no q).
+
+        Draws that depend on the dtype or head dimension give ``{}``: they are no part
+        of a dense pattern.
+        """
+        if self._per_dtype or self._per_head_dim:
+            return {}
+        key = (module_name(xp), None, None)
+        if key not in self._cache:
+            self._cache[key] = self._make(make_rng(self._seed, xp), xp, None)
         return self._cache[key]
 
 
@@ -717,4 +746,219 @@ def _register_memories(compressive, complexity):
     )
 
 
+def _register_bigbird():
+    """BigBird (ITC): window, global and random blocks (derivations/09-bigbird.md)."""
+    from . import bigbird
+
+    def build(*, block=64, global_blocks=2, r=3, max_length=4096, random_blocks=None, rng=None):
+        block = check_int("block", block, minimum=1)
+        g = check_int("global_blocks", global_blocks, minimum=0)
+        r = check_int("r", r, minimum=0)
+        max_length = check_int("max_length", max_length, minimum=1)
+        call = {"block": block, "global_blocks": g}
+        if random_blocks is not None:  # an explicit assignment, checked per call
+            if getattr(random_blocks, "ndim", None) != 2:
+                raise ValueError(
+                    f"random_blocks must be an integer array (n_blocks, r), "
+                    f"got {random_blocks!r:.60}"
+                )
+            r = int(random_blocks.shape[1])
+            return Built({**call, "random_blocks": random_blocks}, {"block": block, "g": g, "r": r})
+        max_blocks = -(-max_length // block)
+        # (9.3)  drawn once for the longest input, ⌈max_length/b⌉ blocks; shorter inputs use
+        # its first rows, as if padded to max_length.  Drawing one here checks r now.
+        bigbird.random_block_assignment(max_blocks, r, global_blocks=g, rng=0, xp="numpy")
+
+        def make(generator, xp, q):
+            assignment = bigbird.random_block_assignment(
+                max_blocks, r, global_blocks=g, rng=generator, xp=xp
+            )
+            return {"random_blocks": assignment}
+
+        draws = _Draws(rng, make, per_head_dim=False, per_dtype=False) if r else None
+        return Built(call, {"block": block, "g": g, "r": r}, draws)
+
+    def cost(formula):
+        def f(n, d, d_v, *, causal, block, g, r):
+            return formula(n, d, d_v, block=block, g=g, r=r)
+
+        return f
+
+    def pattern(n, m, *, causal, xp, block, global_blocks, random_blocks=None):
+        if random_blocks is not None:
+            random_blocks = xp.asarray(random_blocks)
+        return bigbird.bigbird_pattern(
+            n, block=block, global_blocks=global_blocks, random_blocks=random_blocks, xp=xp
+        )
+
+    register(
+        Mechanism(
+            name="bigbird",
+            summary="BigBird (ITC): window, global and random blocks (random edges: a small world)",
+            function=bigbird.bigbird_attention,
+            paper=Paper(
+                "Zaheer et al.", 2020, "2007.14062", "Big Bird: Transformers for Longer Sequences"
+            ),
+            families=("fixed patterns", "global memory"),
+            exact=True,
+            supports=bigbird.SUPPORTS,
+            memory_order="n·b·(3 + g + r)",
+            build=build,
+            memory=cost(complexity.bigbird_memory),
+            flops=cost(complexity.bigbird_flops),
+            pattern=pattern,
+            examples=(
+                {"block": 2, "global_blocks": 1, "r": 2, "max_length": 40, "rng": 0},
+                {"block": 3, "global_blocks": 0, "r": 1, "max_length": 17, "rng": 1},
+                {"block": 4, "global_blocks": 2, "r": 0},
+            ),
+            bench={
+                "bigbird": lambda n: {
+                    "block": 64,
+                    "global_blocks": 2,
+                    # 3 random blocks where a query block has that many left to draw from
+                    "r": min(3, max(0, -(-n // 64) - 3 - 2)),
+                    "max_length": n,
+                    "rng": 0,
+                }
+            },
+        )
+    )
+
+
+def _register_reformer():
+    """Reformer LSH attention (10.1)-(10.7): hashed, sorted and chunked; rotations kept per d."""
+    from . import reformer
+
+    def build(*, buckets=8, chunk=4, rounds=1, shared_qk=True, rng=None):
+        buckets = reformer._check_buckets(buckets)
+        chunk = check_int("chunk", chunk, minimum=1)
+        rounds = check_int("rounds", rounds, minimum=1)
+        if not isinstance(shared_qk, bool):
+            raise TypeError(f"shared_qk must be True or False, got {shared_qk!r}")
+
+        def make(g, xp, q):
+            rotations = reformer.random_rotations(
+                q.shape[-1], buckets=buckets, rounds=rounds, rng=g, xp=xp, dtype=str(q.dtype)
+            )
+            return {"rotations": rotations}
+
+        return Built(
+            {"chunk": chunk, "shared_qk": shared_qk},
+            {"buckets": buckets, "chunk": chunk, "rounds": rounds},
+            _Draws(rng, make, per_head_dim=True),
+        )
+
+    def cost(formula):
+        def f(n, d, d_v, *, causal, buckets, chunk, rounds):
+            return formula(n, d, d_v, buckets=buckets, chunk=chunk, rounds=rounds)
+
+        return f
+
+    register(
+        Mechanism(
+            name="reformer",
+            summary="Reformer: LSH buckets, sorted and chunked; several hash rounds",
+            function=reformer.lsh_attention,
+            paper=Paper(
+                "Kitaev, Kaiser & Levskaya",
+                2020,
+                "2001.04451",
+                "Reformer: The Efficient Transformer",
+            ),
+            families=("learnable patterns",),
+            exact=False,
+            supports=reformer.SUPPORTS,
+            memory_order="n·c·rounds",
+            build=build,
+            memory=cost(complexity.lsh_attention_memory),
+            flops=cost(complexity.lsh_attention_flops),
+            narrow=lambda call: (
+                {} if call.get("shared_qk", True) else {"causal": reformer.SEPARATE_KEYS_NOT_CAUSAL}
+            ),
+            examples=(
+                {"buckets": 2, "chunk": 4, "rng": 0},
+                {"buckets": 4, "chunk": 3, "rounds": 3, "rng": 1},
+                {"buckets": 6, "chunk": 5, "rounds": 2, "shared_qk": False, "rng": 2},
+            ),
+            bench={"reformer": lambda n: {"buckets": 64, "chunk": 64, "rounds": 1, "rng": 0}},
+        )
+    )
+
+
+def _register_sparse_transformer():
+    """Sparse Transformer: the strided and fixed factorised patterns, one call per head choice."""
+    import math
+
+    from . import sparse_transformer as st
+
+    def build(*, kind="strided", stride=64, summary=None, heads="union"):
+        kind, stride, summary, heads = st.check_pattern_options(kind, stride, summary, heads)
+        options = {"kind": kind, "stride": stride, "heads": heads}
+        if summary is not None:
+            options["summary"] = summary
+        cost = {"kind": kind, "stride": stride, "summary": summary or 1, "heads": heads}
+        return Built(options, cost)
+
+    def cost(formula):
+        def f(n, d, d_v, *, causal, kind, stride, summary, heads):
+            return formula(
+                n, d, d_v, kind=kind, stride=stride, summary=summary, heads=heads, causal=causal
+            )
+
+        return f
+
+    def pattern(n, m, *, causal, xp, kind, stride, heads, summary=None):
+        return st.sparse_transformer_pattern(
+            n, kind=kind, stride=stride, summary=summary, heads=heads, causal=causal, xp=xp
+        )
+
+    register(
+        Mechanism(
+            name="sparse_transformer",
+            summary="Sparse Transformer: strided or fixed factorised patterns, l ≈ √n",
+            function=st.sparse_transformer_attention,
+            paper=Paper(
+                "Child, Gray, Radford & Sutskever",
+                2019,
+                "1904.10509",
+                "Generating Long Sequences with Sparse Transformers",
+            ),
+            families=("fixed patterns",),
+            exact=True,
+            supports=st.SUPPORTS,
+            memory_order="n·(l + n/l)",
+            build=build,
+            memory=cost(complexity.sparse_transformer_memory),
+            flops=cost(complexity.sparse_transformer_flops),
+            pattern=pattern,
+            examples=(
+                {"kind": "strided", "stride": 4},
+                {"kind": "fixed", "stride": 4, "summary": 2},
+                {"kind": "strided", "stride": 3, "heads": "second"},
+                {"kind": "fixed", "stride": 5, "heads": "first"},
+                {"kind": "fixed", "stride": 6, "summary": 3, "heads": "second"},
+            ),
+            bench={
+                # l = ⌈√n⌉: the paper's l ≈ √n
+                "sparse_strided": lambda n: {
+                    "kind": "strided",
+                    "stride": math.isqrt(n - 1) + 1,
+                    "causal": True,
+                },
+                # l = ⌈√(c·n)⌉ balances the block head's l keys and the summary head's c·n/l
+                "sparse_fixed": lambda n: {
+                    "kind": "fixed",
+                    "stride": math.isqrt(8 * n - 1) + 1,
+                    "summary": 8,
+                    "causal": True,
+                },
+            },
+        )
+    )
+
+
 _register_all()
+_register_bigbird()
+_register_reformer()
+_register_sparse_transformer()

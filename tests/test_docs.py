@@ -123,3 +123,18 @@ def test_readme_cupy_example_runs_on_a_gpu():
     namespace = {}
     for block in _using_it_blocks():
         exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+
+
+def test_readme_real_attention_example_runs():
+    from refattn.pretrained import INSTALL_COMMAND, MinilmNotFound, find_minilm
+
+    try:
+        find_minilm()
+    except MinilmNotFound:
+        pytest.skip(f"the MiniLM weights are not installed; install with: {INSTALL_COMMAND}")
+    section = README.split("## Real attention", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    namespace = {"refattn": __import__("refattn")}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+    assert namespace["embeddings"].shape == (2, 384)
+    assert namespace["window"].last.shape == (2, 512, 384)

@@ -4,7 +4,19 @@
 importing this package registers them all.
 """
 
-from . import compressive, exact, linformer, longformer, performer, scaling  # noqa: F401
+from . import (  # noqa: F401
+    bigbird,
+    compressive,
+    dropin,
+    exact,
+    linformer,
+    longformer,
+    performer,
+    real_attention,
+    reformer,
+    scaling,
+    sparse_transformer,
+)
 from .registry import FIGURES, Figure, generate, register
 
 __all__ = ["FIGURES", "Figure", "generate", "register"]

@@ -7,8 +7,9 @@ from matplotlib.figure import Figure
 
 from ..jl import distortion, min_dim, projection
 from ..linformer import linformer_attention, lowrank_context
+from ..real_attention import random_attention_spectra
 from ..softmax import softmax, softmax_attention
-from ..spectra import best_rank_k, cumulative_spectrum, singular_values
+from ..spectra import best_rank_k
 from .registry import register
 
 PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a")
@@ -96,14 +97,11 @@ SCALES = (0.5, 1.0, 2.0, 4.0)
 )
 def linformer_spectrum_synthetic() -> Figure:
     n, d = 512, 64
-    g = np.random.default_rng(3)
+    spectra = random_attention_spectra(n=n, d=d, scales=SCALES, seed=3)
     fig = Figure()
     ax = fig.subplots()
     index = np.arange(1, n + 1)
-    for color, scale in zip(PALETTE, SCALES, strict=True):
-        q, k = (scale * g.standard_normal((n, d)) for _ in range(2))
-        p = softmax(q @ k.T / np.sqrt(d))
-        c = cumulative_spectrum(singular_values(p))
+    for color, scale, c in zip(PALETTE, SCALES, spectra["c"], strict=True):
         ax.plot(index, c, color=color, label=f"q, k entries ~ N(0, {scale}²): c_128 = {c[127]:.2f}")
     ax.axvline(128, color="0.5", linestyle=":", linewidth=1)
     ax.set_xlabel("singular value index i")

@@ -27,6 +27,10 @@ COLORS = {
     "favor_causal": "#c5b0d5",
     "xl": "#e377c2",
     "compressive": "#8c564b",
+    "reformer": "#bcbd22",
+    "bigbird": "#17becf",
+    "sparse_strided": "#393b79",
+    "sparse_fixed": "#637939",
 }
 
 

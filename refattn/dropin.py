@@ -1,0 +1,334 @@
+"""Every mechanism dropped into a pretrained encoder, without fine-tuning: what it costs.
+
+Longformer (Beltagy, Peters & Cohan 2020, arXiv:2004.05150) argues that a
+pretrained checkpoint takes a new attention pattern as a drop-in; Linformer
+(Wang et al. 2020, arXiv:2006.04768) and the Performer (Choromanski et al. 2021,
+arXiv:2009.14794) approximate softmax attention and so, in principle, can be
+swapped in too.  The reading-group post "Long-range Transformers" (Hugging
+Face, February 2021) leaves two questions about FAVOR+ open: do its small
+errors grow through the layers, and which of its components matters most?
+This module measures all three on all-MiniLM-L6-v2 (:mod:`refattn.pretrained`)
+over real text, with no training of any kind:
+
+* (7.5) :func:`dropin_sweep`: every registered mechanism in every layer, over a
+  sweep of its size parameter; the cosine of the sentence embeddings to the
+  exact model's, against the working set of :mod:`refattn.complexity`;
+* (7.6) the exact drop-ins, chunked attention and a window covering the
+  sequence, give the exact model's embeddings to float32 rounding;
+* (7.7) :func:`error_propagation`: the hidden states' relative error when
+  FAVOR+ replaces the attention of every layer, against one layer at a time;
+* (7.8) :func:`favor_components`: the attention-output error of FAVOR on the
+  model's own queries, keys and values, for positive vs trigonometric
+  features × iid vs orthogonal × χ vs √d norms.
+
+Numbers as in ``derivations/07-pretrained.md``.  The model runs on either
+backend; the results are host-side NumPy arrays (:func:`refattn.backend.to_numpy`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ._validation import check_int
+from .backend import to_numpy
+from .mechanisms import REGISTRY, mechanism
+from .performer import favor_attention, random_features
+from .pretrained import Encoder
+from .softmax import softmax_attention
+
+__all__ = [
+    "COMPONENTS",
+    "EFFECTS",
+    "default_sweeps",
+    "dropin_sweep",
+    "error_propagation",
+    "favor_components",
+    "relative_error",
+]
+
+#: The FAVOR variants of :func:`favor_components`: (kind, orthogonal, norms).
+COMPONENTS = tuple(itertools.product(("positive", "trig"), (False, True), ("chi", "sqrt_d")))
+#: The error ratios :func:`favor_components` reports, one per component.
+EFFECTS = ("trig / positive", "iid / orthogonal", "√d norms / χ norms")
+
+
+def default_sweeps(n: int = 512) -> dict[str, tuple[str | None, tuple[dict, ...]]]:
+    """The sweep of :func:`dropin_sweep` for sequences of ``n`` tokens.
+
+    ``name → (size option, configurations)``; each configuration is the
+    options of ``refattn.mechanism(name, **options)``, and the size option
+    names the one that is plotted.
+
+    * ``sliding_window``: ``window`` 8 … 256, the [CLS] token (position 0) global;
+    * ``linformer``: ``k`` 16 … 256, Gaussian projections of ``max_length = n``;
+    * ``favor``: ``features`` 16 … 512, positive orthogonal features with χ
+      norms; the other feature kinds at 256;
+    * ``chunked``: one chunk size (it is exact: the cosine must be 1);
+    * ``xl`` and ``compressive``: segments of ``n/8`` and ``n/4`` tokens with a
+      memory as long as the segment; the compressive memory adds ``n/32``
+      blocks, each pooling 4 older positions;
+    * ``bigbird``: blocks of ``n/32`` and ``n/16`` tokens (2 global blocks, 3 random);
+    * ``reformer``: separate keys (the model's own), chunks of ``n/16`` and
+      ``n/4`` tokens with ``n / chunk`` buckets, one hash round;
+    * ``sparse_transformer``: the strided pattern, strides 16 and 32;
+    * ``softmax``: the exact model itself (cosine 1 by definition).
+
+    A mechanism registered later and missing here runs once with its defaults.
+    """
+    n = check_int("n", n, minimum=8)
+
+    def sweep(option, values, **fixed):
+        return option, tuple({**fixed, option: value} for value in values)
+
+    favor = {"orthogonal": True, "norms": "chi", "rng": 0}
+    segments = (n // 8, n // 4)
+    return {
+        "softmax": (None, ({},)),
+        "chunked": sweep("chunk_size", (n // 4,)),
+        "sliding_window": sweep("window", (8, 16, 32, 64, 128, 256), global_tokens=(0,)),
+        "favor": sweep("features", (16, 32, 64, 128, 256, 512), **favor),
+        "favor_hyperbolic": sweep("features", (256,), **favor),
+        "favor_trig": sweep("features", (256,), **favor),
+        "favor_relu": sweep("features", (256,), **favor),
+        "linformer": sweep("k", (16, 32, 64, 128, 256), max_length=n, kind="gaussian", rng=0),
+        "xl": ("segment", tuple({"segment": s, "memory": s} for s in segments)),
+        "compressive": (
+            "segment",
+            tuple({"segment": s, "memory": s, "compressed": n // 32, "rate": 4} for s in segments),
+        ),
+        "bigbird": sweep("block", (n // 32, n // 16), max_length=n, rng=0),
+        "reformer": (
+            "chunk",
+            tuple(
+                {"chunk": c, "buckets": max(2, n // c), "shared_qk": False, "rng": 0}
+                for c in (n // 16, n // 4)
+            ),
+        ),
+        "sparse_transformer": sweep("stride", (16, 32), kind="strided"),
+    }
+
+
+def relative_error(approx, exact) -> float:
+    """``‖approx − exact‖ / ‖exact‖`` over all entries (Frobenius), as a host float."""
+    a, e = to_numpy(approx).astype(np.float64), to_numpy(exact).astype(np.float64)
+    return float(np.linalg.norm(a - e) / np.linalg.norm(e))
+
+
+def _embeddings(encoder: Encoder, ids, attention=None):
+    out = encoder.forward(ids, attention=attention)
+    return to_numpy(Encoder.pool(out.last, out.attention_mask)).astype(np.float64)
+
+
+def dropin_sweep(
+    encoder: Encoder, ids, *, sweeps: Mapping[str, tuple] | None = None
+) -> dict[str, np.ndarray]:
+    """Sentence-embedding cosine to the exact model for every registered mechanism (7.5).
+
+    Each configuration replaces the attention of *every* layer; nothing is
+    retrained.  Iterates :data:`refattn.mechanisms.REGISTRY`, so every
+    registered mechanism appears: with its entry of ``sweeps``, or else once
+    with its defaults.  ``xl`` and ``compressive`` are called with
+    ``causal=False``, as the encoder calls everything: each segment attends to
+    itself both ways and to its memory of the *past*, never to later segments.
+
+    Parameters
+    ----------
+    encoder : Encoder
+    ids : int array (N, n)
+        Unpadded token ids (e.g. :func:`refattn.pretrained.text_chunks`).
+    sweeps : mapping, optional
+        ``name → (size option or None, configurations)``, default
+        :func:`default_sweeps` ``(n)``; a name given no configurations is
+        left out.
+
+    Returns
+    -------
+    dict of numpy arrays, one row per configuration (C rows)
+        ``mechanism`` (C,) str: registry name; ``option`` (C,) str: the size
+        option swept ("" if none); ``size`` (C,) int: its value (−1 if none);
+        ``cosine`` (C, N): cosine of each chunk's embedding to the exact
+        model's; ``memory_bytes`` (C,): complexity.py's working set of one
+        layer's attention at this ``n``, all heads, in bytes of the model's
+        dtype; ``memory_relative`` (C,): the same over exact attention's;
+        ``unrelated_cosine`` (): for scale, the exact model's mean cosine
+        between the embeddings of *different* chunks (NaN for one chunk).
+    """
+    n = ids.shape[-1]
+    sweeps = default_sweeps(n) if sweeps is None else sweeps
+    config = encoder.config
+    exact = _embeddings(encoder, ids)
+    itemsize = np.dtype(str(encoder.embed(ids[:1, :1]).dtype)).itemsize
+    exact_memory = mechanism("softmax").memory(n, config.head_dim)
+    rows = {k: [] for k in ("mechanism", "option", "size", "cosine", "memory_bytes")}
+    for name in REGISTRY:
+        option, configurations = sweeps.get(name, (None, ({},)))
+        for options in configurations:
+            attend = mechanism(name, **options)
+            if name == "softmax":
+                cos = np.ones(ids.shape[0])
+            else:
+                cos = np.sum(_embeddings(encoder, ids, attend) * exact, axis=-1)  # (N,)
+            rows["mechanism"].append(name)
+            rows["option"].append(option or "")
+            rows["size"].append(int(options[option]) if option else -1)
+            rows["cosine"].append(cos)
+            rows["memory_bytes"].append(attend.memory(n, config.head_dim) * config.heads * itemsize)
+    result = {k: np.array(v) for k, v in rows.items()}
+    result["memory_relative"] = result["memory_bytes"] / (exact_memory * config.heads * itemsize)
+    # what unrelated text looks like: the exact model's cosine between different chunks
+    pairs = exact @ exact.T  # (N, N)
+    others = ~np.eye(len(exact), dtype=bool)
+    result["unrelated_cosine"] = np.array(pairs[others].mean() if others.any() else np.nan)
+    return result
+
+
+def error_propagation(
+    encoder: Encoder,
+    ids,
+    *,
+    features: Sequence[int] = (32, 128, 512),
+    seeds: Sequence[int] = (0, 1, 2),
+) -> dict[str, np.ndarray]:
+    """Do FAVOR+'s errors grow through the layers? (7.7)
+
+    For each number of features ``m`` and seed, FAVOR+ (positive orthogonal
+    features, χ norms) replaces the attention of all ``L`` layers, each layer
+    with its own draw ``ω`` (seed ``1000·seed + layer``); then each layer
+    alone, with the same draw, the others exact.  Measured: the relative error
+    ``‖h_l − h_l^exact‖ / ‖h_l^exact‖`` of the hidden states over all chunks
+    and tokens.
+
+    Parameters
+    ----------
+    encoder : Encoder
+    ids : int array (N, n)
+    features : sequence of int
+        The ``m`` values (F of them).
+    seeds : sequence of int
+        Independent draws (S of them), for the spread.
+
+    Returns
+    -------
+    dict of numpy arrays
+        ``features`` (F,), ``seeds`` (S,); ``all_layers`` (F, S, L): error of
+        layer ``l``'s output with FAVOR in every layer; ``one_layer`` (F, S, L):
+        error of layer ``l``'s output with FAVOR in layer ``l`` only (the error
+        a layer adds by itself); ``one_layer_last`` (F, S, L): error of the last
+        layer's output with FAVOR in layer ``l`` only (how that error has
+        grown or shrunk by the top).
+    """
+    layers = encoder.config.layers
+    exact = encoder.forward(ids).hidden_states[1:]  # L arrays (N, n, hidden)
+    shape = (len(features), len(seeds), layers)
+    everywhere, own, last = np.empty(shape), np.empty(shape), np.empty(shape)
+    for (i, m), (j, seed) in itertools.product(enumerate(features), enumerate(seeds)):
+        m = check_int("features", m, minimum=1)
+        favor = [mechanism("favor", features=m, rng=1000 * seed + at) for at in range(layers)]
+        hidden = encoder.forward(ids, attention=favor).hidden_states[1:]
+        everywhere[i, j] = [relative_error(h, e) for h, e in zip(hidden, exact, strict=True)]
+        for layer in range(layers):
+            single = [None] * layers
+            single[layer] = favor[layer]
+            hidden = encoder.forward(ids, attention=single).hidden_states[1:]
+            own[i, j, layer] = relative_error(hidden[layer], exact[layer])
+            last[i, j, layer] = relative_error(hidden[-1], exact[-1])
+    return {
+        "features": np.array(features),
+        "seeds": np.array(seeds),
+        "all_layers": everywhere,
+        "one_layer": own,
+        "one_layer_last": last,
+    }
+
+
+def favor_components(
+    encoder: Encoder,
+    ids,
+    *,
+    features: Sequence[int] = (64, 256),
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    layers: Sequence[int] | None = None,
+) -> dict[str, np.ndarray]:
+    """Which FAVOR+ component matters most, on the model's own q, k, v? (7.8)
+
+    The exact model is run once; each layer's real queries, keys and values
+    come from :meth:`Encoder.qkv`.  Every variant of :data:`COMPONENTS`,
+    positive vs trigonometric features × iid vs orthogonal ``ω`` × χ vs √d
+    row norms, draws ``ω`` with :func:`refattn.performer.random_features`
+    (``m`` rows for every variant: trig features are then ``2m`` wide, as in
+    the paper's comparison at equal ``m``) and approximates attention with
+    :func:`refattn.performer.favor_attention`.  Measured: each head's relative
+    output error ``‖FAVOR − softmax‖ / ‖softmax‖`` over all chunks and tokens.
+
+    Parameters
+    ----------
+    encoder : Encoder
+    ids : int array (N, n)
+    features : sequence of int
+        The ``m`` values (F of them).
+    seeds : sequence of int
+        Draws of ``ω`` (S of them); a seed draws the same ``ω`` for every layer.
+    layers : sequence of int, optional
+        The layers to measure (default all, L of them).
+
+    Returns
+    -------
+    dict of numpy arrays
+        ``kind`` (V,) str, ``orthogonal`` (V,) bool, ``norms`` (V,) str: the
+        V = 8 variants; ``features`` (F,); ``seeds`` (S,); ``layers`` (L,);
+        ``error`` (V, F, S, L, H): per-head relative error;
+        ``effect_names`` (3,): :data:`EFFECTS`; ``effect`` (3, F, S): for
+        each component, the error with its first setting over the error with
+        its second (trig/positive, iid/orthogonal, √d/χ), the other two
+        components, the layer and the head held fixed: the median of those
+        ratios (geometric: the median of the log ratio), per seed;
+        ``uniform_error`` (L, H): for scale, the same error of uniform
+        attention (every query outputs the mean of the values).
+    """
+    layers = list(range(encoder.config.layers)) if layers is None else list(layers)
+    hidden = encoder.forward(ids).hidden_states
+    config = encoder.config
+    error = np.empty((len(COMPONENTS), len(features), len(seeds), len(layers), config.heads))
+    uniform = np.empty((len(layers), config.heads))
+    for c, layer in enumerate(layers):
+        q, k, v = encoder.qkv(layer, hidden[layer])  # (N, heads, n, head_dim)
+        exact = to_numpy(softmax_attention(q, k, v)).astype(np.float64)
+        scale = np.sqrt(np.sum(exact**2, axis=(0, 2, 3)))  # (heads,)
+        mean = to_numpy(v).astype(np.float64).mean(axis=-2, keepdims=True)  # (N, heads, 1, d)
+        uniform[c] = np.sqrt(np.sum((mean - exact) ** 2, axis=(0, 2, 3))) / scale
+        for (a, (kind, orthogonal, norms)), (b, m), (s, seed) in itertools.product(
+            enumerate(COMPONENTS), enumerate(features), enumerate(seeds)
+        ):
+            omega = random_features(
+                m, config.head_dim, orthogonal=orthogonal, norms=norms, rng=seed,
+                xp=encoder.xp, dtype=str(q.dtype),
+            )  # fmt: skip
+            approx = to_numpy(favor_attention(q, k, v, omega=omega, kind=kind))
+            diff = np.sqrt(np.sum((approx - exact) ** 2, axis=(0, 2, 3)))  # (heads,)
+            error[a, b, s, c] = diff / scale
+    kinds, orthogonals, norms = zip(*COMPONENTS, strict=True)
+    kinds, orthogonals, norms = np.array(kinds), np.array(orthogonals), np.array(norms)
+    # (7.8) the effect of a component: the error ratio of its two settings, the other two
+    # components, the layer and the head held fixed; the median ratio over those, per seed
+    cube = np.log(error).reshape(2, 2, 2, *error.shape[1:])  # (kind, orthogonal, norms, F, S, L, H)
+    ratios = (
+        cube[1] - cube[0],  # trig / positive: (orthogonal, norms, F, S, L, H)
+        cube[:, 0] - cube[:, 1],  # iid / orthogonal: (kind, norms, ...)
+        cube[:, :, 1] - cube[:, :, 0],  # √d / χ: (kind, orthogonal, ...)
+    )
+    effect = np.stack([np.exp(np.median(r, axis=(0, 1, 4, 5))) for r in ratios])  # (3, F, S)
+    return {
+        "kind": kinds,
+        "orthogonal": orthogonals,
+        "norms": norms,
+        "features": np.array(features),
+        "seeds": np.array(seeds),
+        "layers": np.array(layers),
+        "error": error,
+        "uniform_error": uniform,
+        "effect_names": np.array(EFFECTS),
+        "effect": effect,
+    }

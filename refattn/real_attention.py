@@ -1,0 +1,513 @@
+"""What the attention of a real pretrained model looks like: spectra, locality, Linformer on it.
+
+The papers argue from *trained* attention.  Linformer (Wang et al. 2020,
+arXiv:2006.04768, Figure 1) finds the attention matrices of pretrained RoBERTa
+close to low-rank; Longformer (Beltagy, Peters & Cohan 2020, arXiv:2004.05150)
+finds pretrained heads mostly local; the reading-group post ("Long-range
+Transformers", Hugging Face, February 2021) asks whether Linformer's
+projections could simply be random.  These functions measure each question on
+the exact attention of all-MiniLM-L6-v2 (:mod:`refattn.pretrained`) over
+512-token chunks of real text, one chunk at a time (one chunk's attention is
+6 layers × 12 heads × 512² weights; all of them at once would not fit).
+
+Items of ``derivations/07-pretrained.md``:
+
+* (7.1) the cumulative singular-value spectrum of real attention, per layer:
+  :func:`attention_spectra`, with random attention for contrast
+  (:func:`random_attention_spectra`, :func:`random_attention_like`);
+* (7.2) its value at ``k = 128`` for every layer × head: :func:`spectrum_heatmap`;
+* (7.3) the mass inside a sliding window as the window grows: :func:`attention_locality`
+  (:func:`window_mass`);
+* (7.4) Linformer with random and mean-pooling projections on real q, k, v,
+  against the best rank-``k`` approximation of ``P``: :func:`linformer_projection_errors`.
+
+Every function returns a dict of NumPy arrays; the heavy work runs on the
+encoder's backend.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._validation import array_module, check_float_array, check_int
+from .backend import module_for, to_numpy
+from .jl import KINDS, projection
+from .linformer import linformer_attention
+from .softmax import softmax, softmax_attention
+from .spectra import cumulative_spectrum
+
+__all__ = [
+    "KS",
+    "WIDTHS",
+    "attention_locality",
+    "attention_singular_values",
+    "attention_spectra",
+    "chunk_outputs",
+    "linformer_projection_errors",
+    "mean_pooling",
+    "random_attention_like",
+    "random_attention_spectra",
+    "spectrum_heatmap",
+    "window_mass",
+]
+
+#: One-sided windows of the locality experiment (``window = w`` keeps ``|i − j| <= w``).
+WIDTHS = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
+#: Projected lengths of the Linformer experiment.
+KS = (16, 32, 64, 128, 256)
+
+
+def chunk_outputs(encoder, ids):
+    """Run the exact encoder on one chunk at a time, with its attention weights.
+
+    Parameters
+    ----------
+    encoder : refattn.pretrained.Encoder
+    ids : int array (N, n)
+        Token ids without padding, e.g. :func:`refattn.pretrained.text_chunks`.
+
+    Yields
+    ------
+    EncoderOutput
+        Of one chunk: ``hidden_states`` ``(1, n, hidden)`` per layer and
+        ``attentions`` ``(1, heads, n, n)`` per layer.
+    """
+    ids = _check_ids(encoder, ids)
+    for row in range(ids.shape[0]):
+        yield encoder.forward(ids[row : row + 1], return_attention=True)
+
+
+# ---------------------------------------------------------------------------
+# (7.1), (7.2)  spectra
+
+
+def attention_singular_values(p):
+    """Singular values of attention matrices ``p (..., n, n)``, descending, in float64.
+
+    Computed as the square roots of the eigenvalues of the symmetric ``P Pᵀ``
+    (``eigvalsh``), which is about twice as fast as an SVD at ``n = 512``
+    and matches it to ``~1e-8·σ₁`` (squaring loses the relative accuracy of the
+    smallest values, not their absolute accuracy, and ``c_k`` only sums them).
+    """
+    xp = array_module(p=p)
+    check_float_array("p", p)
+    if p.ndim < 2 or p.shape[-1] != p.shape[-2]:
+        raise ValueError(f"p must have shape (..., n, n), got {p.shape}")
+    p = p.astype("float64")
+    gram = p @ xp.swapaxes(p, -1, -2)  # (..., n, n)  P Pᵀ = U Σ² Uᵀ
+    eigenvalues = xp.linalg.eigvalsh(gram)[..., ::-1]  # (..., n)  σ², descending
+    return xp.sqrt(xp.maximum(eigenvalues, 0.0))
+
+
+def random_attention_spectra(*, n=512, d=64, scales=(0.5, 1.0, 2.0, 4.0), seed=3):
+    """Cumulative spectra of attention from random queries and keys, for contrast with real heads.
+
+    ``P = softmax(QKᵀ/√d)`` with ``Q, K`` of iid ``N(0, scale²)`` entries, one
+    ``n × n`` matrix per scale, drawn in order from one generator seeded with
+    ``seed`` (the figure ``linformer-spectrum-synthetic`` draws these).
+
+    Returns
+    -------
+    dict
+        ``scale`` ``(S,)``; ``c`` ``(S, n)``: ``c[s, i−1] = Σ_{j<=i} σ_j / Σ σ_j``.
+    """
+    n, d = check_int("n", n, minimum=1), check_int("d", d, minimum=1)
+    g = np.random.default_rng(seed)  # a NumPy stream: the same curves on every backend
+    curves = []
+    for scale in scales:
+        q, k = (scale * g.standard_normal((n, d)) for _ in range(2))  # (n, d)
+        p = softmax(q @ k.T / math.sqrt(d))  # (n, n)
+        curves.append(cumulative_spectrum(attention_singular_values(p)))
+    return {"scale": np.asarray(scales, dtype=float), "c": np.stack(curves)}
+
+
+def attention_spectra(encoder, ids, *, quantiles=(0.1, 0.9), seed=0):
+    """Normalised cumulative singular values of every head's exact attention, per chunk (7.1).
+
+    For each chunk, layer and head, ``c_k = Σ_{i<=k} σ_i / Σ_i σ_i`` of the
+    ``n × n`` attention matrix ``P``.  Singular values, not eigenvalues: ``P``
+    is not symmetric, its eigenvalues are complex in general, and it is the
+    singular values that give the best rank-``k`` error (Eckart–Young).
+
+    For contrast, each head also gets random attention *at its own
+    temperature*: ``softmax(G)`` with ``G = s·Z Wᵀ/√d``, ``Z, W`` of iid
+    ``N(0, 1)`` entries ``(n, d)``, scaled so that the spread of its logits
+    (the standard deviation over keys, averaged over queries) equals the
+    head's own (:func:`random_attention_like`).
+
+    Parameters
+    ----------
+    encoder : refattn.pretrained.Encoder
+    ids : int array (N, n)
+        Chunks without padding.
+    quantiles : pair of floats in [0, 1]
+        The band reported over heads and chunks.
+    seed : int
+        Seed of the random attention.
+
+    Returns
+    -------
+    dict of numpy arrays
+        ``index`` ``(n,)``: ``1 … n``; ``c`` ``(N, layers, heads, n)``; ``mean``,
+        ``low``, ``high`` ``(layers, n)``: the mean and the two quantiles over
+        heads and chunks; ``logit_spread`` ``(layers, heads)``: each head's
+        logit spread, mean over chunks; ``random`` ``(layers, heads, n)``: the
+        spectrum of random attention at that spread.
+    """
+    lo, hi = _check_quantiles(quantiles)
+    ids = _check_ids(encoder, ids)
+    xp = module_for(encoder.xp)
+    curves, spreads = [], []
+    for out in chunk_outputs(encoder, ids):
+        per_layer, spread = [], []
+        for layer, p in enumerate(out.attentions):
+            per_layer.append(cumulative_spectrum(attention_singular_values(p[0])))  # (heads, n)
+            q, k, _ = encoder.qkv(layer, out.hidden_states[layer])  # (1, heads, n, d)
+            spread.append(_logit_spread(q[0], k[0]))  # (heads,)
+        curves.append(to_numpy(xp.stack(per_layer)))  # (layers, heads, n)
+        spreads.append(to_numpy(xp.stack(spread)))  # (layers, heads)
+    c = np.stack(curves)  # (N, layers, heads, n)
+    pooled = np.swapaxes(c, 0, 1).reshape(c.shape[1], -1, c.shape[-1])  # (layers, N·heads, n)
+    logit_spread = np.mean(spreads, axis=0)  # (layers, heads)
+    random = random_attention_like(
+        logit_spread, n=c.shape[-1], d=encoder.config.head_dim, seed=seed
+    )
+    return {
+        "index": np.arange(1, c.shape[-1] + 1),
+        "c": c,
+        "mean": pooled.mean(axis=1),
+        "low": np.quantile(pooled, lo, axis=1),
+        "high": np.quantile(pooled, hi, axis=1),
+        "logit_spread": logit_spread,
+        "random": random,
+    }
+
+
+def _logit_spread(q, k):
+    """Standard deviation of the logits ``q·k/√d`` over keys, mean over queries: ``(...)``."""
+    xp = array_module(q=q, k=k)
+    logits = q @ xp.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])  # (..., n, m)
+    return logits.astype("float64").std(axis=-1).mean(axis=-1)
+
+
+def random_attention_like(logit_spread, *, n, d, seed=0):
+    """Cumulative spectra of random attention whose logits have the given spreads.
+
+    For each entry ``s`` of ``logit_spread``: ``P = softmax(G)``, ``G = Z Wᵀ/√d``
+    with ``Z, W`` iid ``N(0, 1)`` of shape ``(n, d)`` (a fresh draw per entry),
+    rescaled so that its logit spread (:func:`attention_spectra`) is exactly ``s``.
+
+    Returns
+    -------
+    numpy array (*logit_spread.shape, n)
+    """
+    spreads = np.asarray(logit_spread, dtype=float)
+    n, d = check_int("n", n, minimum=1), check_int("d", d, minimum=1)
+    if not bool((spreads >= 0).all()):
+        raise ValueError("logit_spread must be >= 0 everywhere")
+    g = np.random.default_rng(seed)
+    curves = []
+    for s in spreads.ravel():
+        z, w = g.standard_normal((n, d)), g.standard_normal((n, d))  # (n, d)
+        logits = z @ w.T / math.sqrt(d)  # (n, n)
+        logits *= s / _logit_spread(z, w)  # spread exactly s
+        curves.append(cumulative_spectrum(attention_singular_values(softmax(logits))))
+    return np.reshape(curves, (*spreads.shape, n))
+
+
+def spectrum_heatmap(spectra, *, k=128):
+    """``c_k`` for every layer × head, mean over chunks (7.2): Linformer Figure 1, right.
+
+    Parameters
+    ----------
+    spectra : dict
+        What :func:`attention_spectra` returns.
+    k : int, 1 <= k <= n
+
+    Returns
+    -------
+    dict of numpy arrays
+        ``c_k`` ``(layers, heads)``: mean over chunks; ``spread`` ``(layers,
+        heads)``: the standard deviation over chunks; ``random`` ``(layers,
+        heads)``: ``c_k`` of random attention at each head's logit spread;
+        ``k``: the scalar, as a 0-d array.
+    """
+    c = spectra["c"]  # (N, layers, heads, n)
+    k = check_int("k", k, minimum=1)
+    if k > c.shape[-1]:
+        raise ValueError(f"k must be at most n = {c.shape[-1]}, got {k}")
+    at_k = c[..., k - 1]  # (N, layers, heads)
+    return {
+        "k": np.asarray(k),
+        "c_k": at_k.mean(axis=0),
+        "spread": at_k.std(axis=0),
+        "random": spectra["random"][..., k - 1],
+    }
+
+
+# ---------------------------------------------------------------------------
+# (7.3)  locality
+
+
+def window_mass(p, *, global_tokens=()):
+    """Attention mass a sliding window keeps, for every one-sided window ``w = 0 … n−1``.
+
+    ``mass[..., w] = Σ_{(i, j) kept} P_ij / n``, the mean over queries of the
+    weight exact attention puts on the keys that
+    ``refattn.mechanism("sliding_window", window=w, global_tokens=…)`` keeps:
+    ``|i − j| <= w``, or ``i`` or ``j`` global.  It is non-decreasing in ``w``
+    and reaches 1 at ``w = n − 1``.
+
+    Parameters
+    ----------
+    p : array (..., n, n)
+        Attention weights, rows summing to 1.
+    global_tokens : sequence of int
+        Positions that attend, and are attended by, every position.
+
+    Returns
+    -------
+    array (..., n)
+    """
+    xp = array_module(p=p)
+    check_float_array("p", p)
+    if p.ndim < 2 or p.shape[-1] != p.shape[-2]:
+        raise ValueError(f"p must have shape (..., n, n), got {p.shape}")
+    *batch, n, _ = p.shape
+    positions = xp.arange(n)
+    distance = xp.abs(positions[:, None] - positions[None, :])  # (n, n)  |i − j|
+    glob = [check_int("global token", g, minimum=0) for g in global_tokens]
+    if any(g >= n for g in glob):
+        raise ValueError(f"global_tokens must lie in [0, {n}), got {list(global_tokens)}")
+    if glob:
+        is_global = xp.zeros(n, dtype=bool)
+        is_global[xp.asarray(glob)] = True
+        # a global row or column is kept by every window: give it distance 0
+        distance = xp.where(is_global[:, None] | is_global[None, :], 0, distance)
+    stacked = p.reshape(-1, n * n)  # (B, n²)
+    count = stacked.shape[0]
+    # the weight at each distance, per matrix: one bincount over (matrix, distance) bins
+    bins = (xp.arange(count)[:, None] * n + distance.reshape(1, -1)).ravel()  # (B·n²,)
+    per_distance = xp.bincount(bins, weights=stacked.ravel(), minlength=count * n)
+    per_distance = per_distance.reshape(*batch, n) / n  # (..., n)
+    return xp.cumsum(per_distance, axis=-1)  # (..., n)  window w keeps distances <= w
+
+
+def attention_locality(encoder, ids, *, widths=WIDTHS, global_tokens=(0, -1), level=0.9):
+    """How local real heads are: the mass inside a sliding window of each width (7.3).
+
+    For every chunk, layer and head, :func:`window_mass` of the exact
+    attention, without and with ``global_tokens`` (default ``[CLS]`` and
+    ``[SEP]``, the first and last positions of every chunk).
+
+    Parameters
+    ----------
+    encoder : refattn.pretrained.Encoder
+    ids : int array (N, n)
+    widths : sequence of int in [0, n)
+        The one-sided windows reported.
+    global_tokens : sequence of int
+        Positions made global for the second measurement; negative ones count
+        from the end.
+    level : float in (0, 1]
+        The share of the mass a window must keep (``w_level`` below).
+
+    Returns
+    -------
+    dict of numpy arrays
+        ``widths`` ``(W,)``; ``mass``, ``mass_global`` ``(layers, heads, W)``:
+        mean over chunks; ``mass_chunks`` ``(N, layers, heads, W)``;
+        ``w_level``, ``w_level_global`` ``(layers, heads)``: the smallest
+        window whose mean mass reaches ``level``; ``uniform`` ``(W,)``: the
+        mass uniform attention ``P = 1/n`` would keep (no locality at all).
+    """
+    ids = _check_ids(encoder, ids)
+    n = ids.shape[1]
+    widths = np.asarray([check_int("width", w, minimum=0) for w in widths])
+    if widths.size == 0 or widths.max() >= n:
+        raise ValueError(f"widths must be non-empty and lie in [0, {n}), got {widths.tolist()}")
+    if not 0 < level <= 1:
+        raise ValueError(f"level must lie in (0, 1], got {level}")
+    glob = sorted({g % n for g in global_tokens})
+    plain, with_global = [], []
+    for out in chunk_outputs(encoder, ids):
+        plain.append([to_numpy(window_mass(p[0])) for p in out.attentions])
+        with_global.append(
+            [to_numpy(window_mass(p[0], global_tokens=glob)) for p in out.attentions]
+        )
+    profile = np.asarray(plain).mean(axis=0)  # (layers, heads, n)
+    profile_global = np.asarray(with_global).mean(axis=0)  # (layers, heads, n)
+    uniform = window_mass(np.full((n, n), 1.0 / n))  # (n,)
+    return {
+        "widths": widths,
+        "mass": profile[..., widths],
+        "mass_global": profile_global[..., widths],
+        "mass_chunks": np.asarray(plain)[..., widths],
+        "w_level": _first_reaching(profile, level),
+        "w_level_global": _first_reaching(profile_global, level),
+        "uniform": uniform[widths],
+    }
+
+
+def _first_reaching(profile, level):
+    """The smallest index ``w`` with ``profile[..., w] >= level`` (a little slack for rounding)."""
+    return np.argmax(profile >= level - 1e-9, axis=-1)
+
+
+# ---------------------------------------------------------------------------
+# (7.4)  Linformer with random projections on real attention
+
+
+def mean_pooling(n, k, *, xp=None, dtype="float64"):
+    """A ``(k, n)`` projection whose rows average consecutive blocks of positions.
+
+    Row ``r`` is ``1/b`` on its block of ``b ≈ n/k`` positions (the blocks of
+    ``numpy.array_split``) and 0 elsewhere; ``k = n`` gives the identity.
+
+    >>> mean_pooling(4, 2)
+    array([[0.5, 0.5, 0. , 0. ],
+           [0. , 0. , 0.5, 0.5]])
+    """
+    n, k = check_int("n", n, minimum=1), check_int("k", k, minimum=1)
+    if k > n:
+        raise ValueError(f"k must be at most n = {n}, got {k}")
+    xp = module_for(xp)
+    edges = [(r * n) // k for r in range(k + 1)]  # block r is [edges[r], edges[r + 1])
+    e = xp.zeros((k, n), dtype=dtype)
+    for r in range(k):
+        e[r, edges[r] : edges[r + 1]] = 1.0 / (edges[r + 1] - edges[r])
+    return e
+
+
+def linformer_projection_errors(encoder, ids, *, ks=KS, kinds=KINDS, seeds=4):
+    """Linformer's output error on real q, k, v, for random and mean-pooling projections (7.4).
+
+    For each chunk, layer and head, the relative error ``‖Ã − A‖_F / ‖A‖_F``
+    of the head output ``Ã = softmax(Q (EK)ᵀ/√d) (EV)`` (E = F, untrained,
+    the same ``E`` for every head and layer) against exact ``A = P V``, with
+
+    * ``E`` a random JL map of each kind (:func:`refattn.jl.projection`), one
+      draw per seed and ``k``;
+    * ``E`` = :func:`mean_pooling`;
+    * and, as a reference, ``P_k V`` with ``P_k`` the best rank-``k``
+      approximation of ``P`` (Eckart–Young).  ``P_k`` is optimal for ``P`` in
+      Frobenius norm, not for the output: a rank-``d_v`` matrix
+      (``P V V⁺``) reproduces ``A`` exactly, so it is no lower bound on the
+      output error of every rank-``k`` scheme.
+
+    Parameters
+    ----------
+    encoder : refattn.pretrained.Encoder
+    ids : int array (N, n)
+    ks : sequence of int in [1, n]
+    kinds : sequence of str
+        Kinds of :func:`refattn.jl.projection`.
+    seeds : int >= 1
+        Independent draws of every random projection (seeds ``0 … seeds−1``,
+        offset by ``1000·k``).
+
+    Returns
+    -------
+    dict of numpy arrays, all means over chunks
+        ``k`` ``(K,)``; one entry per kind, ``(seeds, layers, heads, K)``;
+        ``mean_pool`` and ``svd`` ``(layers, heads, K)``.
+    """
+    ids = _check_ids(encoder, ids)
+    xp = module_for(encoder.xp)
+    n = ids.shape[1]
+    ks = [check_int("k", kdim, minimum=1) for kdim in ks]
+    if not ks or max(ks) > n:
+        raise ValueError(f"ks must be non-empty and lie in [1, {n}], got {ks}")
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ValueError(f"kinds must be among {KINDS}, got {kind!r}")
+    seeds = check_int("seeds", seeds, minimum=1)
+    # the projections, drawn once: every chunk, layer and head sees the same E = F
+    maps = {
+        kind: [
+            [
+                projection(n, kdim, kind=kind, rng=1000 * kdim + s, xp=xp, dtype="float32")
+                for kdim in ks
+            ]
+            for s in range(seeds)
+        ]
+        for kind in kinds
+    }  # maps[kind][seed][K] is (k, n)
+    maps["mean_pool"] = [[mean_pooling(n, kdim, xp=xp, dtype="float32") for kdim in ks]]
+    totals = {}
+    for out in chunk_outputs(encoder, ids):
+        errors = {name: [] for name in (*maps, "svd")}
+        for layer, p in enumerate(out.attentions):
+            q, k, v = (x[0] for x in encoder.qkv(layer, out.hidden_states[layer]))  # (heads, n, d)
+            exact = softmax_attention(q, k, v)  # (heads, n, d)  A = P V
+            for name, draws in maps.items():
+                errors[name].append(
+                    [
+                        [
+                            _relative_error(linformer_attention(q, k, v, E=e, F=e), exact)
+                            for e in row
+                        ]
+                        for row in draws
+                    ]
+                )  # (seeds, K, heads) for this layer
+            errors["svd"].append(_best_rank_k_errors(p[0], v, ks))  # (K, heads)
+        for name, values in errors.items():
+            values = np.asarray(values)  # (layers, seeds, K, heads), or (layers, K, heads)
+            totals[name] = totals.get(name, 0.0) + values
+    count = ids.shape[0]
+    result = {"k": np.asarray(ks)}
+    for name in (*kinds, "mean_pool"):
+        per_seed = np.moveaxis(totals[name] / count, 1, 0)  # (seeds, layers, K, heads)
+        result[name] = per_seed.swapaxes(-1, -2)  # (seeds, layers, heads, K)
+    result["mean_pool"] = result["mean_pool"][0]  # (layers, heads, K): deterministic
+    result["svd"] = (totals["svd"] / count).swapaxes(-1, -2)  # (layers, heads, K)
+    return result
+
+
+def _relative_error(approx, exact):
+    """``‖Ã − A‖_F / ‖A‖_F`` over the last two axes, as a NumPy array ``(...)``."""
+    xp = array_module(approx=approx, exact=exact)
+    difference = xp.linalg.norm(approx - exact, axis=(-2, -1))
+    return to_numpy(difference / xp.linalg.norm(exact, axis=(-2, -1)))
+
+
+def _best_rank_k_errors(p, v, ks):
+    """``‖P_k V − P V‖_F / ‖P V‖_F`` per head and ``k``, ``P_k`` the SVD truncation: ``(K, heads)``.
+
+    ``P_k = U_k U_kᵀ P`` with ``U_k`` the top ``k`` left singular vectors
+    (eigenvectors of ``P Pᵀ``), so ``P_k V = U_k U_kᵀ (P V)``: one symmetric
+    eigendecomposition per head serves every ``k``.
+    """
+    xp = array_module(p=p, v=v)
+    p, v = p.astype("float64"), v.astype("float64")
+    exact = p @ v  # (heads, n, d)
+    _, u = xp.linalg.eigh(p @ xp.swapaxes(p, -1, -2))  # ascending eigenvalues
+    u = u[..., ::-1]  # (heads, n, n)  columns by descending σ
+    rows = []
+    for k in ks:
+        top = u[..., :k]  # (heads, n, k)
+        approx = top @ (xp.swapaxes(top, -1, -2) @ exact)  # (heads, n, d)  U_k U_kᵀ P V
+        rows.append(_relative_error(approx, exact))
+    return np.stack(rows)  # (K, heads)
+
+
+# ---------------------------------------------------------------------------
+# checks
+
+
+def _check_ids(encoder, ids):
+    ids = module_for(encoder.xp).asarray(ids)
+    if ids.ndim != 2 or ids.shape[0] < 1 or ids.shape[1] < 2:
+        raise ValueError(f"ids must have shape (N, n) with N >= 1 and n >= 2, got {ids.shape}")
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"ids must be integer token ids, got dtype {ids.dtype}")
+    return ids
+
+
+def _check_quantiles(quantiles):
+    lo, hi = (float(x) for x in quantiles)
+    if not 0 <= lo <= hi <= 1:
+        raise ValueError(f"quantiles must be two numbers 0 <= low <= high <= 1, got {quantiles}")
+    return lo, hi
