@@ -10,14 +10,14 @@ errors grow through the layers, and which of its components matters most?
 This module measures all three on all-MiniLM-L6-v2 (:mod:`refattn.pretrained`)
 over real text, with no training of any kind:
 
-* (7.5) :func:`dropin_sweep`: every registered mechanism in every layer, over a
+* (7.9) :func:`dropin_sweep`: every registered mechanism in every layer, over a
   sweep of its size parameter; the cosine of the sentence embeddings to the
   exact model's, against the working set of :mod:`refattn.complexity`;
-* (7.6) the exact drop-ins, chunked attention and a window covering the
+* (7.10) the exact drop-ins, chunked attention and a window covering the
   sequence, give the exact model's embeddings to float32 rounding;
-* (7.7) :func:`error_propagation`: the hidden states' relative error when
+* (7.11) :func:`error_propagation`: the hidden states' relative error when
   FAVOR+ replaces the attention of every layer, against one layer at a time;
-* (7.8) :func:`favor_components`: the attention-output error of FAVOR on the
+* (7.12) :func:`favor_components`: the attention-output error of FAVOR on the
   model's own queries, keys and values, for positive vs trigonometric
   features × iid vs orthogonal × χ vs √d norms.
 
@@ -125,7 +125,7 @@ def _embeddings(encoder: Encoder, ids, attention=None):
 def dropin_sweep(
     encoder: Encoder, ids, *, sweeps: Mapping[str, tuple] | None = None
 ) -> dict[str, np.ndarray]:
-    """Sentence-embedding cosine to the exact model for every registered mechanism (7.5).
+    """Sentence-embedding cosine to the exact model for every registered mechanism (7.9).
 
     Each configuration replaces the attention of *every* layer; nothing is
     retrained.  Iterates :data:`refattn.mechanisms.REGISTRY`, so every
@@ -192,7 +192,7 @@ def error_propagation(
     features: Sequence[int] = (32, 128, 512),
     seeds: Sequence[int] = (0, 1, 2),
 ) -> dict[str, np.ndarray]:
-    """Do FAVOR+'s errors grow through the layers? (7.7)
+    """Do FAVOR+'s errors grow through the layers? (7.11)
 
     For each number of features ``m`` and seed, FAVOR+ (positive orthogonal
     features, χ norms) replaces the attention of all ``L`` layers, each layer
@@ -252,7 +252,7 @@ def favor_components(
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     layers: Sequence[int] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Which FAVOR+ component matters most, on the model's own q, k, v? (7.8)
+    """Which FAVOR+ component matters most, on the model's own q, k, v? (7.12)
 
     The exact model is run once; each layer's real queries, keys and values
     come from :meth:`Encoder.qkv`.  Every variant of :data:`COMPONENTS`,
@@ -311,7 +311,7 @@ def favor_components(
             error[a, b, s, c] = diff / scale
     kinds, orthogonals, norms = zip(*COMPONENTS, strict=True)
     kinds, orthogonals, norms = np.array(kinds), np.array(orthogonals), np.array(norms)
-    # (7.8) the effect of a component: the error ratio of its two settings, the other two
+    # (7.12) the effect of a component: the error ratio of its two settings, the other two
     # components, the layer and the head held fixed; the median ratio over those, per seed
     cube = np.log(error).reshape(2, 2, 2, *error.shape[1:])  # (kind, orthogonal, norms, F, S, L, H)
     ratios = (

@@ -12,13 +12,13 @@ the exact attention of all-MiniLM-L6-v2 (:mod:`refattn.pretrained`) over
 
 Items of ``derivations/07-pretrained.md``:
 
-* (7.1) the cumulative singular-value spectrum of real attention, per layer:
+* (7.5) the cumulative singular-value spectrum of real attention, per layer:
   :func:`attention_spectra`, with random attention for contrast
   (:func:`random_attention_spectra`, :func:`random_attention_like`);
-* (7.2) its value at ``k = 128`` for every layer × head: :func:`spectrum_heatmap`;
-* (7.3) the mass inside a sliding window as the window grows: :func:`attention_locality`
+* (7.6) its value at ``k = 128`` for every layer × head: :func:`spectrum_heatmap`;
+* (7.7) the mass inside a sliding window as the window grows: :func:`attention_locality`
   (:func:`window_mass`);
-* (7.4) Linformer with random and mean-pooling projections on real q, k, v,
+* (7.8) Linformer with random and mean-pooling projections on real q, k, v,
   against the best rank-``k`` approximation of ``P``: :func:`linformer_projection_errors`.
 
 Every function returns a dict of NumPy arrays; the heavy work runs on the
@@ -80,7 +80,7 @@ def chunk_outputs(encoder, ids):
 
 
 # ---------------------------------------------------------------------------
-# (7.1), (7.2)  spectra
+# (7.5), (7.6)  spectra
 
 
 def attention_singular_values(p):
@@ -124,7 +124,7 @@ def random_attention_spectra(*, n=512, d=64, scales=(0.5, 1.0, 2.0, 4.0), seed=3
 
 
 def attention_spectra(encoder, ids, *, quantiles=(0.1, 0.9), seed=0):
-    """Normalised cumulative singular values of every head's exact attention, per chunk (7.1).
+    """Normalised cumulative singular values of every head's exact attention, per chunk (7.5).
 
     For each chunk, layer and head, ``c_k = Σ_{i<=k} σ_i / Σ_i σ_i`` of the
     ``n × n`` attention matrix ``P``.  Singular values, not eigenvalues: ``P``
@@ -218,7 +218,7 @@ def random_attention_like(logit_spread, *, n, d, seed=0):
 
 
 def spectrum_heatmap(spectra, *, k=128):
-    """``c_k`` for every layer × head, mean over chunks (7.2): Linformer Figure 1, right.
+    """``c_k`` for every layer × head, mean over chunks (7.6): Linformer Figure 1, right.
 
     Parameters
     ----------
@@ -248,7 +248,7 @@ def spectrum_heatmap(spectra, *, k=128):
 
 
 # ---------------------------------------------------------------------------
-# (7.3)  locality
+# (7.7)  locality
 
 
 def window_mass(p, *, global_tokens=()):
@@ -296,7 +296,7 @@ def window_mass(p, *, global_tokens=()):
 
 
 def attention_locality(encoder, ids, *, widths=WIDTHS, global_tokens=(0, -1), level=0.9):
-    """How local real heads are: the mass inside a sliding window of each width (7.3).
+    """How local real heads are: the mass inside a sliding window of each width (7.7).
 
     For every chunk, layer and head, :func:`window_mass` of the exact
     attention, without and with ``global_tokens`` (default ``[CLS]`` and
@@ -357,7 +357,7 @@ def _first_reaching(profile, level):
 
 
 # ---------------------------------------------------------------------------
-# (7.4)  Linformer with random projections on real attention
+# (7.8)  Linformer with random projections on real attention
 
 
 def mean_pooling(n, k, *, xp=None, dtype="float64"):
@@ -382,7 +382,7 @@ def mean_pooling(n, k, *, xp=None, dtype="float64"):
 
 
 def linformer_projection_errors(encoder, ids, *, ks=KS, kinds=KINDS, seeds=4):
-    """Linformer's output error on real q, k, v, for random and mean-pooling projections (7.4).
+    """Linformer's output error on real q, k, v, for random and mean-pooling projections (7.8).
 
     For each chunk, layer and head, the relative error ``‖Ã − A‖_F / ‖A‖_F``
     of the head output ``Ã = softmax(Q (EK)ᵀ/√d) (EV)`` (E = F, untrained,

@@ -28,7 +28,7 @@ from .style import COLORS
 #: budget of ``refattn figures`` (each chunk's attention is 72 matrices of 512 × 512, and the
 #: spectra and the rank-k bound take one symmetric eigendecomposition of each).
 TEXT_CHUNKS = 50
-SPECTRUM_CHUNKS = 20
+SPECTRUM_CHUNKS = 50
 LOCALITY_CHUNKS = 50
 LINFORMER_CHUNKS = 5
 #: Independent draws of each random projection.
