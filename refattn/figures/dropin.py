@@ -231,9 +231,9 @@ def favor_components_real() -> Figure:
     fig.suptitle(
         f"FAVOR's components on the real q, k, v of {MODEL} (all {len(data['layers'])} layers × "
         f"{encoder.config.heads} heads, {ids.shape[0]} chunks of {LENGTH} tokens)\n"
-        f"bar: median over {len(data['seeds'])} draws of ω of the median over heads; "
+        f"bar: median over {len(data['seeds'])} draws of ω of the median over layers × heads; "
         "whiskers: min–max over draws; text: median error ratio (min–max over draws)\n"
-        "dashed: uniform attention (every query outputs the mean of v), median over heads",
+        "dashed: uniform attention (every query outputs the mean of v), median over layers × heads",
         fontsize=10,
     )
     fig.subplots_adjust(top=0.8, wspace=0.08)

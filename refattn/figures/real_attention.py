@@ -122,7 +122,8 @@ def spectrum_real() -> Figure:
         ax.set_xlim(0, N)
     fig.suptitle(
         f"Linformer Figure 1 (left) on real attention: all-MiniLM-L6-v2, n = {N}, "
-        f"{chunks} of the {TEXT_CHUNKS} text chunks (time budget) × 12 heads per layer\n"
+        f"{chunks} of the {TEXT_CHUNKS} text chunks"
+        f"{' (time budget)' if chunks < TEXT_CHUNKS else ''} × 12 heads per layer\n"
         "cumulative singular values (the paper plots eigenvalue mass; P is not symmetric, "
         "so its singular values are what give the best rank-k error)",
         fontsize=10,
@@ -272,6 +273,11 @@ def linformer_projections_real() -> Figure:
         "gaussian": ("random Gaussian E = F", "#d62728", "o-"),
         "orthogonal": ("random orthogonal E = F", "#ff7f0e", "s-"),
         "sparse": ("random sparse E = F", "#8c564b", "^-"),
+        "gaussian_rescaled": (
+            "random Gaussian, rescaled by √(k/n) (the scale of a mean)",
+            "#e377c2",
+            "x-",
+        ),
     }
     for kind, (label, color, style) in styles.items():
         per_seed = data[kind].mean(axis=(1, 2))  # (seeds, K): mean over layers and heads
@@ -311,7 +317,8 @@ def linformer_projections_real() -> Figure:
         f"Would random projections work for Linformer? Untrained E = F on real q, k, v of "
         f"all-MiniLM-L6-v2, n = {N}, {ids[:LINFORMER_CHUNKS].shape[0]} of the {TEXT_CHUNKS} "
         "text chunks (time budget)\n"
-        "rank-k P is optimal for P, not for the output (P V V⁺ has rank 32 and no error)",
+        "JL maps (variance 1/k) inflate E·K by √(n/k); rank-k P is optimal for P, not for the "
+        "output (P V V⁺ has rank 32 and no error)",
         fontsize=10,
     )
     fig.subplots_adjust(top=0.84, wspace=0.1)
