@@ -20,12 +20,13 @@ refattn's conventions (``derivations/09-bigbird.md``):
   ``n × n`` is allocated.
 * (9.3) Random blocks: for every non-global query block, ``r`` distinct blocks
   drawn uniformly among those that are neither in its window nor global (the
-  reference implementation's rule), drawn once and kept.  An assignment drawn
+  rule of Google's BigBird code and Hugging Face transformers' BigBird),
+  drawn once and kept.  An assignment drawn
   for ``L ≥ B`` blocks applies to shorter inputs through its first ``B`` rows,
   its entries ``≥ B`` dropped: exactly what padding the input to ``L·b``
   positions and masking the padded keys would give.
 * (9.4) Global blocks are given as block indices, or as a count ``g``: the
-  first ``g`` blocks (the reference implementation makes the first and the
+  first ``g`` blocks (Google's BigBird code makes the first and the
   last block global; pass ``global_blocks=(0, B − 1)`` for that).
 * (9.5) Memory ``O(n·b·(3 + g + r))``, :func:`refattn.complexity.bigbird_memory`.
 * (9.6) The attention graph: diameter and mean shortest path,
@@ -179,7 +180,10 @@ def bigbird_attention(
         Row ``i`` lists the random key blocks of query block ``i``; ``−1``
         marks an unused slot.  Rows past ``B`` and entries ``>= B`` are ignored
         (an assignment for a longer sequence, 9.3); entries in the row's window
-        or global count once.  :func:`random_block_assignment` draws one.
+        or global count once.  :func:`random_block_assignment` draws one;
+        ``None`` means no random blocks (window and global only).  The
+        registry's ``refattn.mechanism("bigbird", r=..., rng=...)`` draws and
+        keeps one for you.
 
     Returns
     -------
@@ -334,7 +338,8 @@ def random_block_assignment(n_blocks, r, *, global_blocks=0, rng=None, xp=None):
 
     For every query block ``i`` that is not global, ``r`` distinct key blocks
     drawn uniformly among those that are neither in its window
-    ``{i − 1, i, i + 1}`` nor global (the reference implementation's rule).
+    ``{i − 1, i, i + 1}`` nor global (the rule of Google's BigBird code and of
+    Hugging Face transformers' BigBird).
     Global rows attend everything already; their slots are ``−1``.
 
     Parameters

@@ -24,7 +24,7 @@ refattn's conventions (``derivations/10-reformer.md``):
   previous one: no wrap-around), same bucket only, causal by original
   positions.
 * (10.4) Self: the logit of ``q_i`` against its own key is replaced by the
-  finite ``SELF_SCORE = −1e5`` (as reference implementations do), so a query
+  finite ``SELF_SCORE = −1e5`` (as Hugging Face transformers' Reformer does), so a query
   attends itself only when nothing else is available.
 * (10.5) Rounds: ``out = Σ_r exp(lse_r − logsumexp_r lse_r)·out_r``; a pair
   found in several rounds is counted once per round (no de-duplication), so

@@ -100,6 +100,8 @@ def test_equals_masked_dense_attention_built_independently(
     )
     assert_attention_close(out, want)
     assert_attention_close(weights.to_dense(), w)
+    # the pattern itself is equal exactly: the same pairs get weight, no more, no less
+    np.testing.assert_array_equal(to_numpy(weights.to_dense()) > 0, to_numpy(w) > 0)
 
 
 def test_batched_float32_call_equals_the_oracle_per_sequence(xp):

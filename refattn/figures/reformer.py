@@ -113,7 +113,7 @@ def clustered_queries(n=1024, d=D, clusters=16, spread=0.6, seed=0):
     "lsh-recall",
     title="LSH recall of the exact top-k keys against the number of hash rounds",
     reproduces="the multi-round hashing argument of Kitaev, Kaiser & Levskaya 2020 "
-    "(arXiv:2001.04451), §2 and Figure 2",
+    "(arXiv:2001.04451), §2, multi-round LSH",
 )
 def lsh_recall() -> Figure:
     rounds = np.arange(1, 9)
