@@ -19,9 +19,12 @@ One head; leading batch/head axes multiply everything.  Derivations:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = [
+    "absolute_position_flops",
+    "alibi_flops",
     "band_geometry",
     "bigbird_flops",
     "bigbird_memory",
@@ -35,14 +38,22 @@ __all__ = [
     "dense_attention_memory",
     "favor_flops",
     "favor_memory",
+    "funnel_flops",
+    "funnel_memory",
+    "linear_attention_flops",
+    "linear_attention_memory",
     "linformer_flops",
     "linformer_memory",
     "lsh_attention_flops",
     "lsh_attention_memory",
+    "position_infused_flops",
+    "relative_position_flops",
+    "rotary_flops",
     "sliding_window_flops",
     "sliding_window_memory",
     "sparse_transformer_flops",
     "sparse_transformer_memory",
+    "span_geometry",
     "xl_attention_flops",
     "xl_attention_memory",
     "xl_flops",
@@ -570,6 +581,118 @@ def compressive_memory_flops(
     return total
 
 
+# --- Funnel Transformer pooling (derivations/13-funnel.md) -----------------------------------
+
+
+def _funnel_length(n, stride, keep_cls):
+    _at_least(1, n=n, stride=stride)
+    return 1 + -(-(n - 1) // stride) if keep_cls else -(-n // stride)
+
+
+def funnel_memory(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    stride: int = 2,
+    keep_cls: bool = True,
+    chunk: int = 256,
+    m: int | None = None,
+) -> int:
+    """Elements held by :func:`refattn.funnel.funnel_attention` at its peak (13.6).
+
+    With ``n' = 1 + ⌈(n − 1)/s⌉`` pooled queries (``⌈n/s⌉`` without
+    ``keep_cls``) over ``m`` keys (default ``n``): the pooled, scaled queries
+    ``n'·d``, one chunk of scores ``n'·c`` (``c = min(chunk, m)``), the
+    running numerator and the chunk's ``n'·d_v`` each, that is
+    :func:`chunked_attention_memory` with ``n'`` queries plus nothing more,
+    since the pooling writes straight into its ``n'·d`` result.  Linear in
+    ``n``; boolean masks and ``O(n')`` row terms left out.
+
+    >>> funnel_memory(4096)  # ≈ 224·n
+    917952
+    """
+    n_out = _funnel_length(n, stride, keep_cls)
+    m = n if m is None else m
+    return chunked_attention_memory(n_out, m, d, d_v, chunk=chunk)
+
+
+def funnel_flops(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    stride: int = 2,
+    keep_cls: bool = True,
+    chunk: int = 256,
+    m: int | None = None,
+) -> int:
+    """Flops of :func:`refattn.funnel.funnel_attention` (13.6).
+
+    The pooling, ``n·d`` (each query element added or copied once) plus
+    ``n'·d`` divisions by the group size; then :func:`chunked_attention_flops`
+    with ``n'`` queries and ``m`` keys: ``≈ 2·n'·m·(d + d_v)``, that is ``1/s``
+    of exact attention's.  Quadratic in ``n``: pooling the queries halves the
+    work of this layer (and shortens every later one), it does not change its order.
+    """
+    n_out = _funnel_length(n, stride, keep_cls)
+    m = n if m is None else m
+    return n * d + n_out * d + chunked_attention_flops(n_out, m, d, d_v, chunk=chunk)
+
+
+# --- position schemes (derivations/14-positions.md) -------------------------------------------
+# Extra flops a position scheme adds to one head's n × m scores, over plain q_iᵀk_j (2·d per
+# score); tables (sinusoids, rotation angles, ALiBi's bias) are constants of the length, made once
+# and not counted.
+
+
+def absolute_position_flops(n: int, d: int = 64) -> int:
+    """Sinusoids added at the input (14.2): ``n·d`` additions, once per model, not per layer."""
+    _at_least(1, n=n, d=d)
+    return n * d
+
+
+def position_infused_flops(n: int, m: int | None = None, d: int = 64) -> int:
+    """Shortformer (14.1): positions added to the queries' and the keys' input, ``(n + m)·d``.
+
+    Per layer: every layer adds them again; the values read the position-free states.
+    """
+    m, _ = _defaults(n, m, d, None)
+    return (n + m) * d
+
+
+def rotary_flops(n: int, m: int | None = None, d: int = 64) -> int:
+    """RoPE (14.3): ``3·(n + m)·d``.
+
+    Each coordinate of q and k becomes ``x·cos + partner·sin``: a multiply and a multiply-add.
+    """
+    m, _ = _defaults(n, m, d, None)
+    return 3 * (n + m) * d
+
+
+def alibi_flops(n: int, m: int | None = None) -> int:
+    """ALiBi (14.4): the bias added to each of the ``n·m`` scores."""
+    m, _ = _defaults(n, m, 1, None)
+    return n * m
+
+
+def relative_position_flops(
+    n: int, m: int | None = None, d: int = 64, d_r: int | None = None
+) -> int:
+    """Transformer-XL's relative scores (5.3) beyond ``q_iᵀk_j``.
+
+    As :func:`refattn.positional.relative_scores` computes them:
+    the biases ``q + u`` and ``q + v``, ``2·n·d``; projecting the encodings
+    ``W_R r``, ``2·m·d_r·d``; the position scores ``(q + v)ᵀ W_R r`` for every
+    distance, ``2·n·m·d``; adding the shifted position scores, ``n·m``.  About
+    ``2·d + 1`` per score: the position term costs as much as the content term.
+    """
+    m, _ = _defaults(n, m, d, None)
+    d_r = d if d_r is None else d_r
+    _at_least(1, d_r=d_r)
+    return 2 * n * d + 2 * m * d_r * d + 2 * n * m * d + n * m
+
+
 # --- BigBird (derivations/09-bigbird.md) -------------------------------------------------------
 
 
@@ -826,6 +949,163 @@ def lsh_attention_flops(
     per_round = 2 * n * d * half + 2 * n * half + slots * d + 3 * (chunk + slots) * d
     per_round += pattern_flops(slots * 2 * chunk, d, d_v)
     return rounds * (per_round + n * (d_v + 3)) + n * d_v
+
+
+# --- Linear attention, elu + 1 (derivations/11-linear-attention.md) -----------------------------
+
+
+def linear_attention_memory(
+    n: int, d: int = 64, d_v: int | None = None, *, causal: bool = False, chunk: int = 256
+) -> int:
+    """Elements held by :func:`refattn.performer.linear_attention` at its peak (11.2), (11.3).
+
+    The features are ``d`` wide (``M = d``) and there is no ``ω``:
+
+    * bidirectional: the larger of the key-feature step, ``3·n·d`` (the query
+      features, the scaled keys and their features), and the division at the
+      end, ``n·d + 3·n·d_v`` (the query features, the numerator ``φ(Q)(φ(K)ᵀV)``,
+      the quotient and the output);
+    * causal, inside a chunk of ``c = min(chunk, n)`` keys: the query and key
+      features ``2·n·d``, the output ``n·d_v``, the chunk's key features twice
+      ``2·c·d``, three ``c × d_v`` partial outputs and about ``3.5·c²`` for the
+      diagonal block.  The prefix sums are one ``d × d_v`` state.
+
+    ``O(n)`` and ``O(d·d_v)`` terms left out.  Linear in ``n``.
+
+    >>> linear_attention_memory(16384)  # = 4·n·d at d = d_v = 64
+    4194304
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v, chunk=chunk)
+    if causal:
+        c = min(chunk, n)
+        return 2 * n * d + n * d_v + 2 * c * d + 3 * c * d_v + 7 * c * c // 2
+    return max(3 * n * d, n * d + 3 * n * d_v)
+
+
+def linear_attention_flops(
+    n: int, d: int = 64, d_v: int | None = None, *, causal: bool = False, chunk: int = 256
+) -> int:
+    """Flops of :func:`refattn.performer.linear_attention` (11.2), (11.3).
+
+    The features ``φ(√τ·x)`` of queries and keys, about ``8·n·d`` each (scale,
+    row maximum, min, shift, exp, max, add, and the product with ``exp(e)``);
+    ``φ(K)ᵀV`` and ``φ(Q)(φ(K)ᵀV)``, ``2·(2·n·d·d_v)``; the normaliser
+    ``φ(K)ᵀ1`` and ``φ(Q)z``, ``3·n·d``; the division ``n·d_v``.  Causal adds
+    the diagonal blocks, ``n·c·(2d + 2d_v + 7)`` with ``c = min(chunk, n)``.
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v, chunk=chunk)
+    total = 4 * n * d * d_v + 19 * n * d + n * d_v
+    if causal:
+        total += n * min(chunk, n) * (2 * d + 2 * d_v + 7)
+    return total
+
+
+# ---------------------------------------------------------------------------
+# adaptive attention span (derivations/12-adaptive-span.md)
+
+
+@dataclass(frozen=True)
+class SpanGeometry:
+    """How :func:`refattn.adaptive_span.adaptive_span_attention` lays out its band (12.3).
+
+    Query ``i`` (position ``p_i = i + m − n``) reads keys ``p_i − left … p_i + right``;
+    the ``n`` queries are cut into ``blocks`` blocks of ``block`` queries, and a
+    block reads the ``keys_per_block = block + left + right`` keys around it.
+    """
+
+    n: int
+    m: int
+    left: int
+    right: int
+    block: int
+    blocks: int
+
+    @property
+    def keys_per_block(self) -> int:
+        return self.block + self.left + self.right
+
+
+def span_geometry(n: int, m: int, reach: int, causal: bool = True) -> SpanGeometry:
+    """Band layout for a reach ``⌈z + R⌉ − 1``: ``c = max(MIN_BLOCK, ⌈(left + right)/4⌉)``, ≤ n.
+
+    ``left`` is the reach capped at ``m − 1``, ``right`` the reach capped at
+    ``n − 1`` (0 when causal): farther keys lie outside ``[0, m)``.  A block of
+    a quarter of the band keeps the scores computed outside the band to about a
+    quarter of it, while the matrix products stay reasonably sized.
+
+    >>> g = span_geometry(4096, 4096, 287)
+    >>> g.block, g.blocks, g.keys_per_block
+    (72, 57, 359)
+    """
+    _at_least(1, n=n, m=m)
+    _at_least(0, reach=reach)
+    left = min(reach, m - 1)
+    right = 0 if causal else min(reach, n - 1)
+    block = min(n, max(MIN_BLOCK, -(-(left + right) // 4)))
+    return SpanGeometry(n, m, left, right, block, -(-n // block))
+
+
+def adaptive_span_memory(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    span: float = 256,
+    ramp: float = 32,
+    causal: bool = True,
+) -> int:
+    """Elements held by :func:`refattn.adaptive_span.adaptive_span_attention` at its peak (12.7).
+
+    With ``N = B·c`` padded queries, ``K = c + left + right`` keys per block and
+    ``P = B·c + left + right`` rows of padded keys (:func:`span_geometry`,
+    reach ``⌈z + R⌉ − 1``, ``m = n``), at the moment the block scores exist:
+    the log-mask ``c·K``, the scaled queries in blocks ``N·d`` (the padded
+    copy replaces the scaled queries when ``N > n``), the padded keys and
+    values ``P·(d + d_v)`` (only when ``P > n``; the windows are a strided view
+    of them) and the scores ``N·K``; the numerator ``N·d_v`` comes once the
+    queries and keys are freed, and is smaller.  Linear in ``n`` for a fixed
+    span: about ``n·(1.25·(z + R) + 2d + d_v)`` causal.  Without
+    ``return_weights``; boolean masks and ``O(n)`` terms left out.
+
+    >>> adaptive_span_memory(4096, span=256, ramp=32)  # ≈ 567·n
+    2323888
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v)
+    if not (span >= 0 and ramp > 0):
+        raise ValueError(f"span must be >= 0 and ramp > 0, got span={span}, ramp={ramp}")
+    geo = span_geometry(n, n, math.ceil(span + ramp) - 1, causal)
+    padded = geo.blocks * geo.block
+    rows = padded + geo.left + geo.right
+    width = geo.keys_per_block
+    copies = rows if rows > n else 0  # the keys and values are padded when the band is
+    scores_phase = width * geo.block + padded * d + copies * (d + d_v) + padded * width
+    values_phase = width * geo.block + copies * d_v + padded * width + padded * d_v
+    return max(scores_phase, values_phase)
+
+
+def adaptive_span_flops(
+    n: int,
+    d: int = 64,
+    d_v: int | None = None,
+    *,
+    span: float = 256,
+    ramp: float = 32,
+    causal: bool = True,
+) -> int:
+    """Flops of :func:`refattn.adaptive_span.adaptive_span_attention` (12.7).
+
+    ``N·K`` scores at :func:`pattern_flops` each, plus one addition of the
+    log-mask per score, ``n·d`` to scale the queries and ``N·d_v`` for the
+    division by the normalisers (the mask itself, ``c·K``, is negligible).
+    """
+    d_v = d if d_v is None else d_v
+    _at_least(1, n=n, d=d, d_v=d_v)
+    geo = span_geometry(n, n, math.ceil(span + ramp) - 1, causal)
+    scores = geo.blocks * geo.block * geo.keys_per_block
+    return pattern_flops(scores, d, d_v) + scores + n * d + geo.blocks * geo.block * d_v
 
 
 def __getattr__(name):

@@ -74,6 +74,8 @@ def default_sweeps(n: int = 512) -> dict[str, tuple[str | None, tuple[dict, ...]
     * ``reformer``: separate keys (the model's own), chunks of ``n/16`` and
       ``n/4`` tokens with ``n / chunk`` buckets, one hash round;
     * ``sparse_transformer``: the strided pattern, strides 16 and 32;
+    * ``funnel``: queries pooled with strides 2 and 4 ([CLS] apart) in every layer, so
+      the sequence shrinks layer by layer and the embedding is the mean of what is left;
     * ``softmax``: the exact model itself (cosine 1 by definition).
 
     A mechanism registered later and missing here runs once with its defaults.
@@ -108,6 +110,7 @@ def default_sweeps(n: int = 512) -> dict[str, tuple[str | None, tuple[dict, ...]
             ),
         ),
         "sparse_transformer": sweep("stride", (16, 32), kind="strided"),
+        "funnel": sweep("stride", (2, 4)),
     }
 
 

@@ -148,6 +148,15 @@ class Mechanism:
     narrow : callable or None
         ``narrow(call_options) -> dict``: supports that some option values take
         away (e.g. global tokens cannot be causal), as ``Supports`` fields.
+    output_length : callable or None
+        ``output_length(n, **call_options) -> int``: the rows of the output for
+        ``n`` queries, for a mechanism whose output is shorter than its queries
+        (Funnel's pooling, ``derivations/13-funnel.md``); None means ``n``.
+        Its weights' ``.to_dense()`` and its :attr:`pattern` then have that many rows.
+    queries : callable or None
+        ``queries(q, **call_options)``: the ``(..., n_out, d)`` queries that
+        actually attend (Funnel's pooled queries), so that an exact mechanism
+        equals ``softmax_attention(queries(q), k, v, mask=pattern)``; None means ``q``.
     """
 
     name: str
@@ -165,6 +174,8 @@ class Mechanism:
     examples: tuple[dict, ...] = ({},)
     bench: Mapping[str, Callable[[int], dict]] = field(default_factory=dict)
     narrow: Callable[[dict], dict] | None = None
+    output_length: Callable[..., int] | None = None
+    queries: Callable | None = None
 
     @property
     def causal(self) -> bool:
@@ -259,6 +270,8 @@ class Attention:
         Returns
         -------
         out : array (..., n, d_v), and weights when ``return_weights``.
+            ``(..., n_out, d_v)`` for a mechanism with a shorter output
+            (:meth:`output_length`).
 
         Raises
         ------
@@ -300,6 +313,16 @@ class Attention:
         if self._built.draws is not None:  # random structure that is part of the pattern
             own.update(self._built.draws.draw_on(xp))  # (BigBird's random blocks)
         return self.mechanism.pattern(n, m, causal=causal, xp=xp, **own)
+
+    def output_length(self, n: int) -> int:
+        """The rows of the output for ``n`` queries: ``n``, except for pooling (Funnel)."""
+        entry = self.mechanism
+        return n if entry.output_length is None else entry.output_length(n, **self._built.call)
+
+    def queries(self, q):
+        """The queries that attend, ``(..., n_out, d)``: ``q`` itself, or Funnel's pooled ones."""
+        entry = self.mechanism
+        return q if entry.queries is None else entry.queries(q, **self._built.call)
 
     def draw_for(self, q, k, v) -> dict:
         """Draw (and keep) the random arrays for inputs like these; ``{}`` if it has none.
@@ -958,7 +981,158 @@ def _register_sparse_transformer():
     )
 
 
+def _register_linear():
+    """Linear attention, elu + 1 features (derivations/11-linear-attention.md)."""
+    from . import performer
+
+    def build(*, chunk_size=256):
+        options = {"chunk_size": check_int("chunk_size", chunk_size, minimum=1)}
+        return Built(options, options)
+
+    def cost(formula):
+        def f(n, d, d_v, *, causal, chunk_size):
+            return formula(n, d, d_v, causal=causal, chunk=chunk_size)
+
+        return f
+
+    register(
+        Mechanism(
+            name="linear",
+            summary="Linear attention: deterministic elu(x) + 1 features, an RNN when causal",
+            function=performer.linear_attention,
+            paper=Paper(
+                "Katharopoulos, Vyas, Pappas & Fleuret",
+                2020,
+                "2006.16236",
+                "Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention",
+            ),
+            families=("kernels",),
+            exact=False,
+            supports=performer.SUPPORTS,
+            memory_order="n·d",
+            build=build,
+            memory=cost(complexity.linear_attention_memory),
+            flops=cost(complexity.linear_attention_flops),
+            examples=({"chunk_size": 5}, {"chunk_size": 64}),
+            bench={
+                "linear": lambda n: {},
+                "linear_causal": lambda n: {"causal": True},
+            },
+        )
+    )
+
+
+def _register_funnel():
+    """Funnel Transformer: queries mean-pooled with stride s, keys and values full length."""
+    from . import funnel
+
+    def build(*, stride=2, keep_cls=True, chunk_size=256):
+        stride = funnel._check_pooling(stride, keep_cls)
+        chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+        options = {"stride": stride, "keep_cls": keep_cls, "chunk_size": chunk_size}
+        return Built(options, options)
+
+    def cost(formula):
+        def f(n, d, d_v, *, causal, stride, keep_cls, chunk_size):
+            return formula(n, d, d_v, stride=stride, keep_cls=keep_cls, chunk=chunk_size)
+
+        return f
+
+    def pattern(n, m, *, causal, xp, stride, keep_cls, chunk_size):
+        # (13.5)  (n', m): every key, or causal: pooled query g reads j <= last(g) + (m − n)
+        last = funnel.pool_last(n, stride=stride, keep_cls=keep_cls, xp=xp)
+        allowed = xp.ones((last.shape[0], m), dtype=bool)
+        if causal:
+            allowed = xp.arange(m)[None, :] <= last[:, None] + (m - n)
+        return allowed
+
+    register(
+        Mechanism(
+            name="funnel",
+            summary="Funnel Transformer: queries mean-pooled with stride 2, [CLS] kept apart",
+            function=funnel.funnel_attention,
+            paper=Paper(
+                "Dai, Lai, Yang & Le",
+                2020,
+                "2006.03236",
+                "Funnel-Transformer: Filtering out Sequential Redundancy for Efficient "
+                "Language Processing",
+            ),
+            families=("downsampling",),
+            exact=True,
+            supports=funnel.SUPPORTS,
+            memory_order="(n/s)·c",
+            build=build,
+            memory=cost(complexity.funnel_memory),
+            flops=cost(complexity.funnel_flops),
+            pattern=pattern,
+            output_length=lambda n, *, stride, keep_cls, chunk_size: funnel.pooled_length(
+                n, stride=stride, keep_cls=keep_cls
+            ),
+            queries=lambda q, *, stride, keep_cls, chunk_size: funnel.pool_queries(
+                q, stride=stride, keep_cls=keep_cls
+            ),
+            examples=(
+                {"chunk_size": 5},
+                {"stride": 3, "keep_cls": False, "chunk_size": 4},
+                {"stride": 4, "keep_cls": True},
+                {"stride": 1, "keep_cls": False, "chunk_size": 7},
+            ),
+            bench={"funnel": lambda n: {"stride": 2, "chunk_size": 256}},
+        )
+    )
+
+
+def _register_adaptive_span():
+    """Adaptive attention span (12.1)-(12.7): a soft mask of the distance, one span per head."""
+    from . import adaptive_span
+
+    def build(*, span=256, ramp=32):
+        adaptive_span.span_reach(span, ramp)  # checks both now, not at the first call
+        span = tuple(span) if isinstance(span, (list, tuple)) else span
+        largest = adaptive_span._largest_span(span)
+        return Built({"span": span, "ramp": ramp}, {"span": largest, "ramp": ramp})
+
+    def cost(formula):
+        def f(n, d, d_v, *, causal, span, ramp):
+            return formula(n, d, d_v, span=span, ramp=ramp, causal=causal)
+
+        return f
+
+    register(
+        Mechanism(
+            name="adaptive_span",
+            summary="Adaptive span: a learned soft mask of the distance per head, O(n·(z + R))",
+            function=adaptive_span.adaptive_span_attention,
+            paper=Paper(
+                "Sukhbaatar, Grave, Bojanowski & Joulin",
+                2019,
+                "1905.07799",
+                "Adaptive Attention Span in Transformers",
+            ),
+            # a local band (a fixed pattern) whose width each head learns (12.8)
+            families=("fixed patterns", "learnable patterns"),
+            exact=False,  # soft weights, not a boolean pattern: its own tests hold it to (12.2)
+            supports=adaptive_span.SUPPORTS,
+            memory_order="n·(z + R)",
+            build=build,
+            memory=cost(complexity.adaptive_span_memory),
+            flops=cost(complexity.adaptive_span_flops),
+            examples=(
+                {"span": 3.5, "ramp": 2},
+                {"span": (1.25, 6.0), "ramp": 2.5},  # one span per head (the batch axis here)
+                {"span": 0, "ramp": 1.5},  # z = 0: the query itself, and a ramp of 1.5
+                {"span": 30, "ramp": 8},
+            ),
+            bench={"adaptive_span": lambda n: {"span": 256, "ramp": 32, "causal": True}},
+        )
+    )
+
+
 _register_all()
 _register_bigbird()
 _register_reformer()
 _register_sparse_transformer()
+_register_linear()
+_register_funnel()
+_register_adaptive_span()

@@ -16,6 +16,13 @@ Equations, numbered as in ``derivations/02-performer.md``:
 * (2.4) orthogonal random features and Theorem 2;
 * (2.5) linear attention ``D⁻¹ φ(Q)(φ(K)ᵀV)`` and its stabiliser, which cancels;
 * (2.6) causal attention by prefix sums, with a prefix-safe stabiliser.
+
+Linear attention (Katharopoulos, Vyas, Pappas & Fleuret 2020, *Transformers
+are RNNs*, arXiv:2006.16236) is the same computation with the deterministic
+feature map ``φ(x) = elu(x) + 1``: :func:`linear_attention` shares the
+bidirectional and causal code above, :func:`linear_attention_recurrent` is its
+recurrent form (one state update per token) and :func:`linear_dense` its dense
+form, numbered as in ``derivations/11-linear-attention.md`` (11.1)–(11.5).
 """
 
 from __future__ import annotations
@@ -44,7 +51,11 @@ __all__ = [
     "favor_attention",
     "favor_dense",
     "feature_map",
+    "elu_features",
     "lemma2_mse",
+    "linear_attention",
+    "linear_attention_recurrent",
+    "linear_dense",
     "orthogonal_mse_reduction",
     "per_feature_estimates",
     "random_features",
@@ -226,7 +237,7 @@ def orthogonal_mse_reduction(x, y, *, m, d):
     return 2 * (m - 1) / (m * (d + 2)) * (kernel - floor) ** 2
 
 
-#: What :func:`favor_attention` can honour of the calling convention.
+#: What :func:`favor_attention` and :func:`linear_attention` can honour of the calling convention.
 SUPPORTS = Supports(general_mask=LINEAR_TIME_MASK)
 
 
@@ -329,22 +340,34 @@ def favor_attention(
         return_weights=return_weights,
         supports=SUPPORTS,
     )
-    dims = call.dims
     xp = _check_features(q, omega, kind)
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    return _kernel_attention(
+        xp, call, q, k, v, lambda x: _features_in_parts(xp, x, omega, kind), chunk_size
+    )
+
+
+def _kernel_attention(xp, call, q, k, v, parts, chunk_size):
+    """``D⁻¹ φ(Q)(φ(K)ᵀV)`` for features given as ``parts(x) = (exponent, multiplier)`` (2.5).
+
+    Shared by FAVOR (random features) and linear attention (elu + 1): the
+    exponents are shifted per query and per sequence (bidirectional) or by the
+    running maximum (causal, (2.6)); every shift cancels in ``D⁻¹``.
+    """
+    dims = call.dims
     root = call.scale**0.5  # (2.5)  scale·q·k = (q·√scale)·(k·√scale)
-    q_exp, q_mult = _features_in_parts(xp, q * root, omega, kind)
+    q_exp, q_mult = parts(q * root)
     # (2.5)  query features shifted by their own row maximum: cancels per query
     q_exp -= q_exp.max(axis=-1, keepdims=True)
     phi_q = _exp_times(xp, q_exp, q_mult)  # (..., n, M)
     del q_exp, q_mult
-    k_exp, k_mult = _features_in_parts(xp, k * root, omega, kind)
+    k_exp, k_mult = parts(k * root)
     if call.key_mask is not None:
         # key padding: exponent −inf, so a padded key's features are exactly 0
         k_exp = _fill_blocked(k_exp, ~call.key_mask[..., :, None])  # (..., m, M or 1)
-    if causal:
+    if call.causal:
         out = _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk_size)
-        if not return_weights:
+        if not call.return_weights:
             return out
         k_exp -= _finite_or_zero(xp, k_exp.max(axis=(-2, -1), keepdims=True))
         return out, FavorWeights(phi_q, _exp_times(xp, k_exp, k_mult), True)
@@ -354,17 +377,17 @@ def favor_attention(
     del k_exp, k_mult
     kv = xp.swapaxes(phi_k, -1, -2) @ v  # (..., M, d_v)   φ(K)ᵀ V
     k_sum = phi_k.sum(axis=-2)[..., :, None]  # (..., M, 1)     φ(K)ᵀ 1
-    weights = FavorWeights(phi_q, phi_k, False) if return_weights else None
+    weights = FavorWeights(phi_q, phi_k, False) if call.return_weights else None
     del phi_k
     numerator = phi_q @ kv  # (..., n, d_v)
     denominator = phi_q @ k_sum  # (..., n, 1)      D = diag(φ(Q) φ(K)ᵀ 1)
     out = _divide(xp, numerator, denominator)
-    return (out, weights) if return_weights else out
+    return (out, weights) if call.return_weights else out
 
 
 @dataclass(frozen=True)
 class FavorWeights:
-    """The attention matrix FAVOR effectively used, kept as its two factors ``φ(Q)`` and ``φ(K)``.
+    """The attention matrix FAVOR or linear attention used, kept as its factors ``φ(Q)``, ``φ(K)``.
 
     ``to_dense()`` forms ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ C)`` with ``C`` the causal mask
     (all ones when bidirectional): tests and figures only.  Both factors are
@@ -406,6 +429,208 @@ def favor_dense(q, k, v, *args, omega=None, kind="positive", causal=False, scale
         n, m = dims.n, dims.m
         a = a * (xp.arange(m)[None, :] <= xp.arange(n)[:, None] + (m - n))
     return _divide(xp, a @ v, a.sum(axis=-1, keepdims=True))
+
+
+# ---------------------------------------------------------------------------
+# linear attention: the deterministic feature map elu(x) + 1 (derivations/11-linear-attention.md)
+
+
+def elu_features(x):
+    """The feature map ``φ(x) = elu(x) + 1`` of linear attention, elementwise (11.1).
+
+    ``elu(x) + 1 = x + 1`` for ``x > 0`` and ``exp(x)`` for ``x <= 0``, that is
+    ``max(x, 0) + exp(min(x, 0))``: positive everywhere, and growing only
+    linearly, so it never overflows where its input is finite.
+
+    Parameters
+    ----------
+    x : float array (..., d)
+
+    Returns
+    -------
+    array (..., d), the dtype of ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> elu_features(np.array([-1.0, 0.0, 2.0]))  # exp(−1), 1, 3
+    array([0.36787944, 1.        , 3.        ])
+    """
+    xp = array_module(x=x)
+    check_float_array("x", x)
+    # (11.1)  φ(x) = max(x, 0) + exp(min(x, 0))
+    return xp.maximum(x, 0) + xp.exp(xp.minimum(x, 0))
+
+
+def linear_attention(
+    q, k, v, *, mask=None, causal=False, scale=None, return_weights=False, chunk_size=256
+):
+    """Linear attention ``D⁻¹ φ(Q)(φ(K)ᵀ V)`` with ``φ(x) = elu(x) + 1`` (11.1), (11.2).
+
+    Katharopoulos et al. 2020 (arXiv:2006.16236).  The same code as
+    :func:`favor_attention` with a deterministic feature map in place of the
+    random one: no ``omega``, ``d`` features, and nothing drawn.
+
+    Parameters
+    ----------
+    q, k, v : arrays (..., n, d), (..., m, d), (..., m, d_v)
+    mask : bool array broadcastable to (..., 1, m), optional
+        Key padding: a padded key's features are exactly 0.  A mask with a
+        query axis raises: it cannot be applied in linear time.
+    causal : bool
+        Query ``i`` uses keys ``j <= i + (m − n)`` only, by prefix sums over
+        key chunks (11.3); :func:`linear_attention_recurrent` is the same
+        causal attention written one token at a time.
+    scale : float > 0, optional
+        Default ``1/√d``.  Applied as ``φ(√scale·q)ᵀφ(√scale·k)``, the
+        convention of :func:`favor_attention` (11.5).  The paper applies
+        ``φ`` to ``q`` and ``k`` unscaled: pass ``scale=1.0`` for that.
+    return_weights : bool
+        Also return a :class:`FavorWeights` (the two factors ``φ(Q)``,
+        ``φ(K)``), whose ``.to_dense()`` is ``D⁻¹(φ(Q)φ(K)ᵀ ⊙ C)``.
+    chunk_size : int >= 1
+        Keys per chunk of the causal prefix sums.
+
+    Returns
+    -------
+    out : array (..., n, d_v)
+        A query with no visible key (all padded, or none yet) gets zeros.
+    weights : FavorWeights
+        Only when ``return_weights``.
+
+    Notes
+    -----
+    Time ``O(n·d·d_v)``, memory ``O(n·(d + d_v))`` bidirectional, plus
+    ``O(c²)`` causal (:func:`refattn.complexity.linear_attention_memory`).
+    The features are factored as ``φ(x) = exp(e(x))·ψ(x)`` with
+    ``e(x) = min(maxₜ xₜ, 0)``, and ``e`` is shifted exactly like FAVOR's
+    exponents: a query or key whose coordinates are all far below 0 does not
+    underflow to zero features (11.4).
+
+    Examples
+    --------
+    Zero queries and keys give equal weights (every feature is 1):
+
+    >>> import numpy as np
+    >>> q = k = np.zeros((3, 2))
+    >>> v = np.array([[0.0], [3.0], [6.0]])
+    >>> linear_attention(q, k, v)
+    array([[3.], [3.], [3.]])
+    >>> linear_attention(q, k, v, causal=True)
+    array([[0. ], [1.5], [3. ]])
+    """
+    call = check_attention_call(
+        "linear_attention",
+        q,
+        k,
+        v,
+        mask=mask,
+        causal=causal,
+        scale=scale,
+        return_weights=return_weights,
+        supports=SUPPORTS,
+    )
+    chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    xp = call.dims.xp
+    return _kernel_attention(xp, call, q, k, v, lambda x: _elu_parts(xp, x), chunk_size)
+
+
+def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
+    """Causal linear attention as a recurrence: one state update per key (11.3).
+
+    The paper's RNN form: with ``φ(x) = elu(x) + 1`` and the state
+    ``S_j = S_{j−1} + φ(k_j) v_jᵀ`` (``d × d_v``), ``z_j = z_{j−1} + φ(k_j)``
+    (``d``), query ``i`` reads ``out_i = φ(q_i)ᵀ S_j / φ(q_i)ᵀ z_j`` at its
+    last visible key ``j = i + (m − n)``.  A loop over the ``m`` keys in
+    Python: readable, not fast, and without the stabiliser of
+    :func:`linear_attention`, which it equals up to rounding.
+
+    Parameters
+    ----------
+    q, k, v : arrays (..., n, d), (..., m, d), (..., m, d_v)
+    mask : bool array broadcastable to (..., 1, m), optional
+        Key padding: a padded key leaves the state unchanged.
+    scale : float > 0, optional
+        Default ``1/√d``, applied as in :func:`linear_attention`.
+
+    Returns
+    -------
+    array (..., n, d_v); a query with no visible key gets zeros.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = k = np.zeros((3, 2))
+    >>> linear_attention_recurrent(q, k, np.array([[0.0], [3.0], [6.0]]))
+    array([[0. ], [1.5], [3. ]])
+    """
+    call = check_attention_call(
+        "linear_attention_recurrent",
+        q,
+        k,
+        v,
+        mask=mask,
+        causal=True,
+        scale=scale,
+        supports=SUPPORTS,
+    )
+    dims = call.dims
+    xp, n, m, offset = dims.xp, dims.n, dims.m, dims.m - dims.n
+    root = call.scale**0.5
+    phi_q = elu_features(q * root)  # (..., n, d)
+    phi_k = elu_features(k * root)  # (..., m, d)
+    if call.key_mask is not None:
+        phi_k = phi_k * call.key_mask[..., :, None]  # a padded key: φ(k_j) = 0
+    state = xp.zeros(dims.batch + (dims.d, dims.d_v), dtype=dims.dtype)  # S_0 = 0
+    norm = xp.zeros(dims.batch + (dims.d,), dtype=dims.dtype)  # z_0 = 0
+    out = xp.zeros(dims.batch + (n, dims.d_v), dtype=dims.dtype)
+    for j in range(m):
+        # (11.3)  S_j = S_{j−1} + φ(k_j) v_jᵀ,   z_j = z_{j−1} + φ(k_j)
+        state = state + phi_k[..., j, :, None] * v[..., j, None, :]
+        norm = norm + phi_k[..., j, :]
+        i = j - offset  # the query whose last visible key is j
+        if 0 <= i < n:
+            # out_i = φ(q_i)ᵀ S_j / φ(q_i)ᵀ z_j
+            numerator = (phi_q[..., i, :, None] * state).sum(axis=-2)  # (..., d_v)
+            denominator = (phi_q[..., i, :] * norm).sum(axis=-1)[..., None]  # (..., 1)
+            out[..., i, :] = _divide(xp, numerator, denominator)
+    return out
+
+
+def linear_dense(q, k, v, *, mask=None, causal=False, scale=None):
+    """The dense form ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ C) V`` of :func:`linear_attention`: n×m, tests only (11.2).
+
+    One explicit ``n × m`` matrix of unstabilised ``elu + 1`` features, times
+    the causal rule ``C`` and any boolean ``mask`` broadcastable to
+    ``(..., n, m)`` (a general mask is fine here: it is dense anyway).
+    """
+    call = check_attention_call("linear_dense", q, k, v, mask=mask, causal=causal, scale=scale)
+    dims = call.dims
+    xp = dims.xp
+    root = call.scale**0.5
+    a = elu_features(q * root) @ xp.swapaxes(elu_features(k * root), -1, -2)  # (..., n, m)
+    if causal:
+        a = a * (xp.arange(dims.m)[None, :] <= xp.arange(dims.n)[:, None] + (dims.m - dims.n))
+    if mask is not None:
+        a = a * mask
+    return _divide(xp, a @ v, a.sum(axis=-1, keepdims=True))
+
+
+def _elu_parts(xp, x):
+    """``φ(x) = elu(x) + 1`` as ``exp(e) · ψ`` with ``e = min(maxₜ xₜ, 0)`` per row (11.4).
+
+    ``x`` is ours (a scaled copy).  Where some ``xₜ >= 0``, ``e = 0`` and
+    ``ψ = φ``; where every ``xₜ < 0``, ``φ = exp(x)`` and ``ψ = exp(x − e)``,
+    whose largest coordinate is 1.  So ``ψ`` never underflows as a whole, and
+    ``e`` goes through the same shifts as FAVOR's exponents.
+    """
+    e = xp.minimum(x.max(axis=-1, keepdims=True), 0)  # (..., n, 1)
+    psi = xp.minimum(x, 0)  # (..., n, d)
+    psi -= e
+    xp.exp(psi, out=psi)  # exp(min(x, 0) − e)
+    xp.maximum(x, 0, out=x)
+    psi += x  # + max(x, 0), which is 0 wherever e < 0
+    return e, psi
 
 
 # ---------------------------------------------------------------------------

@@ -246,7 +246,9 @@ class Encoder:
         attention : None, str, callable, or a sequence of them (one per layer)
             ``None`` is exact :func:`refattn.softmax_attention`; a string is a
             registry name (:func:`refattn.mechanism` with its defaults); a
-            callable must follow the calling convention.
+            callable must follow the calling convention.  A pooling mechanism
+            (``"funnel"``) shortens the sequence from its layer on, as in the
+            Funnel Transformer: the residual and the mask are pooled alike.
         return_attention : bool
             Also return every layer's attention weights ``(N, heads, n, n)``.
 
@@ -274,6 +276,11 @@ class Encoder:
             if return_attention:
                 result, w = result
                 weights.append(dense_weights(w))
+            if result.shape[-2] != x.shape[-2]:
+                # a pooling mechanism (Funnel, derivations/13-funnel.md): the residual and the
+                # mask are pooled like the queries, and the sequence stays shorter from here on
+                x, mask = _pooled(attend, x, mask)  # (N, n', hidden), (N, n')
+                key_mask = None if bool(mask.all()) else mask[:, None, None, :]
             heads = xp.swapaxes(result, -3, -2)  # (N, n, heads, head_dim)
             context = heads.reshape(*heads.shape[:-2], self.config.hidden)  # (N, n, hidden)
             x = self._layer_norm(
@@ -313,6 +320,23 @@ class Encoder:
             out = self.forward(ids[rows], mask[rows], attention=attention)
             parts.append(self.pool(out.last, mask[rows]))
         return self.xp.concatenate(parts, axis=0)
+
+
+def _pooled(attend, x, mask):
+    """The hidden states and mask pooled as ``attend`` pools its queries (Funnel's residual).
+
+    A pooled position is real when all the positions it pools are (the mask pooled as a
+    minimum, as the Hugging Face ``FunnelModel`` pools its attention mask).
+    """
+    pool = getattr(attend, "queries", None)
+    if pool is None:
+        raise ValueError(
+            f"attention {attend!r} returned fewer rows than queries; only a registry "
+            f"mechanism that pools its queries (refattn.mechanism('funnel')) may shorten "
+            f"the sequence"
+        )
+    real = pool(mask[..., None].astype(x.dtype))[..., 0] == 1  # (N, n')
+    return pool(x), real
 
 
 def _per_layer(attention, layers) -> list:

@@ -83,8 +83,9 @@ def test_every_mechanism_keeps_the_convention(xp, name, case, dtype):
     before = [to_numpy(a).copy() for a in (q, k, v) + (() if mask is None else (mask,))]
 
     out = attend(q, k, v, mask=mask, causal=causal)
-    # shape and dtype
-    assert out.shape == BATCH + (N, D_V)
+    # shape and dtype; a pooling mechanism (Funnel) has fewer output rows than queries
+    n_out = attend.output_length(N)
+    assert out.shape == BATCH + (n_out, D_V)
     assert str(out.dtype) == dtype
     assert bool(xp.isfinite(out).all())
 
@@ -92,20 +93,24 @@ def test_every_mechanism_keeps_the_convention(xp, name, case, dtype):
     out_w, weights = attend(q, k, v, mask=mask, causal=causal, return_weights=True)
     assert_attention_close(out_w, out)
     dense = weights.to_dense()
-    assert dense.shape == BATCH + (N, m)
+    assert dense.shape == BATCH + (n_out, m)
     assert_attention_close(dense @ v, out, err_msg=f"{name}: to_dense() @ v != out")
     if mask is not None:  # a padded key gets no weight
         assert not bool((xp.abs(dense) * ~mask).any())
 
-    # exact mechanisms equal softmax attention under their dense pattern, at any scale
+    # exact mechanisms equal softmax attention of the queries that attend (q itself, or
+    # Funnel's pooled ones) under their dense pattern, at any scale
     if entry.exact:
         pattern = attend.pattern(N, m, causal=causal, xp=xp)
         full = pattern if mask is None else pattern & mask
-        assert_attention_close(out, softmax_attention(q, k, v, mask=full))
-        assert_attention_close(dense, softmax_attention(q, k, v, mask=full, return_weights=True)[1])
+        q_att = attend.queries(q)
+        assert_attention_close(out, softmax_attention(q_att, k, v, mask=full))
+        assert_attention_close(
+            dense, softmax_attention(q_att, k, v, mask=full, return_weights=True)[1]
+        )
         assert_attention_close(
             attend(q, k, v, mask=mask, causal=causal, scale=0.3),
-            softmax_attention(q, k, v, mask=full, scale=0.3),
+            softmax_attention(q_att, k, v, mask=full, scale=0.3),
         )
 
     # causal: perturbing later keys and values leaves earlier outputs unchanged
@@ -116,6 +121,9 @@ def test_every_mechanism_keeps_the_convention(xp, name, case, dtype):
         k2[..., t + 1 :, :] = 5 * g.standard_normal(k2[..., t + 1 :, :].shape, dtype=dtype)
         v2[..., t + 1 :, :] = 5 * g.standard_normal(v2[..., t + 1 :, :].shape, dtype=dtype)
         rows = t - (m - N) + 1  # queries i with i + (m − n) <= t
+        if n_out != N:  # pooled rows: those whose pattern reads no key after t
+            later = to_numpy(attend.pattern(N, m, causal=True, xp=xp))[:, t + 1 :].any(axis=1)
+            rows = int(np.argmax(later)) if later.any() else n_out
         out2 = attend(q, k2, v2, mask=mask, causal=True)
         assert_attention_close(out2[..., :rows, :], out[..., :rows, :])
         assert not np.allclose(to_numpy(out2[..., rows:, :]), to_numpy(out[..., rows:, :]))
@@ -145,7 +153,13 @@ def test_key_padding_equals_removing_the_padded_keys(xp, name, options, causal):
     q, k, v = _inputs(xp, N, "float64", seed=3)
     padded = attend(q, k, v, mask=_trailing_padding(xp, N), causal=causal)
     alone = attend(q[..., :CUT, :], k[..., :CUT, :], v[..., :CUT, :], causal=causal)
-    assert_attention_close(padded[..., :CUT, :], alone)
+    # the rows whose attending queries are the same either way: the first CUT, or the
+    # pooled queries (Funnel) whose groups lie within the first CUT positions
+    q_all, q_cut = (to_numpy(attend.queries(x)) for x in (q, q[..., :CUT, :]))
+    same = (q_all[..., : q_cut.shape[-2], :] == q_cut).all(axis=(0, -1))
+    rows = int(np.argmin(same)) if not same.all() else len(same)
+    assert rows >= 1
+    assert_attention_close(padded[..., :rows, :], alone[..., :rows, :])
 
 
 def _refusals():

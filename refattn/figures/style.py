@@ -31,6 +31,10 @@ COLORS = {
     "bigbird": "#17becf",
     "sparse_strided": "#393b79",
     "sparse_fixed": "#637939",
+    "funnel": "#7b4173",
+    "linear": "#e7969c",
+    "linear_causal": "#ad494a",
+    "adaptive_span": "#8ca252",
 }
 
 
