@@ -96,9 +96,16 @@ def taxonomy() -> Figure:
     ax.grid(False, axis="y")
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
-    exact = ax.scatter([], [], s=90, facecolor="#1f77b4", edgecolor="#1f77b4", label="exact")
+    exact = ax.scatter(
+        [],
+        [],
+        s=90,
+        facecolor="#1f77b4",
+        edgecolor="#1f77b4",
+        label="exact: softmax attention under a boolean mask",
+    )
     approx = ax.scatter([], [], s=90, facecolor="white", edgecolor="#1f77b4", linewidth=1.8)
-    approx.set_label("approximation")
+    approx.set_label("not equal to softmax attention (an estimate, or another kernel or mask)")
     ax.legend(
         handles=[exact, approx],
         loc="upper center",
