@@ -37,8 +37,10 @@ __all__ = [
     "erf",
     "get_array_module",
     "gpu_name",
+    "indicator",
     "module_for",
     "module_name",
+    "pad_axis",
     "peak_memory",
     "rng",
     "synchronize",
@@ -290,6 +292,33 @@ def erf(x):
     from scipy.special import erf as host_erf
 
     return host_erf(x)
+
+
+def pad_axis(x, axis: int, before: int, after: int, *, value=0):
+    """``x`` with ``before`` and ``after`` entries of ``value`` added along ``axis``.
+
+    Returns ``x`` itself (not a copy) when there is nothing to add, so callers
+    must treat the result as read-only.  The mechanisms pad their sequences to
+    whole blocks, windows or chunks with it.
+
+    >>> import numpy as np
+    >>> pad_axis(np.ones((2, 2)), -2, 1, 0)
+    array([[0., 0.],
+           [1., 1.],
+           [1., 1.]])
+    """
+    if before == 0 and after == 0:
+        return x
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (before, after)
+    return get_array_module(x).pad(x, widths, constant_values=value)
+
+
+def indicator(n: int, positions, xp):
+    """A boolean ``(n,)`` array on backend ``xp``, True at ``positions``."""
+    flags = xp.zeros(n, dtype=bool)
+    flags[xp.asarray(positions)] = True
+    return flags
 
 
 def window_view(x, *, size: int, step: int, count: int):

@@ -47,7 +47,7 @@ from ._validation import (
     check_attention_call,
     check_int,
 )
-from .backend import module_for, to_numpy, window_view
+from .backend import indicator, module_for, pad_axis, to_numpy, window_view
 from .backend import rng as make_rng
 from .softmax import (
     SoftmaxPartial,
@@ -227,13 +227,13 @@ def bigbird_attention(
     key_ok = xp.ones(n, dtype=bool) if key_mask is None else key_mask  # (..., n)
     positions = _global_positions(xp, glob, b, n) if glob else None
     if glob:
-        key_ok = key_ok & ~_indicator(xp, n, positions)
+        key_ok = key_ok & ~indicator(n, positions, xp)
     # (9.1)  pad to B·b positions, and one block of nothing on either side of the keys
-    q_scaled = _pad_rows(xp, q * scale, 0, padded - n)  # (..., N, d)
+    q_scaled = pad_axis(q * scale, -2, 0, padded - n)  # (..., N, d)
     q_blocks = q_scaled.reshape(q_scaled.shape[:-2] + (blocks, b, d))  # (..., B, b, d)
-    k_pad = _pad_rows(xp, k, b, padded - n + b)  # (..., b + N + b, d)
-    v_pad = _pad_rows(xp, v, b, padded - n + b)  # (..., b + N + b, d_v)
-    ok_pad = _pad_rows(xp, key_ok[..., None], b, padded - n + b)  # (..., b + N + b, 1)
+    k_pad = pad_axis(k, -2, b, padded - n + b)  # (..., b + N + b, d)
+    v_pad = pad_axis(v, -2, b, padded - n + b)  # (..., b + N + b, d_v)
+    ok_pad = pad_axis(key_ok[..., None], -2, b, padded - n + b)  # (..., b + N + b, 1)
 
     # (9.2)  window: query block i reads key blocks i − 1, i, i + 1 (padded blocks i … i + 2),
     # one product per neighbour copied into its third of the scores: no key copies
@@ -324,7 +324,7 @@ def bigbird_attention(
     random_w = None if random_e is None else to_blocks(rescale(rows_of(random_e), random_max))
     global_w = None if global_e is None else rescale(global_e, global_max)  # (..., N, G)
     if glob:
-        is_global_row = _indicator(xp, padded, positions)
+        is_global_row = indicator(padded, positions, xp)
         for w in (window_w, random_w):
             if w is not None:
                 rows_of(w)[..., is_global_row, :] = 0
@@ -372,7 +372,7 @@ def random_block_assignment(n_blocks, r, *, global_blocks=0, rng=None, xp=None):
     rows = xp.arange(n_blocks)
     allowed = _random_candidates(xp, rows, n_blocks, glob)  # (B, B)
     free = allowed.sum(axis=1)  # (B,)
-    ordinary = ~_indicator(xp, n_blocks, glob) if glob else xp.ones(n_blocks, dtype=bool)
+    ordinary = ~indicator(n_blocks, glob, xp) if glob else xp.ones(n_blocks, dtype=bool)
     fewest = int(free[ordinary].min()) if bool(ordinary.any()) else n_blocks
     if r > fewest:
         raise ValueError(
@@ -572,7 +572,7 @@ def _random_slots(xp, random_blocks, blocks, b, glob):
     i = xp.arange(blocks)[:, None]
     drop = (slots >= blocks) | (abs(slots - i) <= 1)  # beyond the input, or in the window
     if glob:
-        g = _indicator(xp, blocks, glob)
+        g = indicator(blocks, glob, xp)
         inside = (slots >= 0) & (slots < blocks)
         drop |= g[xp.where(inside, slots, 0)] & inside  # a global key block
         drop |= g[:, None]  # a global row reads everything already
@@ -596,21 +596,6 @@ def _global_positions(xp, glob, b, n):
     starts = xp.asarray(glob)[:, None] * b  # (g, 1)
     positions = (starts + xp.arange(b)[None, :]).reshape(-1)  # (g·b,)
     return positions[positions < n]
-
-
-def _indicator(xp, n, positions):
-    flags = xp.zeros(n, dtype=bool)
-    flags[xp.asarray(positions)] = True
-    return flags
-
-
-def _pad_rows(xp, x, before, after):
-    """Zero (or False) rows before and after along axis −2; ``x`` itself if none."""
-    if before == 0 and after == 0:
-        return x
-    widths = [(0, 0)] * x.ndim
-    widths[-2] = (before, after)
-    return xp.pad(x, widths)
 
 
 def _to_rows(part: SoftmaxPartial) -> SoftmaxPartial:

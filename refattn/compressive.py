@@ -37,7 +37,7 @@ from ._validation import (
     check_float_array,
     check_int,
 )
-from .backend import module_for, window_view
+from .backend import module_for, pad_axis, window_view
 from .positional import relative_scores
 from .softmax import (
     _fill_blocked,
@@ -729,14 +729,6 @@ def _compress_rows(x, taps, blocks):
     return taps @ rows  # (..., NB, f)
 
 
-def _pad_rows(xp, x, before, after):
-    """``x (..., L, f)`` with ``before`` and ``after`` zero (False) rows; ``x`` itself if none."""
-    if before == 0 and after == 0:
-        return x
-    widths = [(0, 0)] * (x.ndim - 2) + [(before, after), (0, 0)]
-    return xp.pad(x, widths)
-
-
 def _segment_attention(call, q, k, v, geo: _Segments, taps):
     """Every segment's queries against its raw key window and its compressed blocks (5.7).
 
@@ -749,7 +741,7 @@ def _segment_attention(call, q, k, v, geo: _Segments, taps):
 
     # (0.1)  the segments' scaled queries; padding rows are computed, then dropped
     if tail:
-        q_seg = _pad_rows(xp, q, 0, tail)  # (..., N, d)
+        q_seg = pad_axis(q, -2, 0, tail)  # (..., N, d)
         q_seg *= scale
     else:
         q_seg = q * scale  # (..., N, d)
@@ -775,7 +767,7 @@ def _segment_attention(call, q, k, v, geo: _Segments, taps):
 
     # (5.7)  segment t reads the raw keys s_t − reach … s_t + n_s − 1: a window of the
     #        keys padded with `reach` rows in front, as a read-only strided view
-    k_pad = _pad_rows(xp, k, reach, tail)  # (..., reach + N, d)
+    k_pad = pad_axis(k, -2, reach, tail)  # (..., reach + N, d)
     k_win = window_view(k_pad, size=width, step=length, count=count)  # (..., S, W, d)
     scores = q_seg @ xp.swapaxes(k_win, -1, -2)  # (..., S, n_s, W)
     del q_seg, k_pad, k_win
@@ -790,11 +782,11 @@ def _segment_attention(call, q, k, v, geo: _Segments, taps):
         future = xp.arange(width)[None, :] > xp.arange(length)[:, None] + reach  # (n_s, W)
         scores = _fill_blocked(scores, future)
     if call.key_mask is not None:
-        key_ok = _pad_rows(xp, call.key_mask[..., None], reach, tail)  # (..., reach + N, 1)
+        key_ok = pad_axis(call.key_mask[..., None], -2, reach, tail)  # (..., reach + N, 1)
         key_ok = window_view(key_ok, size=width, step=length, count=count)[..., 0]  # (..., S, W)
         scores = _fill_blocked(scores, ~key_ok[..., None, :])  # padded keys
         del key_ok
-    v_pad = _pad_rows(xp, v, reach, tail)  # (..., reach + N, d_v)
+    v_pad = pad_axis(v, -2, reach, tail)  # (..., reach + N, d_v)
     v_win = window_view(v_pad, size=width, step=length, count=count)  # (..., S, W, d_v)
     part = softmax_partial(scores, v_win)  # scores now hold exp(s − M_raw)
     del v_pad, v_win

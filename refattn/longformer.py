@@ -39,7 +39,7 @@ from ._validation import (
     check_bool,
     check_int,
 )
-from .backend import module_for, to_numpy, window_view
+from .backend import indicator, module_for, pad_axis, to_numpy, window_view
 from .complexity import BandGeometry, band_geometry
 from .softmax import (
     SoftmaxPartial,
@@ -216,7 +216,7 @@ def sliding_window_attention(
     # get their own columns (1.4)
     key_ok = xp.ones(n, dtype=bool) if key_mask is None else key_mask  # (..., n)
     if glob:
-        key_ok = key_ok & ~_indicator(xp, n, glob)
+        key_ok = key_ok & ~indicator(n, glob, xp)
     # (1.3)  block layout: query r of a block reads key s of its window iff
     #        0 <= s − r <= left + right, and the key is allowed
     q_scaled = q * scale  # (..., n, d)
@@ -416,14 +416,14 @@ class _BlockLayout:
     def _residues(self, x):
         """(..., n, f) -> (..., δ, L, f), zero-padded past n."""
         xp, geo = self.xp, self.geo
-        x = _pad_axis(xp, x, -2, 0, geo.length * geo.dilation - geo.n)
+        x = pad_axis(x, -2, 0, geo.length * geo.dilation - geo.n)
         x = x.reshape(x.shape[:-2] + (geo.length, geo.dilation, x.shape[-1]))
         return xp.swapaxes(x, -3, -2)
 
     def queries(self, x):
         """(..., n, f) -> (..., δ, B, c, f)."""
         geo = self.geo
-        x = _pad_axis(self.xp, self._residues(x), -2, 0, geo.blocks * geo.block - geo.length)
+        x = pad_axis(self._residues(x), -2, 0, geo.blocks * geo.block - geo.length)
         return x.reshape(x.shape[:-2] + (geo.blocks, geo.block, x.shape[-1]))
 
     def keys(self, x):
@@ -434,7 +434,7 @@ class _BlockLayout:
         """
         geo = self.geo
         tail = geo.blocks * geo.block - geo.length + geo.right
-        x = _pad_axis(self.xp, self._residues(x), -2, geo.left, tail)  # (..., δ, l + B·c + r, f)
+        x = pad_axis(self._residues(x), -2, geo.left, tail)  # (..., δ, l + B·c + r, f)
         return window_view(x, size=geo.keys_per_block, step=geo.block, count=geo.blocks)
 
     def rows(self, x):
@@ -452,20 +452,6 @@ class _BlockLayout:
         index = xp.arange(geo.block)[:, None] + xp.arange(width)[None, :]  # (c, width)
         index = xp.broadcast_to(index, e.shape[:-1] + (width,))
         return self.rows(xp.take_along_axis(e, index, axis=-1))
-
-
-def _pad_axis(xp, x, axis, before, after):
-    if before == 0 and after == 0:
-        return x
-    widths = [(0, 0)] * x.ndim
-    widths[axis] = (before, after)
-    return xp.pad(x, widths)
-
-
-def _indicator(xp, n, positions):
-    flags = xp.zeros(n, dtype=bool)
-    flags[xp.asarray(positions)] = True
-    return flags
 
 
 def _refuse_ambiguous_mask(mask, q) -> None:

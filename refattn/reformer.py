@@ -50,7 +50,7 @@ from ._validation import (
     check_float_array,
     check_int,
 )
-from .backend import module_for, window_view
+from .backend import module_for, pad_axis, window_view
 from .backend import rng as make_rng
 from .softmax import _finite_or_zero, _nonzero, softmax_partial
 
@@ -282,8 +282,8 @@ def lsh_attention(
     # (10.3)  sort by (bucket, position); slot s holds position order[s]
     q_order = _sort(xp, q_buckets, pos, n)  # (R, ..., n)
     k_order = q_order if shared_qk else _sort(xp, k_buckets, pos, n)
-    q_slots = _pad_last(xp, q_order, 0, slots - n, n)  # (R, ..., N), n = padding slot
-    k_slots = _pad_last(xp, k_order, c, slots - n, n)  # (R, ..., c + N): one chunk before
+    q_slots = pad_axis(q_order, -1, 0, slots - n, value=n)  # (R, ..., N), n = padding slot
+    k_slots = pad_axis(k_order, -1, c, slots - n, value=n)  # (R, ..., c + N): one chunk before
     q_bucket_s = _take(xp, q_buckets, q_slots, b + 1)  # (R, ..., N)
     k_bucket_s = _take(xp, k_buckets, k_slots, b + 1)  # (R, ..., c + N)
     k_ok = k_bucket_s < b  # not padded (bucket b), not a padding slot (b + 1)
@@ -426,13 +426,6 @@ def _broadcast_lead(x, lead):
 def _sort(xp, bucket, pos, n):
     """Positions sorted by (bucket, position): (R, ..., n)."""
     return xp.argsort(bucket * n + pos, axis=-1)
-
-
-def _pad_last(xp, x, before, after, value):
-    if before == 0 and after == 0:
-        return x
-    widths = [(0, 0)] * (x.ndim - 1) + [(before, after)]
-    return xp.pad(x, widths, constant_values=value)
 
 
 def _take(xp, x, slots, fill):

@@ -46,7 +46,7 @@ from ._validation import (
     check_bool,
     check_int,
 )
-from .backend import module_for, window_view
+from .backend import module_for, pad_axis, window_view
 from .softmax import (
     SoftmaxPartial,
     _fill_blocked,
@@ -197,10 +197,10 @@ def sparse_transformer_attention(
     # (8.5)  the l-grid: pad the sequence to N = B·l positions; padded keys are never read
     before, after = (ell, (0 if causal else ell)) if kind == "strided" else (0, 0)
     key_ok = xp.ones(n, dtype=bool) if key_mask is None else key_mask  # (..., n)
-    key_ok = _pad_last(xp, key_ok, before, N - n + after)  # (..., before + N + after)
-    q_scaled = _pad_rows(xp, q * call.scale, 0, N - n)  # (..., N, d)
-    k_pad = _pad_rows(xp, k, before, N - n + after)  # (..., before + N + after, d)
-    v_pad = _pad_rows(xp, v, before, N - n + after)  # (..., before + N + after, d_v)
+    key_ok = pad_axis(key_ok, -1, before, N - n + after, value=False)  # (..., before + N + after)
+    q_scaled = pad_axis(q * call.scale, -2, 0, N - n)  # (..., N, d)
+    k_pad = pad_axis(k, -2, before, N - n + after)  # (..., before + N + after, d)
+    v_pad = pad_axis(v, -2, before, N - n + after)  # (..., before + N + after, d_v)
     first, second = heads in ("union", "first"), heads in ("union", "second")
     # each part: (partial softmax in sequence order (..., N, ·), kept) with kept =
     # (exp(s − M_part) (..., N, width), key positions (N, width)) when return_weights, else None
@@ -470,18 +470,3 @@ def _own_summary_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, *,
         return part, None
     i = xp.arange(grid.padded)[:, None]
     return part, (grid.to_sequence(scores), (i // ell) * ell + (ell - c) + u)
-
-
-def _pad_rows(xp, x, before, after):
-    """Zero rows before and after along axis −2 (``x`` itself when there are none)."""
-    if before == 0 and after == 0:
-        return x
-    widths = [(0, 0)] * x.ndim
-    widths[-2] = (before, after)
-    return xp.pad(x, widths)
-
-
-def _pad_last(xp, x, before, after):
-    """False entries before and after along the last axis (a new array)."""
-    widths = [(0, 0)] * (x.ndim - 1) + [(before, after)]
-    return xp.pad(x, widths, constant_values=False)
