@@ -30,14 +30,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
 from ._validation import check_int
-from .backend import to_numpy
+from .backend import module_for, to_numpy
 from .mechanisms import REGISTRY, mechanism
 from .performer import favor_attention, random_features
 from .pretrained import Encoder
 from .softmax import softmax_attention
+
+#: Results are gathered on the host (NumPy), whatever backend the encoder runs on.
+host = module_for("numpy")
 
 __all__ = [
     "COMPONENTS",
@@ -116,18 +117,18 @@ def default_sweeps(n: int = 512) -> dict[str, tuple[str | None, tuple[dict, ...]
 
 def relative_error(approx, exact) -> float:
     """``‖approx − exact‖ / ‖exact‖`` over all entries (Frobenius), as a host float."""
-    a, e = to_numpy(approx).astype(np.float64), to_numpy(exact).astype(np.float64)
-    return float(np.linalg.norm(a - e) / np.linalg.norm(e))
+    a, e = to_numpy(approx).astype(host.float64), to_numpy(exact).astype(host.float64)
+    return float(host.linalg.norm(a - e) / host.linalg.norm(e))
 
 
 def _embeddings(encoder: Encoder, ids, attention=None):
     out = encoder.forward(ids, attention=attention)
-    return to_numpy(Encoder.pool(out.last, out.attention_mask)).astype(np.float64)
+    return to_numpy(Encoder.pool(out.last, out.attention_mask)).astype(host.float64)
 
 
 def dropin_sweep(
     encoder: Encoder, ids, *, sweeps: Mapping[str, tuple] | None = None
-) -> dict[str, np.ndarray]:
+) -> dict[str, host.ndarray]:
     """Sentence-embedding cosine to the exact model for every registered mechanism (7.9).
 
     Each configuration replaces the attention of *every* layer; nothing is
@@ -163,7 +164,7 @@ def dropin_sweep(
     sweeps = default_sweeps(n) if sweeps is None else sweeps
     config = encoder.config
     exact = _embeddings(encoder, ids)
-    itemsize = np.dtype(str(encoder.embed(ids[:1, :1]).dtype)).itemsize
+    itemsize = host.dtype(str(encoder.embed(ids[:1, :1]).dtype)).itemsize
     exact_memory = mechanism("softmax").memory(n, config.head_dim)
     rows = {k: [] for k in ("mechanism", "option", "size", "cosine", "memory_bytes")}
     for name in REGISTRY:
@@ -171,20 +172,20 @@ def dropin_sweep(
         for options in configurations:
             attend = mechanism(name, **options)
             if name == "softmax":
-                cos = np.ones(ids.shape[0])
+                cos = host.ones(ids.shape[0])
             else:
-                cos = np.sum(_embeddings(encoder, ids, attend) * exact, axis=-1)  # (N,)
+                cos = host.sum(_embeddings(encoder, ids, attend) * exact, axis=-1)  # (N,)
             rows["mechanism"].append(name)
             rows["option"].append(option or "")
             rows["size"].append(int(options[option]) if option else -1)
             rows["cosine"].append(cos)
             rows["memory_bytes"].append(attend.memory(n, config.head_dim) * config.heads * itemsize)
-    result = {k: np.array(v) for k, v in rows.items()}
+    result = {k: host.array(v) for k, v in rows.items()}
     result["memory_relative"] = result["memory_bytes"] / (exact_memory * config.heads * itemsize)
     # what unrelated text looks like: the exact model's cosine between different chunks
     pairs = exact @ exact.T  # (N, N)
-    others = ~np.eye(len(exact), dtype=bool)
-    result["unrelated_cosine"] = np.array(pairs[others].mean() if others.any() else np.nan)
+    others = ~host.eye(len(exact), dtype=bool)
+    result["unrelated_cosine"] = host.array(pairs[others].mean() if others.any() else host.nan)
     return result
 
 
@@ -194,7 +195,7 @@ def error_propagation(
     *,
     features: Sequence[int] = (32, 128, 512),
     seeds: Sequence[int] = (0, 1, 2),
-) -> dict[str, np.ndarray]:
+) -> dict[str, host.ndarray]:
     """Do FAVOR+'s errors grow through the layers? (7.11)
 
     For each number of features ``m`` and seed, FAVOR+ (positive orthogonal
@@ -226,7 +227,7 @@ def error_propagation(
     layers = encoder.config.layers
     exact = encoder.forward(ids).hidden_states[1:]  # L arrays (N, n, hidden)
     shape = (len(features), len(seeds), layers)
-    everywhere, own, last = np.empty(shape), np.empty(shape), np.empty(shape)
+    everywhere, own, last = host.empty(shape), host.empty(shape), host.empty(shape)
     for (i, m), (j, seed) in itertools.product(enumerate(features), enumerate(seeds)):
         m = check_int("features", m, minimum=1)
         favor = [mechanism("favor", features=m, rng=1000 * seed + at) for at in range(layers)]
@@ -239,8 +240,8 @@ def error_propagation(
             own[i, j, layer] = relative_error(hidden[layer], exact[layer])
             last[i, j, layer] = relative_error(hidden[-1], exact[-1])
     return {
-        "features": np.array(features),
-        "seeds": np.array(seeds),
+        "features": host.array(features),
+        "seeds": host.array(seeds),
         "all_layers": everywhere,
         "one_layer": own,
         "one_layer_last": last,
@@ -254,7 +255,7 @@ def favor_components(
     features: Sequence[int] = (64, 256),
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     layers: Sequence[int] | None = None,
-) -> dict[str, np.ndarray]:
+) -> dict[str, host.ndarray]:
     """Which FAVOR+ component matters most, on the model's own q, k, v? (7.12)
 
     The exact model is run once; each layer's real queries, keys and values
@@ -294,14 +295,14 @@ def favor_components(
     layers = list(range(encoder.config.layers)) if layers is None else list(layers)
     hidden = encoder.forward(ids).hidden_states
     config = encoder.config
-    error = np.empty((len(COMPONENTS), len(features), len(seeds), len(layers), config.heads))
-    uniform = np.empty((len(layers), config.heads))
+    error = host.empty((len(COMPONENTS), len(features), len(seeds), len(layers), config.heads))
+    uniform = host.empty((len(layers), config.heads))
     for c, layer in enumerate(layers):
         q, k, v = encoder.qkv(layer, hidden[layer])  # (N, heads, n, head_dim)
-        exact = to_numpy(softmax_attention(q, k, v)).astype(np.float64)
-        scale = np.sqrt(np.sum(exact**2, axis=(0, 2, 3)))  # (heads,)
-        mean = to_numpy(v).astype(np.float64).mean(axis=-2, keepdims=True)  # (N, heads, 1, d)
-        uniform[c] = np.sqrt(np.sum((mean - exact) ** 2, axis=(0, 2, 3))) / scale
+        exact = to_numpy(softmax_attention(q, k, v)).astype(host.float64)
+        scale = host.sqrt(host.sum(exact**2, axis=(0, 2, 3)))  # (heads,)
+        mean = to_numpy(v).astype(host.float64).mean(axis=-2, keepdims=True)  # (N, heads, 1, d)
+        uniform[c] = host.sqrt(host.sum((mean - exact) ** 2, axis=(0, 2, 3))) / scale
         for (a, (kind, orthogonal, norms)), (b, m), (s, seed) in itertools.product(
             enumerate(COMPONENTS), enumerate(features), enumerate(seeds)
         ):
@@ -310,28 +311,30 @@ def favor_components(
                 xp=encoder.xp, dtype=str(q.dtype),
             )  # fmt: skip
             approx = to_numpy(favor_attention(q, k, v, omega=omega, kind=kind))
-            diff = np.sqrt(np.sum((approx - exact) ** 2, axis=(0, 2, 3)))  # (heads,)
+            diff = host.sqrt(host.sum((approx - exact) ** 2, axis=(0, 2, 3)))  # (heads,)
             error[a, b, s, c] = diff / scale
     kinds, orthogonals, norms = zip(*COMPONENTS, strict=True)
-    kinds, orthogonals, norms = np.array(kinds), np.array(orthogonals), np.array(norms)
+    kinds, orthogonals, norms = host.array(kinds), host.array(orthogonals), host.array(norms)
     # (7.12) the effect of a component: the error ratio of its two settings, the other two
     # components, the layer and the head held fixed; the median ratio over those, per seed
-    cube = np.log(error).reshape(2, 2, 2, *error.shape[1:])  # (kind, orthogonal, norms, F, S, L, H)
+    cube = host.log(error).reshape(
+        2, 2, 2, *error.shape[1:]
+    )  # (kind, orthogonal, norms, F, S, L, H)
     ratios = (
         cube[1] - cube[0],  # trig / positive: (orthogonal, norms, F, S, L, H)
         cube[:, 0] - cube[:, 1],  # iid / orthogonal: (kind, norms, ...)
         cube[:, :, 1] - cube[:, :, 0],  # √d / χ: (kind, orthogonal, ...)
     )
-    effect = np.stack([np.exp(np.median(r, axis=(0, 1, 4, 5))) for r in ratios])  # (3, F, S)
+    effect = host.stack([host.exp(host.median(r, axis=(0, 1, 4, 5))) for r in ratios])  # (3, F, S)
     return {
         "kind": kinds,
         "orthogonal": orthogonals,
         "norms": norms,
-        "features": np.array(features),
-        "seeds": np.array(seeds),
-        "layers": np.array(layers),
+        "features": host.array(features),
+        "seeds": host.array(seeds),
+        "layers": host.array(layers),
         "error": error,
         "uniform_error": uniform,
-        "effect_names": np.array(EFFECTS),
+        "effect_names": host.array(EFFECTS),
         "effect": effect,
     }

@@ -29,14 +29,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ._validation import array_module, check_float_array, check_int
 from .backend import module_for, to_numpy
+from .backend import rng as make_rng
 from .jl import KINDS, projection
 from .linformer import linformer_attention
 from .softmax import softmax, softmax_attention
 from .spectra import cumulative_spectrum
+
+#: Results are gathered on the host (NumPy), whatever backend the encoder runs on.
+host = module_for("numpy")
 
 __all__ = [
     "KS",
@@ -114,13 +116,13 @@ def random_attention_spectra(*, n=512, d=64, scales=(0.5, 1.0, 2.0, 4.0), seed=3
         ``scale`` ``(S,)``; ``c`` ``(S, n)``: ``c[s, i−1] = Σ_{j<=i} σ_j / Σ σ_j``.
     """
     n, d = check_int("n", n, minimum=1), check_int("d", d, minimum=1)
-    g = np.random.default_rng(seed)  # a NumPy stream: the same curves on every backend
+    g = make_rng(seed, "numpy")  # a NumPy stream: the same curves on every backend
     curves = []
     for scale in scales:
         q, k = (scale * g.standard_normal((n, d)) for _ in range(2))  # (n, d)
         p = softmax(q @ k.T / math.sqrt(d))  # (n, n)
         curves.append(cumulative_spectrum(attention_singular_values(p)))
-    return {"scale": np.asarray(scales, dtype=float), "c": np.stack(curves)}
+    return {"scale": host.asarray(scales, dtype=float), "c": host.stack(curves)}
 
 
 def attention_spectra(encoder, ids, *, quantiles=(0.1, 0.9), seed=0):
@@ -168,18 +170,18 @@ def attention_spectra(encoder, ids, *, quantiles=(0.1, 0.9), seed=0):
             spread.append(_logit_spread(q[0], k[0]))  # (heads,)
         curves.append(to_numpy(xp.stack(per_layer)))  # (layers, heads, n)
         spreads.append(to_numpy(xp.stack(spread)))  # (layers, heads)
-    c = np.stack(curves)  # (N, layers, heads, n)
-    pooled = np.swapaxes(c, 0, 1).reshape(c.shape[1], -1, c.shape[-1])  # (layers, N·heads, n)
-    logit_spread = np.mean(spreads, axis=0)  # (layers, heads)
+    c = host.stack(curves)  # (N, layers, heads, n)
+    pooled = host.swapaxes(c, 0, 1).reshape(c.shape[1], -1, c.shape[-1])  # (layers, N·heads, n)
+    logit_spread = host.mean(spreads, axis=0)  # (layers, heads)
     random = random_attention_like(
         logit_spread, n=c.shape[-1], d=encoder.config.head_dim, seed=seed
     )
     return {
-        "index": np.arange(1, c.shape[-1] + 1),
+        "index": host.arange(1, c.shape[-1] + 1),
         "c": c,
         "mean": pooled.mean(axis=1),
-        "low": np.quantile(pooled, lo, axis=1),
-        "high": np.quantile(pooled, hi, axis=1),
+        "low": host.quantile(pooled, lo, axis=1),
+        "high": host.quantile(pooled, hi, axis=1),
         "logit_spread": logit_spread,
         "random": random,
     }
@@ -203,18 +205,18 @@ def random_attention_like(logit_spread, *, n, d, seed=0):
     -------
     numpy array (*logit_spread.shape, n)
     """
-    spreads = np.asarray(logit_spread, dtype=float)
+    spreads = host.asarray(logit_spread, dtype=float)
     n, d = check_int("n", n, minimum=1), check_int("d", d, minimum=1)
     if not bool((spreads >= 0).all()):
         raise ValueError("logit_spread must be >= 0 everywhere")
-    g = np.random.default_rng(seed)
+    g = make_rng(seed, "numpy")
     curves = []
     for s in spreads.ravel():
         z, w = g.standard_normal((n, d)), g.standard_normal((n, d))  # (n, d)
         logits = z @ w.T / math.sqrt(d)  # (n, n)
         logits *= s / _logit_spread(z, w)  # spread exactly s
         curves.append(cumulative_spectrum(attention_singular_values(softmax(logits))))
-    return np.reshape(curves, (*spreads.shape, n))
+    return host.reshape(curves, (*spreads.shape, n))
 
 
 def spectrum_heatmap(spectra, *, k=128):
@@ -240,7 +242,7 @@ def spectrum_heatmap(spectra, *, k=128):
         raise ValueError(f"k must be at most n = {c.shape[-1]}, got {k}")
     at_k = c[..., k - 1]  # (N, layers, heads)
     return {
-        "k": np.asarray(k),
+        "k": host.asarray(k),
         "c_k": at_k.mean(axis=0),
         "spread": at_k.std(axis=0),
         "random": spectra["random"][..., k - 1],
@@ -325,7 +327,7 @@ def attention_locality(encoder, ids, *, widths=WIDTHS, global_tokens=(0, -1), le
     """
     ids = _check_ids(encoder, ids)
     n = ids.shape[1]
-    widths = np.asarray([check_int("width", w, minimum=0) for w in widths])
+    widths = host.asarray([check_int("width", w, minimum=0) for w in widths])
     if widths.size == 0 or widths.max() >= n:
         raise ValueError(f"widths must be non-empty and lie in [0, {n}), got {widths.tolist()}")
     if not 0 < level <= 1:
@@ -337,14 +339,14 @@ def attention_locality(encoder, ids, *, widths=WIDTHS, global_tokens=(0, -1), le
         with_global.append(
             [to_numpy(window_mass(p[0], global_tokens=glob)) for p in out.attentions]
         )
-    profile = np.asarray(plain).mean(axis=0)  # (layers, heads, n)
-    profile_global = np.asarray(with_global).mean(axis=0)  # (layers, heads, n)
-    uniform = window_mass(np.full((n, n), 1.0 / n))  # (n,)
+    profile = host.asarray(plain).mean(axis=0)  # (layers, heads, n)
+    profile_global = host.asarray(with_global).mean(axis=0)  # (layers, heads, n)
+    uniform = window_mass(host.full((n, n), 1.0 / n))  # (n,)
     return {
         "widths": widths,
         "mass": profile[..., widths],
         "mass_global": profile_global[..., widths],
-        "mass_chunks": np.asarray(plain)[..., widths],
+        "mass_chunks": host.asarray(plain)[..., widths],
         "w_level": _first_reaching(profile, level),
         "w_level_global": _first_reaching(profile_global, level),
         "uniform": uniform[widths],
@@ -353,7 +355,7 @@ def attention_locality(encoder, ids, *, widths=WIDTHS, global_tokens=(0, -1), le
 
 def _first_reaching(profile, level):
     """The smallest index ``w`` with ``profile[..., w] >= level`` (a little slack for rounding)."""
-    return np.argmax(profile >= level - 1e-9, axis=-1)
+    return host.argmax(profile >= level - 1e-9, axis=-1)
 
 
 # ---------------------------------------------------------------------------
@@ -465,12 +467,12 @@ def linformer_projection_errors(encoder, ids, *, ks=KS, kinds=KINDS, seeds=4):
                 )  # (seeds, K, heads) for this layer
             errors["svd"].append(_best_rank_k_errors(p[0], v, ks))  # (K, heads)
         for name, values in errors.items():
-            values = np.asarray(values)  # (layers, seeds, K, heads), or (layers, K, heads)
+            values = host.asarray(values)  # (layers, seeds, K, heads), or (layers, K, heads)
             totals[name] = totals.get(name, 0.0) + values
     count = ids.shape[0]
-    result = {"k": np.asarray(ks)}
+    result = {"k": host.asarray(ks)}
     for name in (*[m for m in maps if m != "mean_pool"], "mean_pool"):
-        per_seed = np.moveaxis(totals[name] / count, 1, 0)  # (seeds, layers, K, heads)
+        per_seed = host.moveaxis(totals[name] / count, 1, 0)  # (seeds, layers, K, heads)
         result[name] = per_seed.swapaxes(-1, -2)  # (seeds, layers, heads, K)
     result["mean_pool"] = result["mean_pool"][0]  # (layers, heads, K): deterministic
     result["svd"] = (totals["svd"] / count).swapaxes(-1, -2)  # (layers, heads, K)
@@ -501,7 +503,7 @@ def _best_rank_k_errors(p, v, ks):
         top = u[..., :k]  # (heads, n, k)
         approx = top @ (xp.swapaxes(top, -1, -2) @ exact)  # (heads, n, d)  U_k U_kᵀ P V
         rows.append(_relative_error(approx, exact))
-    return np.stack(rows)  # (K, heads)
+    return host.stack(rows)  # (K, heads)
 
 
 # ---------------------------------------------------------------------------

@@ -14,17 +14,8 @@ from refattn.backend import asarray, default_backend, get_array_module, peak_mem
 PACKAGE = Path(backend.__file__).parent
 
 # host-side modules: plotting, file output, testing helpers, benchmarking, the CLI
-# host-side: the command line, testing kit, benchmarks and the experiments that make figure
-# data from the pretrained model (they gather results with to_numpy, like the figures)
-HOST_SIDE = {
-    "backend.py",
-    "cli.py",
-    "testing.py",
-    "bench.py",
-    "pretrained.py",
-    "real_attention.py",
-    "dropin.py",
-}
+# host-side: the command line, testing kit and benchmarks
+HOST_SIDE = {"backend.py", "cli.py", "testing.py", "bench.py", "pretrained.py"}
 
 
 def _imports_array_library(path: Path) -> list[str]:
