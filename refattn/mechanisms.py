@@ -29,6 +29,7 @@ Performer paper resamples its features every so many training steps).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -131,10 +132,11 @@ class Mechanism:
         The order of its working set, e.g. ``"n·w"``.
     build : callable
         ``build(**options) -> Built``: checks the factory's options and splits
-        them into what each call, the cost formulas and the random draws need.
+        them into what each call needs, the keyword arguments of the cost
+        formulas, and the random draws.
     memory, flops : callable
-        ``f(n, d, d_v, *, causal, **built.cost)``: complexity.py's working set
-        (elements) and flops for one head.
+        complexity.py's working set (elements) and flops for one head, called
+        as ``f(n, d=d, d_v=d_v, **built.cost)`` plus ``causal=`` when ``f`` takes it.
     pattern : callable or None
         For exact mechanisms: ``pattern(n, m, *, causal, xp, **options)``, the
         boolean ``(n, m)`` mask under which it equals :func:`refattn.softmax_attention`.
@@ -334,11 +336,11 @@ class Attention:
 
     def memory(self, n: int, d: int = 64, d_v: int | None = None, *, causal: bool = False) -> int:
         """complexity.py's working set in elements, one head, ``m = n``."""
-        return self.mechanism.memory(n, d, d_v, causal=causal, **self._built.cost)
+        return _evaluate(self.mechanism.memory, n, d, d_v, causal, self._built.cost)
 
     def flops(self, n: int, d: int = 64, d_v: int | None = None, *, causal: bool = False) -> int:
         """complexity.py's flop count, one head, ``m = n``."""
-        return self.mechanism.flops(n, d, d_v, causal=causal, **self._built.cost)
+        return _evaluate(self.mechanism.flops, n, d, d_v, causal, self._built.cost)
 
     def redraw(self, rng=None) -> Attention:
         """A new callable with the same options and fresh random draws from ``rng``.
@@ -348,6 +350,13 @@ class Attention:
         if self._built.draws is None:
             return mechanism(self.mechanism.name, **self.options)
         return mechanism(self.mechanism.name, **{**self.options, "rng": rng})
+
+
+def _evaluate(formula, n, d, d_v, causal, options) -> int:
+    """``formula(n, d=d, d_v=d_v, **options)``, with ``causal`` when the formula takes it."""
+    if "causal" in inspect.signature(formula).parameters:
+        options = {**options, "causal": causal}
+    return formula(n, d=d, d_v=d_v, **options)
 
 
 # ---------------------------------------------------------------------------
@@ -439,8 +448,8 @@ def _register_all():
             supports=Supports(),
             memory_order="n²",
             build=_no_options,
-            memory=lambda n, d, d_v, *, causal: complexity.dense_attention_memory(n, d=d, d_v=d_v),
-            flops=lambda n, d, d_v, *, causal: complexity.dense_attention_flops(n, d=d, d_v=d_v),
+            memory=complexity.dense_attention_memory,
+            flops=complexity.dense_attention_flops,
             pattern=_dense_pattern,
             bench={"softmax": lambda n: {}},
         )
@@ -448,7 +457,7 @@ def _register_all():
 
     def chunked_build(*, chunk_size=256):
         options = {"chunk_size": check_int("chunk_size", chunk_size, minimum=1)}
-        return Built(options, options)
+        return Built(options, {"chunk": options["chunk_size"]})
 
     register(
         Mechanism(
@@ -463,12 +472,8 @@ def _register_all():
             supports=Supports(),
             memory_order="n·c",
             build=chunked_build,
-            memory=lambda n, d, d_v, *, causal, chunk_size: complexity.chunked_attention_memory(
-                n, d=d, d_v=d_v, chunk=chunk_size
-            ),
-            flops=lambda n, d, d_v, *, causal, chunk_size: complexity.chunked_attention_flops(
-                n, d=d, d_v=d_v, chunk=chunk_size
-            ),
+            memory=complexity.chunked_attention_memory,
+            flops=complexity.chunked_attention_flops,
             pattern=_dense_pattern,
             examples=({"chunk_size": 3},),
             bench={"chunked": lambda n: {"chunk_size": 256}},
@@ -491,12 +496,6 @@ def _register_all():
         cost = {"window": window, "dilation": dilation, "g": len(global_tokens or ())}
         return Built(options, cost)
 
-    def window_cost(formula):
-        def cost(n, d, d_v, *, causal, window, dilation, g):
-            return formula(n, d, d_v, window=window, dilation=dilation, causal=causal, g=g)
-
-        return cost
-
     def window_pattern(n, m, *, causal, xp, window, dilation, global_tokens=None):
         return longformer.window_pattern(
             n, window=window, dilation=dilation, causal=causal, global_tokens=global_tokens, xp=xp
@@ -518,8 +517,8 @@ def _register_all():
             supports=longformer.SUPPORTS,
             memory_order="n·w",
             build=window_build,
-            memory=window_cost(complexity.sliding_window_memory),
-            flops=window_cost(complexity.sliding_window_flops),
+            memory=complexity.sliding_window_memory,
+            flops=complexity.sliding_window_flops,
             pattern=window_pattern,
             narrow=lambda call: (
                 {"causal": "a global row attends to every key, including later ones"}
@@ -588,8 +587,8 @@ def _register_all():
             supports=linformer.SUPPORTS,
             memory_order="n·k",
             build=linformer_build,
-            memory=lambda n, d, d_v, *, causal, k: complexity.linformer_memory(n, d, d_v, k=k),
-            flops=lambda n, d, d_v, *, causal, k: complexity.linformer_flops(n, d, d_v, k=k),
+            memory=complexity.linformer_memory,
+            flops=complexity.linformer_flops,
             examples=({"k": 8, "max_length": 40, "rng": 0},),
             bench={"linformer": lambda n: {"k": 256, "max_length": n, "rng": 1}},
         )
@@ -621,15 +620,9 @@ def _register_favor(kind, label, summary, paper, performer, complexity):
 
         return Built(
             {"kind": kind, "chunk_size": chunk_size},
-            {"kind": kind, "chunk_size": chunk_size, "features": features},
+            {"kind": kind, "chunk": chunk_size, "m": features},
             _Draws(rng, make, per_head_dim=True),
         )
-
-    def cost(formula):
-        def f(n, d, d_v, *, causal, kind, chunk_size, features):
-            return formula(n, d, d_v, m=features, kind=kind, causal=causal, chunk=chunk_size)
-
-        return f
 
     register(
         Mechanism(
@@ -642,8 +635,8 @@ def _register_favor(kind, label, summary, paper, performer, complexity):
             supports=performer.SUPPORTS,
             memory_order="n·M",
             build=build,
-            memory=cost(complexity.favor_memory),
-            flops=cost(complexity.favor_flops),
+            memory=complexity.favor_memory,
+            flops=complexity.favor_flops,
             examples=({"features": 64, "rng": 0, "chunk_size": 5},),
             bench=(
                 {
@@ -691,12 +684,8 @@ def _register_memories(compressive, complexity):
             supports=compressive.XL_SUPPORTS,
             memory_order="n·(n_s + n_m)",
             build=xl_build,
-            memory=lambda n, d, d_v, *, causal, segment, memory: complexity.xl_memory(
-                n, d, d_v, segment=segment, memory=memory
-            ),
-            flops=lambda n, d, d_v, *, causal, segment, memory: complexity.xl_flops(
-                n, d, d_v, segment=segment, memory=memory
-            ),
+            memory=complexity.xl_memory,
+            flops=complexity.xl_flops,
             pattern=xl_pattern,
             examples=({"segment": 4, "memory": 3}, {"segment": 5, "memory": 0}),
             bench={"xl": lambda n: {"segment": 512, "memory": 512}},
@@ -721,14 +710,6 @@ def _register_memories(compressive, complexity):
         cost = dict(segment=segment, memory=memory, compressed=compressed, rate=rate)
         return Built({**cost, "compress": compress}, cost)
 
-    def compressive_cost(formula):
-        def f(n, d, d_v, *, causal, segment, memory, compressed, rate):
-            return formula(
-                n, d, d_v, segment=segment, memory=memory, compressed=compressed, rate=rate
-            )
-
-        return f
-
     register(
         Mechanism(
             name="compressive",
@@ -745,8 +726,8 @@ def _register_memories(compressive, complexity):
             supports=compressive.COMPRESSIVE_SUPPORTS,
             memory_order="n·(n_s + n_m + n_cm)",
             build=compressive_build,
-            memory=compressive_cost(complexity.compressive_memory_memory),
-            flops=compressive_cost(complexity.compressive_memory_flops),
+            memory=complexity.compressive_memory_memory,
+            flops=complexity.compressive_memory_flops,
             examples=(
                 {"segment": 4, "memory": 3, "compressed": 2, "rate": 2},
                 {
@@ -801,12 +782,6 @@ def _register_bigbird():
         draws = _Draws(rng, make, per_head_dim=False, per_dtype=False) if r else None
         return Built(call, {"block": block, "g": g, "r": r}, draws)
 
-    def cost(formula):
-        def f(n, d, d_v, *, causal, block, g, r):
-            return formula(n, d, d_v, block=block, g=g, r=r)
-
-        return f
-
     def pattern(n, m, *, causal, xp, block, global_blocks, random_blocks=None):
         if random_blocks is not None:
             random_blocks = xp.asarray(random_blocks)
@@ -827,8 +802,8 @@ def _register_bigbird():
             supports=bigbird.SUPPORTS,
             memory_order="n·b·(3 + g + r)",
             build=build,
-            memory=cost(complexity.bigbird_memory),
-            flops=cost(complexity.bigbird_flops),
+            memory=complexity.bigbird_memory,
+            flops=complexity.bigbird_flops,
             pattern=pattern,
             examples=(
                 {"block": 2, "global_blocks": 1, "r": 2, "max_length": 40, "rng": 0},
@@ -872,12 +847,6 @@ def _register_reformer():
             _Draws(rng, make, per_head_dim=True),
         )
 
-    def cost(formula):
-        def f(n, d, d_v, *, causal, buckets, chunk, rounds):
-            return formula(n, d, d_v, buckets=buckets, chunk=chunk, rounds=rounds)
-
-        return f
-
     register(
         Mechanism(
             name="reformer",
@@ -894,8 +863,8 @@ def _register_reformer():
             supports=reformer.SUPPORTS,
             memory_order="n·c·rounds",
             build=build,
-            memory=cost(complexity.lsh_attention_memory),
-            flops=cost(complexity.lsh_attention_flops),
+            memory=complexity.lsh_attention_memory,
+            flops=complexity.lsh_attention_flops,
             narrow=lambda call: (
                 {} if call.get("shared_qk", True) else {"causal": reformer.SEPARATE_KEYS_NOT_CAUSAL}
             ),
@@ -923,14 +892,6 @@ def _register_sparse_transformer():
         cost = {"kind": kind, "stride": stride, "summary": summary or 1, "heads": heads}
         return Built(options, cost)
 
-    def cost(formula):
-        def f(n, d, d_v, *, causal, kind, stride, summary, heads):
-            return formula(
-                n, d, d_v, kind=kind, stride=stride, summary=summary, heads=heads, causal=causal
-            )
-
-        return f
-
     def pattern(n, m, *, causal, xp, kind, stride, heads, summary=None):
         return st.sparse_transformer_pattern(
             n, kind=kind, stride=stride, summary=summary, heads=heads, causal=causal, xp=xp
@@ -952,8 +913,8 @@ def _register_sparse_transformer():
             supports=st.SUPPORTS,
             memory_order="n·(l + n/l)",
             build=build,
-            memory=cost(complexity.sparse_transformer_memory),
-            flops=cost(complexity.sparse_transformer_flops),
+            memory=complexity.sparse_transformer_memory,
+            flops=complexity.sparse_transformer_flops,
             pattern=pattern,
             examples=(
                 {"kind": "strided", "stride": 4},
@@ -987,13 +948,7 @@ def _register_linear():
 
     def build(*, chunk_size=256):
         options = {"chunk_size": check_int("chunk_size", chunk_size, minimum=1)}
-        return Built(options, options)
-
-    def cost(formula):
-        def f(n, d, d_v, *, causal, chunk_size):
-            return formula(n, d, d_v, causal=causal, chunk=chunk_size)
-
-        return f
+        return Built(options, {"chunk": options["chunk_size"]})
 
     register(
         Mechanism(
@@ -1011,8 +966,8 @@ def _register_linear():
             supports=performer.SUPPORTS,
             memory_order="n·d",
             build=build,
-            memory=cost(complexity.linear_attention_memory),
-            flops=cost(complexity.linear_attention_flops),
+            memory=complexity.linear_attention_memory,
+            flops=complexity.linear_attention_flops,
             examples=({"chunk_size": 5}, {"chunk_size": 64}),
             bench={
                 "linear": lambda n: {},
@@ -1030,13 +985,7 @@ def _register_funnel():
         stride = funnel._check_pooling(stride, keep_cls)
         chunk_size = check_int("chunk_size", chunk_size, minimum=1)
         options = {"stride": stride, "keep_cls": keep_cls, "chunk_size": chunk_size}
-        return Built(options, options)
-
-    def cost(formula):
-        def f(n, d, d_v, *, causal, stride, keep_cls, chunk_size):
-            return formula(n, d, d_v, stride=stride, keep_cls=keep_cls, chunk=chunk_size)
-
-        return f
+        return Built(options, {"stride": stride, "keep_cls": keep_cls, "chunk": chunk_size})
 
     def pattern(n, m, *, causal, xp, stride, keep_cls, chunk_size):
         # (13.5)  (n', m): every key, or causal: pooled query g reads j <= last(g) + (m − n)
@@ -1063,8 +1012,8 @@ def _register_funnel():
             supports=funnel.SUPPORTS,
             memory_order="(n/s)·c",
             build=build,
-            memory=cost(complexity.funnel_memory),
-            flops=cost(complexity.funnel_flops),
+            memory=complexity.funnel_memory,
+            flops=complexity.funnel_flops,
             pattern=pattern,
             output_length=lambda n, *, stride, keep_cls, chunk_size: funnel.pooled_length(
                 n, stride=stride, keep_cls=keep_cls
@@ -1093,12 +1042,6 @@ def _register_adaptive_span():
         largest = adaptive_span._largest_span(span)
         return Built({"span": span, "ramp": ramp}, {"span": largest, "ramp": ramp})
 
-    def cost(formula):
-        def f(n, d, d_v, *, causal, span, ramp):
-            return formula(n, d, d_v, span=span, ramp=ramp, causal=causal)
-
-        return f
-
     register(
         Mechanism(
             name="adaptive_span",
@@ -1116,8 +1059,8 @@ def _register_adaptive_span():
             supports=adaptive_span.SUPPORTS,
             memory_order="n·(z + R)",
             build=build,
-            memory=cost(complexity.adaptive_span_memory),
-            flops=cost(complexity.adaptive_span_flops),
+            memory=complexity.adaptive_span_memory,
+            flops=complexity.adaptive_span_flops,
             examples=(
                 {"span": 3.5, "ramp": 2},
                 {"span": (1.25, 6.0), "ramp": 2.5},  # one span per head (the batch axis here)

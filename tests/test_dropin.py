@@ -21,7 +21,7 @@ from refattn.dropin import (
 )
 from refattn.figures import FIGURES
 from refattn.figures.registry import PRETRAINED
-from refattn.mechanisms import REGISTRY
+from refattn.mechanisms import REGISTRY, mechanism
 from refattn.pretrained import INSTALL_COMMAND, MinilmNotFound, find_minilm
 
 FIGURE_NAMES = ("dropin-real", "error-propagation-real", "favor-components-real")
@@ -81,9 +81,7 @@ def test_dropin_sweep_returns_the_documented_shapes(tiny_sweep):
     assert tiny_sweep["option"][favor].tolist() == ["features"] * 2
     assert tiny_sweep["size"][favor].tolist() == [16, 32]
     # 12 heads of float32: bytes = 48 × complexity.py's elements
-    assert tiny_sweep["memory_bytes"][softmax][0] == 48 * REGISTRY["softmax"].memory(
-        64, 32, None, causal=False
-    )
+    assert tiny_sweep["memory_bytes"][softmax][0] == 48 * mechanism("softmax").memory(64, 32)
 
 
 def test_every_registered_mechanism_is_in_the_dropin_output(encoder, tiny_ids, tiny_sweep):
