@@ -31,6 +31,10 @@ def collision_rates(buckets: int, rounds: int = 1, *, draws: int = DRAWS, seed: 
     return hit.mean(axis=0), hit.std(axis=0, ddof=1) / math.sqrt(draws)
 
 
+#: Monte-Carlo rates with ±2 standard errors.
+POINTS = {"marker": "o", "ms": 3, "capsize": 2, "lw": 1.2}
+
+
 @register(
     "lsh-collision",
     title="Angular LSH: collision probability against the angle",
@@ -42,32 +46,13 @@ def lsh_collision() -> Figure:
     degrees = np.degrees(ANGLES)
     for b, color in zip((2, 4, 8, 16, 32), ("C0", "C1", "C2", "C3", "C4"), strict=True):
         mean, se = collision_rates(b, seed=b)
-        left.errorbar(
-            degrees,
-            mean,
-            yerr=2 * se,
-            color=color,
-            marker="o",
-            ms=3,
-            capsize=2,
-            lw=1.2,
-            label=f"b = {b}",
-        )
+        left.errorbar(degrees, mean, yerr=2 * se, color=color, label=f"b = {b}", **POINTS)
     left.plot(degrees, 1 - ANGLES / math.pi, "k--", lw=1.2, label="1 − θ/π (b = 2, closed form)")
     left.set_title("(a) one round, b buckets")
     for r, color in zip((1, 2, 4, 8), ("C2", "C5", "C6", "C7"), strict=True):
         mean, se = collision_rates(8, r, draws=DRAWS // 2, seed=100 + r)
-        right.errorbar(
-            degrees,
-            mean,
-            yerr=2 * se,
-            color=color,
-            marker="o",
-            ms=3,
-            capsize=2,
-            lw=1.2,
-            label=f"{r} round{'s' if r > 1 else ''}",
-        )
+        label = f"{r} round{'s' if r > 1 else ''}"
+        right.errorbar(degrees, mean, yerr=2 * se, color=color, label=label, **POINTS)
     right.set_title("(b) b = 8: shared a bucket in at least one of r rounds")
     for ax in (left, right):
         ax.set_xlabel("angle θ between x and y (degrees)")
