@@ -8,6 +8,7 @@ doing any work, and never modify the arrays they check.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from dataclasses import dataclass
@@ -32,15 +33,30 @@ class AttentionDims:
     dtype: Any
 
 
-def array_module(**named):
-    """The common array module of the named arrays (None entries skipped).
+def describe(value) -> str:
+    """How a rejected value reads in a message: ``repr`` for scalars, shape and dtype for arrays."""
+    if _backend_of(value) is not None and getattr(value, "ndim", None) is not None:
+        if value.ndim == 0:
+            return f"{value.item()!r} (0-d array)"
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
-    Raises ``TypeError`` for anything that is not a numpy or cupy array, and
-    for a mix of the two backends.
+
+def array_module(*, optional=(), **named):
+    """The common array module of the named arrays.
+
+    Every argument must be a numpy or cupy array; those named in ``optional``
+    may also be None (and are then skipped).  Raises ``TypeError`` naming the
+    argument for anything else (``None``, lists, scalars), and for a mix of the
+    two backends.
     """
     for name, x in named.items():
-        if x is not None and _backend_of(x) is None:
-            raise TypeError(f"{name} must be a numpy or cupy array, got {type(x).__name__}")
+        if x is None and name in optional:
+            continue
+        if _backend_of(x) is None:
+            got = "None" if x is None else f"{type(x).__name__} {describe(x)}"
+            raise TypeError(f"{name} must be a numpy or cupy array, got {got}")
     return _named_array_module({k: x for k, x in named.items() if x is not None})
 
 
@@ -54,8 +70,75 @@ def check_float_array(name: str, x) -> None:
 
 def check_finite(name: str, x, xp) -> None:
     """``x`` must hold no NaN or infinity: attention of non-finite input is undefined."""
-    if not bool(xp.isfinite(x).all()):
-        raise ValueError(f"{name} must contain only finite values, got NaN or inf")
+    check_all_finite({name: x}, xp)
+
+
+def check_all_finite(named: dict[str, Any], xp) -> None:
+    """Every named array must hold only finite values; one reduction and one host sync in all.
+
+    On failure the arrays are looked at one by one (more syncs, but only on
+    the way to the exception) so that the message names the first culprit.
+    """
+    arrays = [(name, x) for name, x in named.items() if x is not None]
+    if not arrays:
+        return
+    flags = [xp.isfinite(x).all() for _, x in arrays]
+    ok = flags[0]
+    for flag in flags[1:]:
+        ok = ok & flag
+    if bool(ok):
+        return
+    for (name, _), flag in zip(arrays, flags, strict=True):
+        if not bool(flag):
+            raise ValueError(f"{name} must contain only finite values, got NaN or inf")
+
+
+def check_array(
+    name: str,
+    x,
+    *,
+    ndim: int | None = None,
+    min_ndim: int | None = None,
+    axes: str | None = None,
+    dtype: str = "float",
+    finite: bool = True,
+    optional: bool = False,
+):
+    """Check one array argument and return its array module.
+
+    ``x`` must be a numpy or cupy array (None only if ``optional``), with
+    exactly ``ndim`` or at least ``min_ndim`` axes (``axes`` names them in the
+    message, e.g. ``'n, d'``), and a dtype of the kind ``dtype``: ``'float'``
+    (float32/float64), ``'bool'``, ``'int'`` (signed or unsigned integers),
+    ``'real'`` (float or int, not bool) or None for any; with ``finite`` its
+    values must be finite (floats only).
+    """
+    if x is None and optional:
+        return None
+    xp = array_module(**{name: x})
+    shape_text = f"({axes})" if axes else None
+    if ndim is not None and x.ndim != ndim:
+        want = shape_text or f"{ndim} axes"
+        raise ValueError(f"{name} must have shape {want} (ndim {ndim}), got shape {x.shape}")
+    if min_ndim is not None and x.ndim < min_ndim:
+        want = shape_text or f"at least {min_ndim} axes"
+        raise ValueError(
+            f"{name} must have shape {want} with ndim >= {min_ndim}, got shape {x.shape}"
+        )
+    kind = x.dtype.kind
+    if dtype == "float":
+        check_float_array(name, x)
+    elif dtype == "bool" and kind != "b":
+        raise TypeError(f"{name} must be a boolean array, got dtype {x.dtype}")
+    elif dtype == "int" and kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {x.dtype}")
+    elif dtype == "real" and (kind not in "iuf" or str(x.dtype) == "float16"):
+        raise TypeError(
+            f"{name} must be a real array (float32, float64 or integer), got dtype {x.dtype}"
+        )
+    if finite and kind == "f":
+        check_finite(name, x, xp)
+    return xp
 
 
 def check_ndim(name: str, x, axes: str) -> None:
@@ -66,29 +149,131 @@ def check_ndim(name: str, x, axes: str) -> None:
         )
 
 
-def check_bool(name: str, value) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+def check_bool(name: str, value) -> bool:
+    """``value`` must be ``True`` or ``False`` (also a NumPy bool); returns a Python bool."""
+    if isinstance(value, bool):
+        return value
+    if type(value).__name__ == "bool_" or (
+        _backend_of(value) is not None
+        and getattr(value, "shape", None) == ()
+        and str(value.dtype) == "bool"
+    ):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {describe(value)}")
 
 
-def check_int(name: str, value, *, minimum: int) -> int:
-    """``value`` must be an integer (bool excluded) ``>= minimum``; returns it as int."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
+def _scalar(value):
+    """A 0-d numpy/cupy array as its Python scalar (one host sync); anything else unchanged."""
+    if _backend_of(value) is not None and getattr(value, "shape", None) == ():
+        return value.item()
+    return value
+
+
+def check_int(name: str, value, *, minimum: int, maximum: int | None = None) -> int:
+    """``value`` must be an integer (bool excluded) in ``[minimum, maximum]``; returns it as int.
+
+    Python ints, NumPy integer scalars and 0-d integer arrays (what CuPy
+    reductions return) are accepted; floats are not, even when integral.
+    """
+    domain = f"an integer >= {minimum}" + ("" if maximum is None else f" and <= {maximum}")
+    plain = _scalar(value)
+    if isinstance(plain, bool) or not isinstance(plain, numbers.Integral):
+        raise TypeError(f"{name} must be {domain}, got {describe(value)}")
+    if plain < minimum or (maximum is not None and plain > maximum):
+        raise ValueError(f"{name} must be {domain}, got {describe(value)}")
+    return int(plain)
+
+
+def check_real(
+    name: str,
+    value,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    open_min: bool = False,
+    open_max: bool = False,
+) -> float:
+    """``value`` must be a finite real number (bool excluded) in the given interval.
+
+    ``open_min``/``open_max`` exclude the end points.  Python and NumPy
+    numbers and 0-d real arrays are accepted; returns a Python float.
+    """
+    parts = ["a finite real number"]
+    if minimum is not None:
+        parts.append(f"{'>' if open_min else '>='} {minimum}")
+    if maximum is not None:
+        parts.append(f"{'<' if open_max else '<='} {maximum}")
+    domain = " ".join(parts[:1]) + ("" if len(parts) == 1 else " " + " and ".join(parts[1:]))
+    plain = _scalar(value)
+    if (
+        isinstance(plain, bool)
+        or not isinstance(plain, numbers.Real)
+        or type(plain).__name__ == "bool_"
+    ):
+        raise TypeError(f"{name} must be {domain}, got {describe(value)}")
+    plain = float(plain)
+    too_low = minimum is not None and (plain <= minimum if open_min else plain < minimum)
+    too_high = maximum is not None and (plain >= maximum if open_max else plain > maximum)
+    if not math.isfinite(plain) or too_low or too_high:
+        raise ValueError(f"{name} must be {domain}, got {describe(value)}")
+    return plain
+
+
+def check_choice(name: str, value, choices) -> str:
+    """``value`` must be one of the strings ``choices``; the message suggests the nearest."""
+    choices = tuple(choices)
+    listed = ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {listed}, got {describe(value)}")
+    if value not in choices:
+        close = difflib.get_close_matches(value, choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}{hint}")
+    return value
+
+
+def check_dtype(name: str, dtype, allowed=FLOAT_DTYPES) -> str:
+    """A dtype given as a string, a NumPy/CuPy type or a ``dtype`` object; returns its name."""
+    text = None
+    if isinstance(dtype, str):
+        text = dtype
+    elif isinstance(dtype, type) or hasattr(dtype, "kind"):
+        text = getattr(dtype, "__name__", None) if isinstance(dtype, type) else str(dtype)
+    if text not in allowed:
+        raise TypeError(f"{name} must be one of {', '.join(allowed)}, got {describe(dtype)}")
+    return text
+
+
+def check_int_sequence(name: str, value, *, minimum: int, length: int | None = None):
+    """A tuple or list of integers each ``>= minimum`` (``length`` of them if given)."""
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of integers >= {minimum}, got {describe(value)}")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{name} must hold {length} integers, got {len(value)}: {value!r}")
+    return tuple(check_int(f"{name}[{i}]", x, minimum=minimum) for i, x in enumerate(value))
+
+
+def check_output(name: str, out, xp, *, reason: str = "") -> None:
+    """Raise ``FloatingPointError`` if a result computed from finite input is not finite.
+
+    The last line of defence of the rule in derivations/06: nothing returns
+    NaN or inf silently.  ``reason`` says what most likely overflowed.
+    """
+    if not bool(xp.isfinite(out).all()):
+        hint = f": {reason}" if reason else ""
+        raise FloatingPointError(f"{name} produced NaN or inf from finite input{hint}")
 
 
 def check_scale(scale, d: int) -> float:
     """The softmax temperature: default ``1/sqrt(d)``; otherwise a finite real > 0."""
     if scale is None:
         return 1.0 / math.sqrt(d)
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
-        raise TypeError(f"scale must be a finite real number > 0 or None, got {scale!r}")
-    if not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a finite real number > 0 or None, got {scale}")
-    return float(scale)
+    plain = _scalar(scale)
+    if isinstance(plain, bool) or not isinstance(plain, numbers.Real):
+        raise TypeError(f"scale must be a finite real number > 0 or None, got {describe(scale)}")
+    if not (math.isfinite(plain) and plain > 0):
+        raise ValueError(f"scale must be a finite real number > 0 or None, got {describe(scale)}")
+    return float(plain)
 
 
 def broadcast_shapes(named: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
@@ -136,7 +321,7 @@ def check_attention_inputs(q, k, v, *, mask=None, causal=False) -> AttentionDims
     dtype, finite values, leading axes that broadcast together, ``n, m, d >= 1``;
     ``mask`` boolean and broadcastable to ``(..., n, m)``; ``causal`` a bool.
     """
-    xp = array_module(q=q, k=k, v=v, mask=mask)
+    xp = array_module(q=q, k=k, v=v, mask=mask, optional=("mask",))
     for name, x, axes in (("q", q, "n, d"), ("k", k, "m, d"), ("v", v, "m, d_v")):
         check_ndim(name, x, axes)
         check_float_array(name, x)
@@ -160,8 +345,7 @@ def check_attention_inputs(q, k, v, *, mask=None, causal=False) -> AttentionDims
         check_mask(mask, batch + (n, m))
         score_batch = broadcast_shapes({"q·kᵀ": score_batch, "mask": mask.shape[:-2]})
     check_bool("causal", causal)
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        check_finite(name, x, xp)
+    check_all_finite({"q": q, "k": k, "v": v}, xp)
     return AttentionDims(xp, batch, score_batch, n, m, d, d_v, xp.result_type(q, k, v))
 
 

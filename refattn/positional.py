@@ -225,7 +225,7 @@ def position_infused_attention(
         (and the weights when ``return_weights``).
     """
     check_bool("causal", causal)
-    xp = array_module(x=x, cache=cache)
+    xp = array_module(x=x, cache=cache, optional=("cache",))
     window = x if cache is None else _concat_rows(xp, cache, x)  # (..., c + n, d)
     c = window.shape[-2] - x.shape[-2]
     _check_projection("w_v", w_v, x.shape[-1])
@@ -245,7 +245,7 @@ def projected_attention(h, w_q, w_k, w_v, *, cache=None, causal=True, scale=None
     :func:`position_infused_attention`.
     """
     check_bool("causal", causal)
-    xp = array_module(h=h, cache=cache, w_q=w_q, w_k=w_k, w_v=w_v)
+    xp = array_module(h=h, cache=cache, w_q=w_q, w_k=w_k, w_v=w_v, optional=("cache",))
     for name, a in (("h", h), ("w_q", w_q), ("w_k", w_k), ("w_v", w_v)):
         check_float_array(name, a)
     _check_rows("h", h)
