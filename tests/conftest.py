@@ -6,7 +6,9 @@
   (or ``cupy``), or the environment variable ``REFATTN_TEST_BACKEND``.
 * hypothesis profiles: ``dev`` (default) and ``ci`` (``derandomize=True``,
   no deadline), chosen automatically when the ``CI`` variable is set;
-  ``HYPOTHESIS_PROFILE=ci`` forces it locally.
+  ``HYPOTHESIS_PROFILE=ci`` forces it locally.  ``HYPOTHESIS_PROFILE=stress``
+  runs 1000 fresh random examples per property (not derandomized): a bug hunt
+  to run by hand before a release, too slow and too random for CI.
 """
 
 import os
@@ -23,6 +25,7 @@ _COMMON = dict(
 )
 settings.register_profile("dev", max_examples=60, **_COMMON)
 settings.register_profile("ci", max_examples=60, derandomize=True, print_blob=True, **_COMMON)
+settings.register_profile("stress", max_examples=1000, print_blob=True, **_COMMON)
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
