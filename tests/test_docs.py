@@ -1,7 +1,10 @@
 """The README, .ci/run and derivations/ must say what the code does."""
 
 import ast
+import functools
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +64,30 @@ def _defined_names(path: Path) -> set[str]:
     }
 
 
+@functools.cache
+def _collected_ids() -> frozenset[str]:
+    """Every test id pytest collects under tests/ (parametrized ids without their brackets)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"pytest cannot collect tests/:\n{done.stdout}{done.stderr}"
+    ids = set()
+    for line in done.stdout.splitlines():
+        if line.startswith("tests/") and "::" in line:
+            parts = line.split("[", 1)[0].split("::")
+            # a class (or a stateful machine's TestCase) counts as well as each test in it
+            ids.update("::".join(parts[: i + 1]) for i in range(1, len(parts)))
+    return frozenset(ids)
+
+
+def _check_test_id(where: str, target: str) -> None:
+    assert target in _collected_ids(), f"{where}: pytest collects no test {target}"
+
+
 @pytest.mark.parametrize("path", DERIVATIONS, ids=lambda p: p.name)
 def test_derivation_references_resolve(path):
     items = _items(path)
@@ -75,7 +102,12 @@ def test_derivation_references_resolve(path):
             file, sep, name = target.partition("::" if "::" in target else ":")
             assert sep, f"{path.name} {label}: malformed reference {target!r}"
             assert (ROOT / file).is_file(), f"{path.name} {label}: no file {file}"
-            assert name in _defined_names(ROOT / file), f"{path.name} {label}: no {name} in {file}"
+            if sep == "::":
+                _check_test_id(f"{path.name} {label}", target)
+            else:
+                assert name in _defined_names(ROOT / file), (
+                    f"{path.name} {label}: no {name} in {file}"
+                )
 
 
 def test_the_reference_checker_catches_a_missing_test(tmp_path):
@@ -84,7 +116,16 @@ def test_the_reference_checker_catches_a_missing_test(tmp_path):
     bad.write_text(
         "## (9.1) A claim\n\ntext\n\n— tests/test_softmax.py::test_that_does_not_exist\n"
     )
-    with pytest.raises(AssertionError, match="no test_that_does_not_exist"):
+    with pytest.raises(AssertionError, match="no test tests/test_softmax.py::test_that_does_"):
+        test_derivation_references_resolve(bad)
+
+
+def test_the_reference_checker_rejects_a_name_that_is_not_a_test(tmp_path):
+    # a helper defined in a test file is a name, not a test pytest runs
+    bad = tmp_path / "98-bad.md"
+    bad.write_text("## (9.1) A claim\n\ntext\n\n— tests/test_softmax.py::python_attention\n")
+    assert "python_attention" in _defined_names(ROOT / "tests/test_softmax.py")
+    with pytest.raises(AssertionError, match="pytest collects no test"):
         test_derivation_references_resolve(bad)
 
 
@@ -138,3 +179,14 @@ def test_readme_real_attention_example_runs():
     exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
     assert namespace["embeddings"].shape == (2, 384)
     assert namespace["window"].last.shape == (2, 512, 384)
+
+
+@pytest.mark.parametrize("pytest_status", [0, 1, 5])
+def test_ci_passes_on_pytest_s_exit_status_and_fails_when_nothing_was_collected(pytest_status):
+    # run what .ci/run does after pytest, with pytest's status given
+    ci = (ROOT / ".ci" / "run").read_text()
+    after = ci.split("rc=$?", 1)[1]
+    done = subprocess.run(
+        ["bash", "-c", f"rc={pytest_status}\n{after}"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == pytest_status, done.stdout
