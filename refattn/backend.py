@@ -21,9 +21,12 @@ silent host/device copy would hide exactly the cost a reader wants to see.
 
 from __future__ import annotations
 
+import difflib
+import numbers
 import os
 import sys
 import tracemalloc
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -134,15 +137,52 @@ def get_array_module(*arrays):
     >>> get_array_module(np.zeros(3), None, 2.0).__name__
     'numpy'
     """
-    return _named_array_module({f"argument {i}": a for i, a in enumerate(arrays)})
+    named = {f"argument {i}": a for i, a in enumerate(arrays)}
+    for name, a in named.items():
+        if a is None or _backend_of(a) is not None or isinstance(a, numbers.Number):
+            continue
+        hint = (
+            "; pass the arrays as separate arguments, get_array_module(*arrays)"
+            if isinstance(a, (list, tuple))
+            else ""
+        )
+        raise TypeError(
+            f"{name} must be a numpy or cupy array, a number or None, "
+            f"got {type(a).__name__} {_describe(a)}{hint}"
+        )
+    return _named_array_module(named)
 
 
 def module_name(xp) -> str:
     """``'numpy'`` or ``'cupy'`` for an array module."""
+    return _module_name("xp", xp)
+
+
+def _module_name(arg: str, xp) -> str:
+    """``module_name`` with the argument's own name in the message."""
+    if not isinstance(xp, types.ModuleType):
+        raise TypeError(
+            f"{arg} must be the numpy or cupy module, got {type(xp).__name__} {_describe(xp)}"
+        )
     name = getattr(xp, "__name__", None)
     if name not in BACKENDS:
-        raise ValueError(f"xp must be the numpy or cupy module, got {xp!r}")
+        raise ValueError(f"{arg} must be the numpy or cupy module, got {xp!r}")
     return name
+
+
+def _describe(value) -> str:
+    """A short repr for messages (arrays as shape and dtype)."""
+    if _backend_of(value) is not None and getattr(value, "ndim", 0):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _validation():
+    """The shared checks; imported late, since ``_validation`` itself imports this module."""
+    from . import _validation
+
+    return _validation
 
 
 def module_for(backend) -> Any:
@@ -154,8 +194,15 @@ def module_for(backend) -> Any:
             return numpy
         if backend == "cupy":
             return _cupy_or_raise()
-        raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
-    return numpy if module_name(backend) == "numpy" else backend
+        close = difflib.get_close_matches(backend, BACKENDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}{hint}")
+    if not isinstance(backend, types.ModuleType):
+        raise TypeError(
+            f"backend must be one of {BACKENDS}, None or the numpy/cupy module, "
+            f"got {type(backend).__name__} {_describe(backend)}"
+        )
+    return numpy if _module_name("backend", backend) == "numpy" else backend
 
 
 def default_backend():
@@ -170,9 +217,11 @@ def default_backend():
     """
     name = os.environ.get("REFATTN_BACKEND", "").strip().lower() or "numpy"
     if name not in BACKENDS:
+        close = difflib.get_close_matches(name, BACKENDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(
             f"REFATTN_BACKEND must be one of {', '.join(BACKENDS)}, "
-            f"got {os.environ['REFATTN_BACKEND']!r}"
+            f"got {os.environ['REFATTN_BACKEND']!r}{hint}"
         )
     return module_for(name)
 
@@ -208,9 +257,61 @@ def asarray(x, backend=None, dtype=None):
     of the right dtype) is returned as is, without a copy.
     """
     xp = module_for(backend)
+    dtype = _check_numeric_dtype("dtype", dtype)
+    if _backend_of(x) is None:
+        x = _host_numbers("x", x)  # a list, tuple or number: numbers only, never object arrays
+    elif x.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"x must hold numbers (bool, int, float or complex), got dtype {x.dtype}")
     if xp is numpy and _backend_of(x) == "cupy":
         x = x.get()
     return xp.asarray(x, dtype=dtype)
+
+
+#: dtype kinds that asarray and to_numpy accept: bool, integers, floats, complex
+_NUMERIC_KINDS = "biufc"
+
+
+def _check_numeric_dtype(name: str, dtype):
+    """None, or a dtype given as a name, a NumPy type or a dtype object, of numeric kind."""
+    if dtype is None:
+        return None
+    if not isinstance(dtype, (str, type, numpy.dtype)):
+        raise TypeError(
+            f"{name} must be None or a numeric dtype (a name such as 'float32', a NumPy type "
+            f"such as numpy.float32, or a dtype), got {type(dtype).__name__} {_describe(dtype)}"
+        )
+    try:
+        parsed = numpy.dtype(dtype)
+    except TypeError:
+        parsed = None
+    if parsed is None or parsed.kind not in _NUMERIC_KINDS:
+        raise TypeError(
+            f"{name} must be None or a numeric dtype (bool, int, float or complex), "
+            f"got {_describe(dtype)}"
+        )
+    return parsed
+
+
+def _host_numbers(name: str, x):
+    """``x`` (a number or a nested list/tuple of numbers) as a numpy array of numbers."""
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(
+            f"{name} must be an array, a number or a nested list of numbers, "
+            f"got {type(x).__name__} {_describe(x)}"
+        )
+    try:
+        host = numpy.asarray(x)
+    except ValueError as exc:  # ragged nesting
+        raise ValueError(
+            f"{name} must be an array, a number or a nested list of numbers of a regular "
+            f"(rectangular) shape, got {_describe(x)}"
+        ) from exc
+    if host.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(
+            f"{name} must be an array, a number or a nested list of numbers "
+            f"(bool, int, float or complex), got {_describe(x)} (dtype {host.dtype})"
+        )
+    return host
 
 
 def to_numpy(x):
@@ -219,9 +320,12 @@ def to_numpy(x):
     Plotting, file output and :mod:`refattn.testing` call this at their
     boundary, so they accept arrays of either backend.
     """
-    if _backend_of(x) == "cupy":
+    kind = _backend_of(x)
+    if kind == "cupy":
         return x.get()
-    return numpy.asarray(x)
+    if kind == "numpy":
+        return numpy.asarray(x)
+    return _host_numbers("x", x)
 
 
 def rng(seed=None, xp=None):
@@ -285,7 +389,11 @@ def erf(x):
     >>> float(erf(np.array(0.5)))
     0.5204998778130465
     """
-    if module_name(get_array_module(x)) == "cupy":
+    v = _validation()
+    xp = v.check_array("x", x, dtype="float", finite=False)
+    if bool(xp.isnan(x).any()):
+        raise ValueError("x must not contain NaN (erf(±inf) = ±1 is allowed)")
+    if module_name(xp) == "cupy":
         from cupyx.scipy.special import erf as device_erf
 
         return device_erf(x)
@@ -299,7 +407,9 @@ def pad_axis(x, axis: int, before: int, after: int, *, value=0):
 
     Returns ``x`` itself (not a copy) when there is nothing to add, so callers
     must treat the result as read-only.  The mechanisms pad their sequences to
-    whole blocks, windows or chunks with it.
+    whole blocks, windows or chunks with it.  ``value`` must be finite and
+    exactly representable in ``x``'s dtype; a result larger than the memory
+    available is refused (``ValueError``) before anything is allocated.
 
     >>> import numpy as np
     >>> pad_axis(np.ones((2, 2)), -2, 1, 0)
@@ -307,17 +417,120 @@ def pad_axis(x, axis: int, before: int, after: int, *, value=0):
            [1., 1.],
            [1., 1.]])
     """
+    v = _validation()
+    xp = v.check_array("x", x, min_ndim=1, dtype=None, finite=False)
+    axis = v.check_int("axis", axis, minimum=-x.ndim, maximum=x.ndim - 1)
+    before = v.check_int("before", before, minimum=0)
+    after = v.check_int("after", after, minimum=0)
+    _check_pad_value(value, x.dtype)
     if before == 0 and after == 0:
         return x
+    shape = list(x.shape)
+    shape[axis] += before + after
+    _refuse_allocation(
+        _prod(shape) * x.dtype.itemsize,
+        xp,
+        f"padding x of shape {x.shape} by before = {before} and after = {after} rows",
+        error=ValueError,
+    )
     widths = [(0, 0)] * x.ndim
     widths[axis] = (before, after)
-    return get_array_module(x).pad(x, widths, constant_values=value)
+    return xp.pad(x, widths, constant_values=value)
+
+
+def _check_pad_value(value, dtype) -> None:
+    """The fill of :func:`pad_axis`: a finite number that ``dtype`` holds exactly."""
+    plain = value
+    if _backend_of(value) is not None and getattr(value, "shape", None) == ():
+        plain = value.item()  # a NumPy scalar or a 0-d array
+    is_bool = isinstance(plain, bool)
+    if not isinstance(plain, numbers.Real):
+        raise TypeError(f"value must be a finite real number or a bool, got {_describe(value)}")
+    if not is_bool and not numpy.isfinite(float(plain)):
+        raise ValueError(f"value must be a finite real number or a bool, got {_describe(value)}")
+    kind = dtype.kind
+    if (kind == "b" and plain not in (0, 1)) or (kind in "iu" and plain != int(plain)):
+        raise ValueError(
+            f"value must be representable in x's dtype {dtype}, got {_describe(value)}"
+        )
+
+
+def _prod(shape) -> int:
+    total = 1
+    for size in shape:
+        total *= int(size)
+    return total
+
+
+def _available_bytes(xp) -> int:
+    """Memory a new allocation may take: free device memory (cupy), else available host RAM."""
+    if module_name(xp) == "cupy":
+        free, _ = xp.cuda.runtime.memGetInfo()
+        return int(free) + int(xp.get_default_memory_pool().free_bytes())
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**63  # unknown: do not refuse
+
+
+#: allocations below this size are not checked against the free memory (no system call)
+_ALWAYS_AFFORDABLE = 2**26
+
+
+def _refuse_allocation(nbytes: int, xp, what: str, *, hint: str = "", error=MemoryError):
+    """Raise ``error`` before allocating ``nbytes`` if they exceed the memory available."""
+    if nbytes < _ALWAYS_AFFORDABLE:
+        return
+    available = _available_bytes(xp)
+    if nbytes > available:
+        where = "GPU" if module_name(xp) == "cupy" else "host"
+        raise error(
+            f"{what} needs {nbytes / 2**30:.3g} GiB, more than the {available / 2**30:.3g} GiB "
+            f"of {where} memory available{hint}"
+        )
 
 
 def indicator(n: int, positions, xp):
     """A boolean ``(n,)`` array on backend ``xp``, True at ``positions``."""
+    v = _validation()
+    n = v.check_int("n", n, minimum=1)
+    xp = module_for(xp) if isinstance(xp, str) else xp
+    _module_name("xp", xp)
+    if _backend_of(positions) is not None:
+        # an integer array: one reduction for the range, no per-element Python work
+        if positions.ndim != 1 or positions.dtype.kind not in "iu":
+            raise TypeError(
+                f"positions must be a 1-D integer array or a sequence of integers in "
+                f"[0, {n}), got {_describe(positions)}"
+            )
+        index = xp.asarray(positions)
+        if index.size:
+            lo, hi = xp.stack([index.min(), index.max()]).tolist()
+            if lo < 0 or hi >= n:
+                raise ValueError(
+                    f"positions must be integers in [0, n) = [0, {n}), got values in [{lo}, {hi}]"
+                )
+    elif isinstance(positions, (tuple, list)):
+        index = [
+            v.check_int(f"positions[{i}]", p, minimum=0, maximum=n - 1)
+            for i, p in enumerate(positions)
+        ]
+    else:
+        raise TypeError(
+            f"positions must be a sequence of integers in [0, {n}), got "
+            f"{type(positions).__name__} {_describe(positions)}"
+        )
+    _refuse_allocation(n, xp, f"an indicator of n = {n} flags", error=ValueError)
     flags = xp.zeros(n, dtype=bool)
-    flags[xp.asarray(positions)] = True
+    if len(index):
+        flags[xp.asarray(index)] = True
     return flags
 
 
@@ -327,17 +540,25 @@ def window_view(x, *, size: int, step: int, count: int):
     Window ``b`` holds rows ``b·step … b·step + size − 1`` of ``x (..., L, f)``.
     The windows share memory, so the view must only be read: on numpy it is
     marked read-only; CuPy has no such flag, and refattn never writes to it.
+    ``size``, ``step`` and ``count`` are integers >= 1 (a step of 0 would
+    repeat one window, a negative one would read before ``x``), and the
+    windows must fit: ``(count − 1)·step + size <= L``.
     """
+    v = _validation()
+    xp = v.check_array("x", x, min_ndim=2, axes="..., L, f", dtype=None, finite=False)
+    size = v.check_int("size", size, minimum=1)
+    step = v.check_int("step", step, minimum=1)
+    count = v.check_int("count", count, minimum=1)
     *lead, length, f = x.shape
-    if count < 1 or (count - 1) * step + size > length:
+    if (count - 1) * step + size > length:
         raise ValueError(
             f"{count} windows of {size} rows every {step} rows do not fit in {length} rows"
         )
     shape = (*lead, count, size, f)
     strides = (*x.strides[:-2], step * x.strides[-2], x.strides[-2], x.strides[-1])
-    if module_name(get_array_module(x)) == "numpy":
+    if xp is numpy:
         return numpy.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
-    return get_array_module(x).lib.stride_tricks.as_strided(x, shape, strides)
+    return xp.lib.stride_tricks.as_strided(x, shape, strides)
 
 
 def synchronize(xp) -> None:
@@ -356,6 +577,10 @@ def peak_memory(fn: Callable[[], Any], xp) -> tuple[Any, int]:
     from an emptied pool: an upper bound on the peak, as the pool rounds each
     block up to 512 bytes and keeps freed blocks for reuse.
     """
+    if not callable(fn):
+        raise TypeError(
+            f"fn must be a callable taking no arguments, got {type(fn).__name__} {_describe(fn)}"
+        )
     if module_name(xp) == "numpy":
         if tracemalloc.is_tracing():
             raise RuntimeError("peak_memory needs tracemalloc to be stopped before it is called")

@@ -38,14 +38,16 @@ from ._validation import (
     check_attention_inputs,
     check_bool,
     check_int,
+    describe,
 )
-from .backend import indicator, module_for, pad_axis, to_numpy, window_view
+from .backend import _refuse_allocation, indicator, module_for, pad_axis, to_numpy, window_view
 from .complexity import BandGeometry, band_geometry
 from .softmax import (
     SoftmaxPartial,
     _fill_blocked,
     _finite_or_zero,
     _nonzero,
+    _OverflowGuard,
     finish_partial,
     merge_partials_,
     softmax_attention,
@@ -100,6 +102,12 @@ class LongformerWeights(NamedTuple):
         """The weights as an ``(..., n, n)`` array, for tests and figures only."""
         xp = array_module(band=self.band)
         *batch, n, width = self.band.shape
+        size = n * n * self.band.dtype.itemsize
+        for b in batch:
+            size *= b
+        _refuse_allocation(
+            size, xp, f"LongformerWeights.to_dense: the dense weights {(*batch, n, n)}"
+        )
         dense = xp.zeros((*batch, n, n), dtype=self.band.dtype)
         rows = xp.arange(n)
         left = self.window
@@ -157,6 +165,8 @@ def sliding_window_attention(
         query itself, ``2w + 1`` keys).  ``w >= ⌈n/δ⌉ − 1`` gives full attention.
     dilation : int >= 1
         Gap ``δ`` between attended keys: keys ``i + t·δ``, ``t ∈ [−w, w]``.
+        ``δ >= n`` reaches no key but the query itself; it costs what ``δ = n``
+        costs (the layout never grows with ``δ`` past ``n``).
     global_tokens : sequence of int, optional
         Positions ``G`` that attend to every key and that every query attends
         to.  Not allowed with ``causal=True`` (a global row would read the future).
@@ -164,16 +174,18 @@ def sliding_window_attention(
         Separate projections for the global rows, shaped like q, k, v: a
         global row ``i`` computes ``softmax(q_g[i]·k_gᵀ/√d) v_g``, as in the
         paper.  The other rows still read the global keys through k and v.
-    mask : bool array (..., n), optional
-        Key padding mask: False marks a padded key, which no query attends.
-    return_weights : bool
-        Also return a :class:`LongformerWeights`.
 
     Returns
     -------
     out : array (..., n, d_v)
     weights : LongformerWeights
         Only when ``return_weights``.
+
+    Raises
+    ------
+    FloatingPointError
+        If finite inputs give a score inside the pattern, or an output, that
+        is not finite (see :func:`refattn.softmax_attention`).
 
     Examples
     --------
@@ -205,63 +217,72 @@ def sliding_window_attention(
     dilation = check_int("dilation", dilation, minimum=1)
     glob = _check_global_tokens(global_tokens, n, causal)
     q_g, k_g, v_g = _check_global_qkv(global_qkv, q, k, v, glob)
+    # a dilation of n or more reaches no key but the query itself, as does δ = n: clamping it
+    # keeps the residue layout (δ classes of ⌈n/δ⌉ steps, padded to δ·⌈n/δ⌉) within 2n rows
+    dilation = min(dilation, n)
 
     # (1.2)  residue classes i mod δ are undilated problems of length L = ⌈n/δ⌉;
     # (1.3)  each is cut into blocks of c queries reading c + left + right keys
     geo = band_geometry(n, window, dilation, causal)
-    layout = _BlockLayout(xp, geo)
-    c, left, right = geo.block, geo.left, geo.right
+    guard = _OverflowGuard("sliding_window_attention", q, k, v, scale, n)
+    with guard:
+        layout = _BlockLayout(xp, geo)
+        c, left, right = geo.block, geo.left, geo.right
 
-    # keys the band may read: real (not padding) and not global, since global keys
-    # get their own columns (1.4)
-    key_ok = xp.ones(n, dtype=bool) if key_mask is None else key_mask  # (..., n)
-    if glob:
-        key_ok = key_ok & ~indicator(n, glob, xp)
-    # (1.3)  block layout: query r of a block reads key s of its window iff
-    #        0 <= s − r <= left + right, and the key is allowed
-    q_scaled = q * scale  # (..., n, d)
-    q_blocks = layout.queries(q_scaled)  # (..., δ, B, c, d)
-    k_blocks = layout.keys(k)  # (..., δ, B, c + l + r, d)
-    v_blocks = layout.keys(v)  # (..., δ, B, c + l + r, d_v)
-    ok_blocks = layout.keys(key_ok[..., None])[..., 0]  # (..., δ, B, c + l + r)
-    offset = xp.arange(c + left + right)[None, :] - xp.arange(c)[:, None]  # (c, c + l + r)
-    in_band = (offset >= 0) & (offset <= left + right)
-    scores = q_blocks @ xp.swapaxes(k_blocks, -1, -2)  # (..., δ, B, c, c + l + r)
-    # two broadcast fills, so that no boolean array as large as the scores is built
-    scores = _fill_blocked(scores, ~in_band)  # (c, c + l + r): outside the band
-    scores = _fill_blocked(scores, ~ok_blocks[..., None, :])  # padding, global or past the end
-    del q_blocks, k_blocks, ok_blocks
-    band_part = softmax_partial(scores, v_blocks)  # scores now hold exp(s − M_band)
-    del v_blocks
-    band_e = layout.band(scores) if return_weights else None  # (..., n, l + r + 1)
-    del scores
-    part = SoftmaxPartial(  # back to sequence order: (..., n, 1), (..., n, 1), (..., n, d_v)
-        layout.rows(band_part.row_max),
-        layout.rows(band_part.row_sum),
-        layout.rows(band_part.numerator),
-    )
-    band_max = part.row_max
-
-    if glob:
-        g = xp.asarray(glob)
-        # (1.4)  every query also attends the global keys, through k and v
-        g_scores = q_scaled @ xp.swapaxes(k[..., g, :], -1, -2)  # (..., n, g)
-        if key_mask is not None:
-            g_scores = _fill_blocked(g_scores, ~key_mask[..., None, g])  # padded global keys
-        keys_part = softmax_partial(g_scores, v[..., g, :])  # g_scores hold exp(s − M_g)
-        keys_max = keys_part.row_max
-        part = merge_partials_(part, keys_part)
-    out = finish_partial(part)  # (..., n, d_v)
-
-    rows_w = None
-    if glob:
-        # (1.4)  global rows attend every (real) key, with their own projections
-        rows_mask = None if key_mask is None else key_mask[..., None, :]
-        rows = softmax_attention(
-            q_g[..., g, :], k_g, v_g, mask=rows_mask, scale=scale, return_weights=return_weights
+        # keys the band may read: real (not padding) and not global, since global keys
+        # get their own columns (1.4)
+        key_ok = xp.ones(n, dtype=bool) if key_mask is None else key_mask  # (..., n)
+        if glob:
+            key_ok = key_ok & ~indicator(n, glob, xp)
+        # (1.3)  block layout: query r of a block reads key s of its window iff
+        #        0 <= s − r <= left + right, and the key is allowed
+        q_scaled = q * scale  # (..., n, d)
+        q_blocks = layout.queries(q_scaled)  # (..., δ, B, c, d)
+        k_blocks = layout.keys(k)  # (..., δ, B, c + l + r, d)
+        v_blocks = layout.keys(v)  # (..., δ, B, c + l + r, d_v)
+        ok_blocks = layout.keys(key_ok[..., None])[..., 0]  # (..., δ, B, c + l + r)
+        offset = xp.arange(c + left + right)[None, :] - xp.arange(c)[:, None]  # (c, c + l + r)
+        in_band = (offset >= 0) & (offset <= left + right)
+        scores = q_blocks @ xp.swapaxes(k_blocks, -1, -2)  # (..., δ, B, c, c + l + r)
+        if guard.armed:  # only scores inside the band, of keys that may be read, count
+            guard.see(scores, ~in_band | ~ok_blocks[..., None, :])
+        # two broadcast fills, so that no boolean array as large as the scores is built
+        scores = _fill_blocked(scores, ~in_band)  # (c, c + l + r): outside the band
+        scores = _fill_blocked(scores, ~ok_blocks[..., None, :])  # padding, global or past the end
+        del q_blocks, k_blocks, ok_blocks
+        band_part = softmax_partial(scores, v_blocks)  # scores now hold exp(s − M_band)
+        del v_blocks
+        band_e = layout.band(scores) if return_weights else None  # (..., n, l + r + 1)
+        del scores
+        part = SoftmaxPartial(  # back to sequence order: (..., n, 1), (..., n, 1), (..., n, d_v)
+            layout.rows(band_part.row_max),
+            layout.rows(band_part.row_sum),
+            layout.rows(band_part.numerator),
         )
-        rows, rows_w = rows if return_weights else (rows, None)
-        out[..., g, :] = rows
+        band_max = part.row_max
+
+        if glob:
+            g = xp.asarray(glob)
+            # (1.4)  every query also attends the global keys, through k and v
+            g_scores = q_scaled @ xp.swapaxes(k[..., g, :], -1, -2)  # (..., n, g)
+            g_blocked = None if key_mask is None else ~key_mask[..., None, g]  # padded global keys
+            guard.see(g_scores, g_blocked)
+            g_scores = _fill_blocked(g_scores, g_blocked)
+            keys_part = softmax_partial(g_scores, v[..., g, :])  # g_scores hold exp(s − M_g)
+            keys_max = keys_part.row_max
+            part = merge_partials_(part, keys_part)
+        out = finish_partial(part)  # (..., n, d_v)
+
+        rows_w = None
+        if glob:
+            # (1.4)  global rows attend every (real) key, with their own projections
+            rows_mask = None if key_mask is None else key_mask[..., None, :]
+            rows = softmax_attention(
+                q_g[..., g, :], k_g, v_g, mask=rows_mask, scale=scale, return_weights=return_weights
+            )
+            rows, rows_w = rows if return_weights else (rows, None)
+            out[..., g, :] = rows
+        guard.finish(out)
     if not return_weights:
         return out
 
@@ -299,6 +320,12 @@ def window_pattern(n, *, window, dilation=1, causal=False, global_tokens=None, x
     check_bool("causal", causal)
     glob = _check_global_tokens(global_tokens, n, causal)
     xp = module_for("numpy" if xp is None else xp)
+    # past n, neither the reach nor the gap changes the pattern (|j − i| < n)
+    window, dilation = min(window, n), min(dilation, n)
+    # three (n, n) integer arrays at the peak: j − i, its quotient and the pattern
+    _refuse_allocation(
+        3 * 8 * n * n, xp, f"window_pattern: the dense (n, n) pattern for n = {n}", error=ValueError
+    )
     offset = xp.arange(n)[None, :] - xp.arange(n)[:, None]  # (n, n)  j − i
     steps = offset // dilation
     pattern = (offset % dilation == 0) & (steps >= -window) & (steps <= (0 if causal else window))
@@ -311,6 +338,10 @@ def window_pattern(n, *, window, dilation=1, causal=False, global_tokens=None, x
 
 # ---------------------------------------------------------------------------
 # the layer schedule of the paper's autoregressive model, and the receptive field
+
+
+#: The largest ``layers·heads`` :func:`layer_schedule` builds (a Python tuple entry each).
+MAX_SCHEDULE = 10**7
 
 
 @dataclass(frozen=True)
@@ -357,11 +388,14 @@ def layer_schedule(
     first_window = check_int("first_window", first_window, minimum=0)
     last_window = check_int("last_window", last_window, minimum=0)
     last_dilation = check_int("last_dilation", last_dilation, minimum=1)
+    if layers * heads > MAX_SCHEDULE:
+        raise ValueError(
+            f"layers·heads must be <= {MAX_SCHEDULE} (the schedule holds a dilation per head "
+            f"and layer), got layers = {layers} and heads = {heads}"
+        )
     dilated_from = layers // 2 if dilated_from is None else dilated_from
     dilated_from = check_int("dilated_from", dilated_from, minimum=0)
-    for h in dilated_heads:
-        if isinstance(h, bool) or not isinstance(h, int) or not 0 <= h < heads:
-            raise ValueError(f"dilated_heads must be head indices in [0, {heads}), got {h!r}")
+    dilated_heads = _int_list("dilated_heads", dilated_heads, minimum=0, maximum=heads - 1)
     settings = []
     for layer in range(layers):
         frac = layer / (layers - 1) if layers > 1 else 1.0
@@ -386,10 +420,10 @@ def receptive_field(windows, dilations=None) -> int:
     >>> receptive_field([64] * 12, [2] * 12)
     1536
     """
-    windows = [check_int("windows[...]", w, minimum=0) for w in windows]
+    windows = _int_list("windows", windows, minimum=0)
     if dilations is None:
         dilations = [1] * len(windows)
-    dilations = [check_int("dilations[...]", d, minimum=1) for d in dilations]
+    dilations = _int_list("dilations", dilations, minimum=1)
     if len(dilations) != len(windows):
         raise ValueError(
             f"dilations must have one entry per layer ({len(windows)}), got {len(dilations)}"
@@ -472,6 +506,21 @@ def _refuse_ambiguous_mask(mask, q) -> None:
         )
 
 
+def _int_list(name, values, *, minimum, maximum=None) -> list[int]:
+    """A list, tuple or 1-D integer array of integers in range (NumPy integers accepted)."""
+    if hasattr(values, "dtype") and hasattr(values, "ndim"):
+        if values.ndim != 1:
+            raise ValueError(f"{name} must be a 1-D sequence of integers, got shape {values.shape}")
+        values = to_numpy(values).tolist()
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(
+            f"{name} must be a list or tuple of integers >= {minimum}, got {describe(values)}"
+        )
+    return [
+        check_int(f"{name}[{i}]", x, minimum=minimum, maximum=maximum) for i, x in enumerate(values)
+    ]
+
+
 def _check_global_tokens(global_tokens, n, causal) -> tuple[int, ...]:
     """Sorted, unique, in-range integer positions; () for None or empty."""
     if global_tokens is None:
@@ -480,6 +529,11 @@ def _check_global_tokens(global_tokens, n, causal) -> tuple[int, ...]:
     if hasattr(values, "ndim") and values.ndim != 1:
         raise ValueError(
             f"global_tokens must be a 1-D sequence of positions, got shape {values.shape}"
+        )
+    if not hasattr(values, "ndim") and not isinstance(values, (list, tuple, range)):
+        raise TypeError(
+            f"global_tokens must be a sequence of integer positions in [0, n) = [0, {n}) "
+            f"or None, got {describe(global_tokens)}"
         )
     positions = []
     for p in list(values):

@@ -30,7 +30,9 @@ from ._validation import (
     check_attention_call,
     check_float_array,
     check_int,
+    check_output,
 )
+from .backend import _refuse_allocation
 
 __all__ = ["ChunkedWeights", "chunked_attention", "softmax", "softmax_attention"]
 
@@ -116,6 +118,15 @@ def softmax_attention(q, k, v, *, mask=None, causal=False, scale=None, return_we
         (and the registry's callables) give every mechanism's weights the
         same ``.to_dense()`` form.
 
+    Raises
+    ------
+    FloatingPointError
+        If finite inputs give a score or an output that is not finite (e.g.
+        float32 entries near 1e20, whose ``q·k`` overflows); the message gives
+        the bound that was exceeded.
+    MemoryError
+        Before allocating a score matrix larger than the memory available.
+
     Examples
     --------
     Equal scores average the values; causal attention averages the prefix:
@@ -139,21 +150,29 @@ def softmax_attention(q, k, v, *, mask=None, causal=False, scale=None, return_we
         return_weights=return_weights,
     )
     dims, xp, scale = call.dims, call.dims.xp, call.scale
-
-    # (0.1)  s_ij = scale · q_i·k_j   (scaling q costs n·d, scaling S would cost n·m)
-    scores = (q * scale) @ xp.swapaxes(k, -1, -2)  # (..., n, m)
-    scores = _fill_blocked(
-        scores, _blocked(xp, dims.n, dims.m, 0, dims.m, causal=causal, mask=mask)
+    _refuse_dense_scores(
+        "softmax_attention", dims, q, k, hint="; chunked_attention gives the same without it"
     )
-    # (0.3)  e_ij = exp(s_ij − max_j s_ij), in place; masked entries become 0
-    _exp_minus_max_(scores, -1)
-    # (0.2)  l_i = Σ_j e_ij, with 1 in place of 0 for rows that attend nothing (0.7)
-    row_sum = _nonzero(scores.sum(axis=-1, keepdims=True))  # (..., n, 1)
-    if return_weights:
-        scores /= row_sum  # (..., n, m) rows of P sum to 1
-        return scores @ v, scores
-    # A = (E V) / l: dividing the (n, d_v) product is cheaper than dividing E
-    return (scores @ v) / row_sum  # (..., n, d_v)
+    with _OverflowGuard("softmax_attention", q, k, v, scale, dims.m) as guard:
+        # (0.1)  s_ij = scale · q_i·k_j   (scaling q costs n·d, scaling S would cost n·m)
+        scores = (q * scale) @ xp.swapaxes(k, -1, -2)  # (..., n, m)
+        blocked = _blocked(xp, dims.n, dims.m, 0, dims.m, causal=causal, mask=mask)
+        guard.see(scores, blocked)
+        scores = _fill_blocked(scores, blocked)
+        del blocked
+        # (0.3)  e_ij = exp(s_ij − max_j s_ij), in place; masked entries become 0
+        _exp_minus_max_(scores, -1)
+        # (0.2)  l_i = Σ_j e_ij, with 1 in place of 0 for rows that attend nothing (0.7)
+        row_sum = _nonzero(scores.sum(axis=-1, keepdims=True))  # (..., n, 1)
+        if return_weights:
+            scores /= row_sum  # (..., n, m) rows of P sum to 1
+            out = scores @ v
+            guard.finish(out)
+            return out, scores
+        # A = (E V) / l: dividing the (n, d_v) product is cheaper than dividing E
+        out = (scores @ v) / row_sum  # (..., n, d_v)
+        guard.finish(out)
+        return out
 
 
 def chunked_attention(
@@ -189,6 +208,12 @@ def chunked_attention(
     weights : ChunkedWeights
         Only when ``return_weights``.
 
+    Raises
+    ------
+    FloatingPointError
+        As :func:`softmax_attention`; the chunks' checks stay on the device
+        and are read once, after the last chunk.
+
     Examples
     --------
     >>> import numpy as np
@@ -211,21 +236,26 @@ def chunked_attention(
     dims, xp, scale = call.dims, call.dims.xp, call.scale
     n, m = dims.n, dims.m
 
-    q_scaled = q * scale  # (..., n, d)
-    k_t = xp.swapaxes(k, -1, -2)  # (..., d, m), a view
-    running = None  # the partial softmax over the keys seen so far
-    for start in range(0, m, chunk_size):
-        stop = min(start + chunk_size, m)
-        scores = q_scaled @ k_t[..., start:stop]  # (..., n, c)
-        scores = _fill_blocked(scores, _blocked(xp, n, m, start, stop, causal=causal, mask=mask))
-        part = softmax_partial(scores, v[..., start:stop, :])
-        # free this chunk's scores, and its numerator once merged, before the next chunk:
-        # one n×c array and two n×d_v arrays alive at a time (0.5)
-        del scores
-        running = part if running is None else merge_partials_(running, part)
-        del part
-    # (0.4, 0.7)  A_i = a_i / l_i, and 0 for a query that attended nothing
-    out = finish_partial(running)
+    with _OverflowGuard("chunked_attention", q, k, v, scale, m) as guard:
+        q_scaled = q * scale  # (..., n, d)
+        k_t = xp.swapaxes(k, -1, -2)  # (..., d, m), a view
+        running = None  # the partial softmax over the keys seen so far
+        for start in range(0, m, chunk_size):
+            stop = min(start + chunk_size, m)
+            scores = q_scaled @ k_t[..., start:stop]  # (..., n, c)
+            blocked = _blocked(xp, n, m, start, stop, causal=causal, mask=mask)
+            guard.see(scores, blocked)  # a device flag: no sync inside the loop
+            scores = _fill_blocked(scores, blocked)
+            del blocked
+            part = softmax_partial(scores, v[..., start:stop, :])
+            # free this chunk's scores, and its numerator once merged, before the next chunk:
+            # one n×c array and two n×d_v arrays alive at a time (0.5)
+            del scores
+            running = part if running is None else merge_partials_(running, part)
+            del part
+        # (0.4, 0.7)  A_i = a_i / l_i, and 0 for a query that attended nothing
+        out = finish_partial(running)
+        guard.finish(out)
     if not return_weights:
         return out
     return out, ChunkedWeights(q_scaled, k, mask, causal, running.row_max, running.row_sum)
@@ -252,6 +282,13 @@ class ChunkedWeights:
         """The ``(..., n, m)`` weights; each row sums to 1 (or is all zero, (0.7))."""
         xp = array_module(q=self.q_scaled, k=self.k)
         n, m = self.q_scaled.shape[-2], self.k.shape[-2]
+        batch = self.row_max.shape[:-2]
+        itemsize = xp.result_type(self.q_scaled, self.k).itemsize
+        _refuse_allocation(
+            _product(batch) * n * m * itemsize,
+            xp,
+            f"ChunkedWeights.to_dense: the dense weights {(*batch, n, m)}",
+        )
         scores = self.q_scaled @ xp.swapaxes(self.k, -1, -2)  # (..., n, m)
         scores = _fill_blocked(scores, _blocked(xp, n, m, 0, m, causal=self.causal, mask=self.mask))
         scores = scores - _finite_or_zero(xp, self.row_max)  # (0.4)  s_ij − M_i
@@ -323,6 +360,109 @@ def _scaled_sum_(x, scale, y):
         x += y
         return x
     return x * scale + y
+
+
+# ---------------------------------------------------------------------------
+# resource and overflow guards, shared with the mechanisms that compute exact scores
+
+
+def _product(shape) -> int:
+    total = 1
+    for size in shape:
+        total *= int(size)
+    return total
+
+
+def _refuse_dense_scores(name, dims, q, k, *, hint=""):
+    """``MemoryError`` before allocating an ``(..., n, m)`` score matrix that cannot fit."""
+    itemsize = dims.xp.result_type(q, k).itemsize
+    shape = (*dims.score_batch, dims.n, dims.m)
+    _refuse_allocation(
+        _product(shape) * itemsize, dims.xp, f"{name}: the score matrix {shape}", hint=hint
+    )
+
+
+class _OverflowGuard:
+    """Nothing returns NaN or inf from finite input: q·k and the weighted sum of v stay finite.
+
+    One reduction pass and one host sync give the a-priori bounds
+    ``|scale·q_i·k_j| <= scale·d·max|q|·max|k|`` (every partial sum of the dot
+    product too) and ``|Σ_j e_ij v_j| <= m·max|v|`` (``0 <= e_ij <= 1``).  When
+    both stay below the largest finite number of the dtype nothing can
+    overflow and the guard does nothing more.  Otherwise it is *armed*: each
+    block of scores is checked on the device (no sync; masked scores are
+    ignored) and :meth:`finish` raises ``FloatingPointError`` with the bound
+    if a score, or the output, is not finite.  An overflow to ``-inf`` would
+    otherwise read as "masked" and silently zero a row.
+    """
+
+    def __init__(self, name, q, k, v, scale, keys):
+        xp = array_module(q=q, k=k, v=v)
+        self.name, self.xp = name, xp
+        self.ok = None  # the device flag of the armed guard
+        top_q, top_k, top_v = xp.stack([xp.abs(q).max(), xp.abs(k).max(), xp.abs(v).max()]).tolist()
+        self.score_dtype = xp.result_type(q, k)
+        self.out_dtype = xp.result_type(q, k, v)
+        score_max = float(xp.finfo(self.score_dtype).max)
+        out_max = float(xp.finfo(self.out_dtype).max)
+        d = q.shape[-1]
+        reasons = []
+        if scale * top_q > score_max:
+            reasons.append(
+                f"scale·q overflows {self.score_dtype}: scale·max|q| ≈ {scale * top_q:.2g} "
+                f"> {score_max:.2g}"
+            )
+        bound = scale * d * top_q * top_k
+        if bound > score_max:
+            reasons.append(
+                f"q·k overflows {self.score_dtype}: scale·d·max|q|·max|k| ≈ {bound:.2g} "
+                f"> {score_max:.2g}"
+            )
+        self.score_reason = "; ".join(reasons)
+        self.out_reason = ""
+        if keys * top_v > out_max:
+            self.out_reason = (
+                f"the weighted sum of v overflows {self.out_dtype}: m·max|v| ≈ "
+                f"{keys * top_v:.2g} > {out_max:.2g}"
+            )
+        self.armed = bool(reasons) or bool(self.out_reason)
+        self._quiet = None
+
+    def __enter__(self):
+        """While armed, NumPy's overflow warnings are silenced: :meth:`finish` reports them."""
+        if self.armed and hasattr(self.xp, "errstate"):
+            self._quiet = self.xp.errstate(over="ignore", invalid="ignore")
+            self._quiet.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._quiet is not None:
+            self._quiet.__exit__(*exc)
+            self._quiet = None
+        return False
+
+    def see(self, scores, blocked=None):
+        """Record on the device whether every score that counts (not ``blocked``) is finite."""
+        if not self.armed:
+            return
+        bad = ~self.xp.isfinite(scores)
+        if blocked is not None:
+            bad = bad & ~blocked
+        flag = ~bad.any()
+        self.ok = flag if self.ok is None else self.ok & flag
+
+    def finish(self, out):
+        """Raise ``FloatingPointError`` if the armed guard saw a non-finite score or output."""
+        if not self.armed:
+            return
+        advice = "; rescale the inputs or use float64"
+        if self.ok is not None and not bool(self.ok):
+            raise FloatingPointError(
+                f"{self.name} cannot compute the scores: {self.score_reason or 'q·k overflows'}"
+                f"{advice}"
+            )
+        reason = "; ".join(r for r in (self.score_reason, self.out_reason) if r)
+        check_output(self.name, out, self.xp, reason=reason + advice)
 
 
 # ---------------------------------------------------------------------------

@@ -255,3 +255,37 @@ def test_window_view_is_read_only_on_numpy():
 def test_window_view_rejects_windows_that_do_not_fit():
     with pytest.raises(ValueError, match="3 windows of 4 rows every 3 rows do not fit in 9 rows"):
         backend.window_view(np.zeros((9, 2)), size=4, step=3, count=3)
+
+
+def test_window_view_refuses_a_step_that_is_not_positive():
+    # a step of 0 repeats one window; a negative one would stride before the array's memory
+    for step in (0, -3):
+        with pytest.raises(ValueError, match=rf"step must be an integer >= 1, got {step}"):
+            backend.window_view(np.zeros((9, 2)), size=2, step=step, count=2)
+
+
+# --- padding and indicators ---------------------------------------------------------------------
+
+
+def test_pad_axis_adds_value_rows_before_and_after_along_the_axis(xp):
+    x = xp.arange(6.0).reshape(2, 3)
+    padded = to_numpy(backend.pad_axis(x, -1, 1, 2, value=-5.0))
+    assert padded.shape == (2, 6)
+    np.testing.assert_array_equal(padded[:, 1:4], to_numpy(x))
+    assert (padded[:, [0, 4, 5]] == -5.0).all()
+    assert backend.pad_axis(x, 0, 0, 0) is x  # nothing to add: no copy
+    rows = to_numpy(backend.pad_axis(x, 0, 0, 1))
+    np.testing.assert_array_equal(rows, np.vstack([to_numpy(x), np.zeros((1, 3))]))
+
+
+def test_pad_axis_refuses_a_result_that_cannot_fit_before_allocating():
+    _, peak = peak_memory(
+        lambda: pytest.raises(ValueError, backend.pad_axis, np.zeros((2, 3)), 0, 10**12, 0),
+        np,
+    )
+    assert peak < 1_000_000
+
+
+def test_indicator_flags_exactly_the_positions(xp):
+    assert to_numpy(backend.indicator(6, (0, 4), xp)).tolist() == [1, 0, 0, 0, 1, 0]
+    assert to_numpy(backend.indicator(6, xp.asarray([5, 1]), xp)).tolist() == [0, 1, 0, 0, 0, 1]

@@ -197,6 +197,65 @@ def test_global_tokens_in_the_window_count_once(xp):
     assert float(weights.band[2].sum() + weights.global_keys[2].sum()) == pytest.approx(1.0)
 
 
+def test_global_rows_have_no_band_or_global_key_weights(xp):
+    # a global row's weights live in global_rows only: its band and global-key entries are 0,
+    # or to_dense() would count them twice (it adds the band and the global keys, then
+    # overwrites the global rows)
+    glob = [2, 7]
+    q, k, v, mask = _inputs(xp, 12, "float64", (), 12, True)
+    _, weights = sliding_window_attention(
+        q, k, v, window=2, global_tokens=glob, mask=mask, return_weights=True
+    )
+    band, keys = to_numpy(weights.band), to_numpy(weights.global_keys)
+    assert (band[glob] == 0).all() and (keys[glob] == 0).all()
+    others = [i for i in range(12) if i not in glob]
+    assert (band[others] > 0).any() and (keys[others] > 0).any()
+    _, dense = _dense_oracle(
+        q, k, v, xp, window=2, dilation=1, causal=False, glob=glob, mask=mask, return_weights=True
+    )
+    assert_attention_close(weights.to_dense(), dense)
+
+
+@pytest.mark.parametrize("dilation", [5, 6, 10**9])
+def test_a_dilation_of_n_or_more_is_self_attention_at_linear_cost(dilation):
+    # δ >= n reaches no key but the query itself, whatever the window: the output is v, and
+    # the layout must not grow with δ (δ = 10⁹ once asked for 22 GiB of padding at n = 5)
+    q, k, v, _ = _inputs(np, 5, "float64", (), 13, False)
+    (out, weights), peak = peak_memory(
+        lambda: sliding_window_attention(q, k, v, window=3, dilation=dilation, return_weights=True),
+        np,
+    )
+    np.testing.assert_array_equal(out, v)
+    np.testing.assert_array_equal(weights.to_dense(), np.eye(5))
+    assert peak < 20_000
+
+
+def test_overflowing_band_scores_raise_instead_of_silent_zeros(xp):
+    # every q·k ≈ −3e40 in float32 would read as "masked" and give a row of zeros
+    q = xp.full((8, 3), 1e20, dtype="float32")
+    with pytest.raises(FloatingPointError, match=r"sliding_window_attention cannot compute"):
+        sliding_window_attention(q, -q, xp.ones((8, 2), dtype="float32"), window=1)
+
+
+def test_an_overflow_outside_the_band_does_not_count(xp):
+    # query 0 and key 7 would overflow, but key 7 is outside query 0's window: the result is
+    # computed (the block of scores holds that pair, and the guard must ignore it)
+    q, k, v, _ = _inputs(xp, 8, "float32", (), 14, False)
+    q[0], k[7] = 1e20, 1e20
+    got = to_numpy(sliding_window_attention(q, k, v, window=1))
+    assert np.isfinite(got).all()
+    expected = sliding_window_attention(*(a.astype("float64") for a in (q, k, v)), window=1)
+    np.testing.assert_allclose(got, to_numpy(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_window_pattern_is_unchanged_past_n():
+    for w, d in [(1, 7), (7, 1), (2, 10**30), (10**30, 2)]:
+        small = window_pattern(7, window=min(w, 7), dilation=min(d, 7), global_tokens=[3])
+        np.testing.assert_array_equal(
+            window_pattern(7, window=w, dilation=d, global_tokens=[3]), small
+        )
+
+
 # --- (1.6) layer schedule and receptive field -----------------------------------------------------
 
 
@@ -218,6 +277,16 @@ def test_layer_schedule_grows_windows_and_dilates_only_chosen_upper_heads():
         assert all(d == 1 for d in setting.dilations[2:])
         assert (setting.dilations[0] > 1) == (layer >= 3)
     assert schedule[-1].dilations[:2] == (4, 4)
+
+
+def test_layer_schedule_rounds_steps_that_are_not_integers():
+    # windows 0, 10/3, 20/3, 10 round to 0, 3, 7, 10; dilations 1 + (1/3, 2/3, 1)·2 round to
+    # 2, 2, 3 (int() would give 6 and 1, 2, 3)
+    schedule = layer_schedule(
+        4, 2, first_window=0, last_window=10, dilated_heads=(1,), last_dilation=3, dilated_from=1
+    )
+    assert [s.window for s in schedule] == [0, 3, 7, 10]
+    assert [s.dilations for s in schedule] == [(1, 1), (1, 2), (1, 2), (1, 3)]
 
 
 def test_receptive_field_of_constant_layers_is_l_delta_w():
@@ -276,8 +345,9 @@ def test_scores_and_flop_formulas():
     assert full - led == 16384**2 - (1025 * 16384 + 8 * 16384)
     assert complexity.pattern_flops(10, d=64) == 10 * (128 + 128 + 4)
     geo = complexity.band_geometry(4096, 64)
+    # the block scores, scaling the queries (n·d) and dividing the output by the normalisers (n·d_v)
     assert complexity.sliding_window_flops(4096, window=64) == (
-        complexity.pattern_flops(geo.padded * geo.keys_per_block) + 4096 * 64
+        complexity.pattern_flops(geo.padded * geo.keys_per_block) + 4096 * (64 + 64)
     )
 
 
@@ -361,7 +431,7 @@ def test_cross_attention_is_rejected(xp):
         (
             {"dilated_heads": (4,)},
             ValueError,
-            r"dilated_heads must be head indices in \[0, 4\), got 4",
+            r"dilated_heads\[0\] must be an integer >= 0 and <= 3, got 4",
         ),
         ({"last_dilation": 0}, ValueError, r"last_dilation must be an integer >= 1, got 0"),
     ],

@@ -115,6 +115,80 @@ def test_query_with_no_allowed_key_gets_zeros(xp, fn):
     assert_attention_close(out[[0, 1, 3]], to_numpy(softmax_attention(q, k, v))[[0, 1, 3]])
 
 
+# --- no silent NaN: scores that overflow the dtype ------------------------------------------
+
+
+def _huge(xp, sign=1.0):
+    """q (4, 3) of entries 1e20 and k of entries ±1e20 in float32: q·k ≈ ±3e40 overflows."""
+    q = xp.full((4, 3), 1e20, dtype="float32")
+    return q, sign * q.copy(), xp.ones((4, 2), dtype="float32")
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("fn", [softmax_attention, chunked_attention])
+def test_overflowing_scores_raise_instead_of_nan_or_zeros(xp, fn, sign):
+    # +inf scores would give NaN; -inf ones would read as "masked" and give silent zeros
+    q, k, v = _huge(xp, sign)
+    with pytest.raises(FloatingPointError, match=r"q·k overflows float32: .*≈ 1.7e\+40 > 3.4e\+38"):
+        fn(q, k, v)
+
+
+def test_overflow_in_a_later_chunk_is_seen(xp):
+    # the device flag is carried across chunks and read once at the end
+    q, k, v = random_qkv(xp, n=4, m=9, d=3, dtype="float32", seed=40)
+    k[8] = 1e20
+    q = q + 1e19 * xp.sign(q)
+    with pytest.raises(FloatingPointError, match=r"chunked_attention cannot compute the scores"):
+        chunked_attention(q, k, v, chunk_size=4)
+
+
+@pytest.mark.parametrize("fn", [softmax_attention, chunked_attention])
+def test_a_large_bound_without_overflow_still_computes_the_result(xp, fn):
+    # q and k of size 2e19: the bound scale·d·max|q|·max|k| = 8e38 exceeds float32, the scores
+    # (0 and ±2e38) do not; the guard checks instead of refusing, and the result is exact
+    q = xp.zeros((3, 4), dtype="float32")
+    k = xp.zeros((3, 4), dtype="float32")
+    q[:, 0] = 2e19
+    k[0, 1], k[1, 0], k[2, 0] = 2e19, 2e19, -2e19  # scores 0, +2e38, −2e38
+    v = xp.asarray(np.arange(6.0).reshape(3, 2), dtype="float32")
+    got = to_numpy(fn(q, k, v))
+    assert np.isfinite(got).all()
+    expected = to_numpy(softmax_attention(*(a.astype("float64") for a in (q, k, v))))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    np.testing.assert_array_equal(got, np.tile(to_numpy(v)[1], (3, 1)))
+
+
+@pytest.mark.parametrize("fn", [softmax_attention, chunked_attention])
+def test_an_overflowing_score_that_is_masked_does_not_count(xp, fn):
+    q, k, v = _huge(xp)
+    k[1:] = 0.0  # only key 0 overflows against q, and the mask hides it
+    mask = xp.asarray([False, True, True, True])[None, :]
+    out = to_numpy(fn(q, k, v, mask=mask))
+    np.testing.assert_array_equal(out, np.ones((4, 2)))
+
+
+@pytest.mark.parametrize("fn", [softmax_attention, chunked_attention])
+def test_a_weighted_sum_of_values_that_overflows_raises(xp, fn):
+    q, k, _ = random_qkv(xp, n=4, m=5, d=3, dtype="float32", seed=41)
+    v = xp.full((5, 2), 3e38, dtype="float32")  # Σ_j e_ij v_j with e ≤ 1 can reach 1.5e39
+    with pytest.raises(FloatingPointError, match=r"weighted sum of v overflows float32"):
+        fn(q, k, v)
+
+
+def test_the_dense_score_matrix_is_refused_before_it_is_allocated():
+    # q (2·10⁵, 1) as a broadcast view costs nothing; its 2·10⁵ × 2·10⁵ scores would be 298 GiB
+    q = np.broadcast_to(np.zeros((1, 1)), (200_000, 1))
+
+    def refused():
+        with pytest.raises(
+            MemoryError, match=r"\(200000, 200000\) needs 298 GiB.*chunked_attention"
+        ):
+            softmax_attention(q, q, q)
+
+    _, peak = peak_memory(refused, np)
+    assert peak < 10_000_000
+
+
 # --- (0.3) the softmax and its max shift -------------------------------------------------
 
 
@@ -122,6 +196,16 @@ def test_softmax_shift_invariant(xp):
     x = random_qkv(xp, n=6, d=9, seed=9)[0]
     assert_attention_close(softmax(x + 123.0), softmax(x))
     assert_attention_close(softmax(x, axis=0), softmax(x - 50.0, axis=0))
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, -2, -3])
+def test_softmax_normalises_along_the_axis_it_is_given(xp, axis):
+    x = random_qkv(xp, n=3, d=4, batch=(2,), seed=11)[0]  # (2, 3, 4): every axis a different size
+    got = to_numpy(softmax(x, axis=axis))
+    host = to_numpy(x)
+    expected = np.exp(host) / np.exp(host).sum(axis=axis, keepdims=True)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    np.testing.assert_allclose(got.sum(axis=axis), 1.0, rtol=1e-12)
 
 
 def test_softmax_all_masked_row_is_zero_not_nan(xp):

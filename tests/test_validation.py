@@ -102,10 +102,18 @@ def test_softmax_rejects(args, kwargs, error, fragment):
 @pytest.mark.parametrize(
     ("fn", "kwargs", "fragment"),
     [
-        (complexity.dense_attention_memory, {"n": 0}, r"n must be >= 1, got 0"),
-        (complexity.dense_attention_flops, {"n": 4, "d": -1}, r"d must be >= 1, got -1"),
-        (complexity.chunked_attention_memory, {"n": 4, "m": 0}, r"m must be >= 1, got 0"),
-        (complexity.chunked_attention_flops, {"n": 4, "chunk": 0}, r"chunk must be >= 1, got 0"),
+        (complexity.dense_attention_memory, {"n": 0}, r"n must be an integer >= 1, got 0"),
+        (complexity.dense_attention_flops, {"n": 4, "d": -1}, r"d must be an integer >= 1, got -1"),
+        (
+            complexity.chunked_attention_memory,
+            {"n": 4, "m": 0},
+            r"m must be an integer >= 1, got 0",
+        ),
+        (
+            complexity.chunked_attention_flops,
+            {"n": 4, "chunk": 0},
+            r"chunk must be an integer >= 1, got 0",
+        ),
     ],
 )
 def test_complexity_rejects(fn, kwargs, fragment):
