@@ -35,14 +35,19 @@ from ._validation import (
     LINEAR_TIME_MASK,
     Supports,
     array_module,
+    broadcast_shapes,
     broadcasts_to,
+    check_all_finite,
+    check_array,
     check_attention_call,
     check_bool,
+    check_choice,
+    check_dtype,
     check_float_array,
     check_int,
+    check_output,
 )
-from .backend import module_for
-from .backend import rng as make_rng
+from .jl import _backend, _check_working_set, _generator
 from .softmax import _fill_blocked, _finite_or_zero, _nonzero
 
 __all__ = [
@@ -94,9 +99,22 @@ def random_features(m, d, *, orthogonal=True, norms="chi", rng=None, xp=None, dt
     xp : module or name, optional
         Backend (default: :func:`refattn.backend.default_backend`).
     dtype : float32 or float64
+        A name, a NumPy/CuPy type or a ``dtype``.
+
+    Raises
+    ------
+    ValueError
+        Before allocating anything, if the float64 working set (the Gaussian
+        draws, their QR factors and the result, about ``7·m·d·8`` bytes) exceeds
+        the memory the backend has available.
 
     Notes
     -----
+    All full blocks are one batched QR of a ``(⌊m/d⌋, d, d)`` stack; a
+    remainder of ``r`` rows is the QR of one ``d × r`` Gaussian matrix (its
+    ``r`` orthonormal columns are Haar-distributed, like the first ``r`` rows
+    of a full block).
+
     *Redrawing* the features during training (the paper resamples them every
     so many steps) is a new call with a new generator, e.g.
     ``omega = random_features(m, d, rng=1 + step // 1000)``: the draws for
@@ -111,20 +129,25 @@ def random_features(m, d, *, orthogonal=True, norms="chi", rng=None, xp=None, dt
     """
     m = check_int("m", m, minimum=1)
     d = check_int("d", d, minimum=1)
-    check_bool("orthogonal", orthogonal)
-    if norms not in NORMS:
-        raise ValueError(f"norms must be one of {NORMS}, got {norms!r}")
-    xp = module_for(xp)
-    if str(dtype) not in ("float32", "float64"):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    g = make_rng(rng, xp)
+    orthogonal = check_bool("orthogonal", orthogonal)
+    check_choice("norms", norms, NORMS)
+    dtype = check_dtype("dtype", dtype)
+    xp = _backend("xp", xp)
+    # float64 working set: Gaussian draws, Q and R (orthogonal), the χ draws, the result
+    _check_working_set(f"random_features(m={m}, d={d})", 7 * 8 * m * d, "7·m·d·8", xp)
+    g = _generator(rng, xp)
     if orthogonal:
-        blocks = []
-        for _ in range(-(-m // d)):
-            q, r = xp.linalg.qr(g.standard_normal((d, d)))
-            # folding in the signs of diag(R) makes Q Haar-distributed
-            blocks.append((q * xp.sign(xp.diagonal(r))[None, :]).T)  # rows: orthonormal
-        directions = xp.concatenate(blocks, axis=0)[:m]  # (m, d), unit rows
+        full, rest = divmod(m, d)
+        parts = []
+        if full:
+            # all full blocks in one batched QR; folding in the signs of diag(R) makes Q Haar
+            q, r = _stacked_qr(xp, g.standard_normal((full, d, d)))
+            q *= xp.sign(xp.diagonal(r, axis1=-2, axis2=-1))[:, None, :]
+            parts.append(xp.swapaxes(q, -1, -2).reshape(full * d, d))  # rows: orthonormal
+        if rest:
+            q, r = xp.linalg.qr(g.standard_normal((d, rest)))  # (d, rest): a Haar rest-frame
+            parts.append((q * xp.sign(xp.diagonal(r))[None, :]).T)
+        directions = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)  # (m, d)
         lengths = (
             xp.linalg.norm(g.standard_normal((m, d)), axis=1)  # χ(d)
             if norms == "chi"
@@ -136,6 +159,16 @@ def random_features(m, d, *, orthogonal=True, norms="chi", rng=None, xp=None, dt
         if norms == "sqrt_d":
             omega = omega / xp.linalg.norm(omega, axis=1, keepdims=True) * math.sqrt(d)
     return omega.astype(dtype)
+
+
+def _stacked_qr(xp, a):
+    """QR factors of a stack ``(b, d, d)``: one batched call, or one per matrix where the
+    backend's ``qr`` takes only 2-D input (CuPy before batched support)."""
+    try:
+        return xp.linalg.qr(a)
+    except ValueError:  # LinAlgError is a ValueError
+        factors = [xp.linalg.qr(block) for block in a]
+        return xp.stack([f[0] for f in factors]), xp.stack([f[1] for f in factors])
 
 
 def feature_map(x, omega, *, kind="positive"):
@@ -161,6 +194,13 @@ def feature_map(x, omega, *, kind="positive"):
     -------
     array (..., m), or (..., 2m) for ``hyperbolic`` and ``trig``.
 
+    Raises
+    ------
+    FloatingPointError
+        If a feature overflows (``ωᵀx`` or ``‖x‖²/2`` beyond the exponent
+        range of the dtype): these features are unstabilised by design;
+        :func:`favor_attention` shifts the exponents and does not overflow.
+
     Examples
     --------
     >>> import numpy as np
@@ -168,7 +208,23 @@ def feature_map(x, omega, *, kind="positive"):
     array([0.70710678, 0.70710678])
     """
     xp = _check_features(x, omega, kind)
-    return _exp_times(xp, *_features_in_parts(xp, x, omega, kind))
+    out = _exp_times(xp, *_features_in_parts(xp, x, omega, kind))
+    check_output("feature_map", out, xp, reason=_unstabilised(kind, x.dtype))
+    return out
+
+
+def _unstabilised(kind, dtype):
+    """Why unstabilised features of ``kind`` overflow."""
+    what = {
+        "positive": "exp(ωᵀx − ‖x‖²/2)",
+        "hyperbolic": "exp(±ωᵀx − ‖x‖²/2)",
+        "trig": "exp(‖x‖²/2)",
+        "relu": "ωᵀx",
+    }[kind]
+    return (
+        f"the unstabilised {kind} features {what} overflowed {dtype} for inputs this large "
+        "(favor_attention stabilises its features)"
+    )
 
 
 def per_feature_estimates(x, y, omega, *, kind="positive"):
@@ -177,12 +233,18 @@ def per_feature_estimates(x, y, omega, *, kind="positive"):
     Their mean is :func:`softmax_kernel_estimate`; with iid rows they are
     independent, which is what the statistical tests of (2.1)–(2.3) sample.
     For ``hyperbolic`` and ``trig`` the two features of a row are summed.
+    ``x`` and ``y`` have shapes ``(..., d)`` whose leading axes broadcast.
     """
-    product = feature_map(x, omega, kind=kind) * feature_map(y, omega, kind=kind)
+    xp = _check_pair(x, y, omega, kind)
+    product = _exp_times(xp, *_features_in_parts(xp, x, omega, kind)) * _exp_times(
+        xp, *_features_in_parts(xp, y, omega, kind)
+    )
     m = omega.shape[0]
     if kind in ("hyperbolic", "trig"):
         product = product[..., :m] + product[..., m:]
-    return m * product
+    product *= m
+    check_output("per_feature_estimates", product, xp, reason=_unstabilised(kind, x.dtype))
+    return product
 
 
 def softmax_kernel_estimate(x, y, omega, *, kind="positive"):
@@ -192,34 +254,60 @@ def softmax_kernel_estimate(x, y, omega, *, kind="positive"):
     >>> float(softmax_kernel_estimate(np.zeros(3), np.zeros(3), np.eye(3)))  # exp(0), exactly
     1.0
     """
-    return (feature_map(x, omega, kind=kind) * feature_map(y, omega, kind=kind)).sum(axis=-1)
+    xp = _check_pair(x, y, omega, kind)
+    out = (
+        _exp_times(xp, *_features_in_parts(xp, x, omega, kind))
+        * _exp_times(xp, *_features_in_parts(xp, y, omega, kind))
+    ).sum(axis=-1)
+    check_output("softmax_kernel_estimate", out, xp, reason=_unstabilised(kind, x.dtype))
+    return out
+
+
+def _check_pair(x, y, omega, kind):
+    """``x, y (..., d)`` with broadcasting leading axes, and ``omega (m, d)``: all finite."""
+    xp = _check_features(x, omega, kind, finite=False)
+    _check_features(y, omega, kind, name="y", finite=False)
+    broadcast_shapes({"x": x.shape[:-1], "y": y.shape[:-1]})
+    check_all_finite({"x": x, "y": y, "omega": omega}, xp)
+    return xp
 
 
 def lemma2_mse(x, y, *, kind="positive", m=1):
     """Closed-form mean squared error of the ``m``-feature iid estimate of ``exp(xᵀy)`` (2.3).
 
-    Lemma 2 of the paper, for ``x, y`` of shape ``(..., d)``:
+    Lemma 2 of the paper, for ``x, y`` of shape ``(..., d)`` (leading axes
+    broadcast), with ``SM = exp(xᵀy)``:
 
     * positive: ``exp(‖x+y‖²) · SM² · (1 − exp(−‖x+y‖²)) / m``
+    * hyperbolic: ``(1 − exp(−‖x+y‖²)) / 2`` times the positive MSE
     * trig: ``exp(‖x+y‖²) · SM⁻² · (1 − exp(−‖x−y‖²))² / (2m)``
 
-    with ``SM = exp(xᵀy)``.  Positive features are exact where the kernel is
-    small and ``x ≈ −y``; trig features are at their worst there.
+    Positive features are exact where the kernel is small and ``x ≈ −y``;
+    trig features are at their worst there.  Each form is evaluated as
+    ``exp`` of its logarithm (``exp(‖x+y‖²)·SM⁻²`` is ``exp(‖x‖² + ‖y‖²)``),
+    so that no ``inf/inf`` arises; an MSE beyond the largest float of the
+    dtype raises ``FloatingPointError``.
 
     >>> import numpy as np
     >>> float(lemma2_mse(np.array([1.0, 0.0]), np.array([-1.0, 0.0])))  # x = −y: exact
     0.0
     """
-    xp = array_module(x=x, y=y)
-    if kind not in ("positive", "trig"):
-        raise ValueError(f"kind must be 'positive' or 'trig' (Lemma 2), got {kind!r}")
+    xp = _check_vectors(x, y)
+    check_choice("kind", kind, LEMMA2_KINDS)
     m = check_int("m", m, minimum=1)
-    kernel = xp.exp((x * y).sum(axis=-1))
+    sq_x, sq_y = (x * x).sum(axis=-1), (y * y).sum(axis=-1)
     plus = ((x + y) ** 2).sum(axis=-1)  # ‖x+y‖²
     if kind == "positive":
-        return xp.exp(plus) * kernel**2 * (1 - xp.exp(-plus)) / m
-    minus = ((x - y) ** 2).sum(axis=-1)  # ‖x−y‖²
-    return xp.exp(plus) / kernel**2 * (1 - xp.exp(-minus)) ** 2 / (2 * m)
+        # SM² (e^{‖x+y‖²} − 1) / m
+        log_mse = 2 * (x * y).sum(axis=-1) + plus + _log1mexp(xp, plus) - math.log(m)
+    elif kind == "hyperbolic":
+        # e^{−‖x‖²−‖y‖²} (e^{‖x+y‖²} − 1)² / (2m)
+        log_mse = 2 * plus - sq_x - sq_y + 2 * _log1mexp(xp, plus) - math.log(2 * m)
+    else:
+        # e^{‖x‖²+‖y‖²} (1 − e^{−‖x−y‖²})² / (2m)
+        minus = ((x - y) ** 2).sum(axis=-1)  # ‖x−y‖²
+        log_mse = sq_x + sq_y + 2 * _log1mexp(xp, minus) - math.log(2 * m)
+    return _exp_checked(xp, log_mse, "lemma2_mse", f"the {kind} MSE")
 
 
 def orthogonal_mse_reduction(x, y, *, m, d):
@@ -227,14 +315,59 @@ def orthogonal_mse_reduction(x, y, *, m, d):
 
     For ``m <= d`` exactly orthogonal features,
     ``MSE_ort <= MSE_iid − 2(m−1)/(m(d+2)) · (SM − exp(−(‖x‖² + ‖y‖²)/2))²``;
-    this returns the subtracted term.
+    this returns the subtracted term, evaluated as
+    ``2(m−1)/(m(d+2)) · SM² · (1 − exp(−‖x+y‖²/2))²`` in log form, so that a
+    large ``SM`` raises ``FloatingPointError`` only where the term itself is
+    beyond the float range.
     """
-    xp = array_module(x=x, y=y)
+    xp = _check_vectors(x, y)
     m = check_int("m", m, minimum=1)
     d = check_int("d", d, minimum=m)
-    kernel = xp.exp((x * y).sum(axis=-1))
-    floor = xp.exp(-0.5 * ((x * x).sum(axis=-1) + (y * y).sum(axis=-1)))
-    return 2 * (m - 1) / (m * (d + 2)) * (kernel - floor) ** 2
+    xy = (x * y).sum(axis=-1)
+    plus = ((x + y) ** 2).sum(axis=-1)  # ‖x+y‖²
+    if m == 1:
+        return xp.zeros_like(plus)  # one feature: nothing to be orthogonal to
+    factor = math.log(2 * (m - 1)) - math.log(m) - math.log(d + 2)
+    log_term = factor + 2 * xy + 2 * _log1mexp(xp, plus / 2)
+    return _exp_checked(xp, log_term, "orthogonal_mse_reduction", "the reduction")
+
+
+#: The kinds Lemma 2 covers: the three estimators of the softmax kernel.
+LEMMA2_KINDS = ("positive", "hyperbolic", "trig")
+
+
+def _check_vectors(x, y):
+    """``x, y (..., d)``: finite float arrays, the same ``d``, leading axes that broadcast."""
+    xp = array_module(x=x, y=y)
+    for name, a in (("x", x), ("y", y)):
+        check_array(name, a, min_ndim=1, axes="..., d", finite=False)
+    if x.shape[-1] != y.shape[-1]:
+        raise ValueError(
+            f"y must have the same last axis d as x, got x.shape {x.shape} and y.shape {y.shape}"
+        )
+    broadcast_shapes({"x": x.shape[:-1], "y": y.shape[:-1]})
+    check_all_finite({"x": x, "y": y}, xp)
+    return xp
+
+
+def _log1mexp(xp, t):
+    """``log(1 − exp(−t))`` for ``t >= 0``, accurate at both ends; ``−inf`` at ``t = 0``."""
+    big = t > math.log(2)
+    # each branch evaluated only where it is accurate (and never at t = 0)
+    far = xp.log1p(-xp.exp(-xp.where(big, t, 1.0)))
+    near = xp.log(-xp.expm1(-xp.where(big | (t <= 0), 0.5, t)))
+    return xp.where(t > 0, xp.where(big, far, near), -xp.inf)
+
+
+def _exp_checked(xp, log_value, name, what):
+    """``exp(log_value)``, raising ``FloatingPointError`` where it would overflow or is NaN."""
+    limit = math.log(float(xp.finfo(log_value.dtype).max))
+    if bool(((log_value > limit) | xp.isnan(log_value)).any()):
+        raise FloatingPointError(
+            f"{name} produced NaN or inf from finite input: {what} exceeds the largest "
+            f"{log_value.dtype} (its logarithm passes {limit:.1f}); the inputs' norms are too large"
+        )
+    return xp.exp(log_value)
 
 
 #: What :func:`favor_attention` and :func:`linear_attention` can honour of the calling convention.
@@ -340,19 +473,34 @@ def favor_attention(
         return_weights=return_weights,
         supports=SUPPORTS,
     )
-    xp = _check_features(q, omega, kind)
+    xp = _check_features(q, omega, kind, name="q", finite=False)
+    check_all_finite({"omega": omega}, xp)
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
     return _kernel_attention(
-        xp, call, q, k, v, lambda x: _features_in_parts(xp, x, omega, kind), chunk_size
+        xp,
+        call,
+        q,
+        k,
+        v,
+        lambda x: _features_in_parts(xp, x, omega, kind),
+        chunk_size,
+        name="favor_attention",
+        reason=(
+            "ωᵀq, ωᵀk or ‖q‖², ‖k‖² overflowed (inputs or omega too large for "
+            f"{call.dims.dtype}), or φ(K)ᵀV overflowed (values too large)"
+        ),
     )
 
 
-def _kernel_attention(xp, call, q, k, v, parts, chunk_size):
+def _kernel_attention(xp, call, q, k, v, parts, chunk_size, *, name, reason):
     """``D⁻¹ φ(Q)(φ(K)ᵀV)`` for features given as ``parts(x) = (exponent, multiplier)`` (2.5).
 
     Shared by FAVOR (random features) and linear attention (elu + 1): the
     exponents are shifted per query and per sequence (bidirectional) or by the
-    running maximum (causal, (2.6)); every shift cancels in ``D⁻¹``.
+    running maximum (causal, (2.6)); every shift cancels in ``D⁻¹``.  The
+    stabilised exponents never overflow, but absurdly large inputs or values
+    still can: the output is checked once (one host sync) and ``name`` raises
+    ``FloatingPointError`` with ``reason`` rather than return NaN or inf.
     """
     dims = call.dims
     root = call.scale**0.5  # (2.5)  scale·q·k = (q·√scale)·(k·√scale)
@@ -367,6 +515,7 @@ def _kernel_attention(xp, call, q, k, v, parts, chunk_size):
         k_exp = _fill_blocked(k_exp, ~call.key_mask[..., :, None])  # (..., m, M or 1)
     if call.causal:
         out = _causal(xp, phi_q, k_exp, k_mult, v, dims, chunk_size)
+        check_output(name, out, xp, reason=reason)
         if not call.return_weights:
             return out
         k_exp -= _finite_or_zero(xp, k_exp.max(axis=(-2, -1), keepdims=True))
@@ -382,6 +531,7 @@ def _kernel_attention(xp, call, q, k, v, parts, chunk_size):
     numerator = phi_q @ kv  # (..., n, d_v)
     denominator = phi_q @ k_sum  # (..., n, 1)      D = diag(φ(Q) φ(K)ᵀ 1)
     out = _divide(xp, numerator, denominator)
+    check_output(name, out, xp, reason=reason)
     return (out, weights) if call.return_weights else out
 
 
@@ -420,15 +570,18 @@ def favor_dense(q, k, v, *args, omega=None, kind="positive", causal=False, scale
         )
     call = check_attention_call("favor_dense", q, k, v, causal=causal, scale=scale)
     dims = call.dims
-    xp = _check_features(q, omega, kind)
+    xp = _check_features(q, omega, kind, name="q", finite=False)
+    check_all_finite({"omega": omega}, xp)
     root = call.scale**0.5
-    a = feature_map(q * root, omega, kind=kind) @ xp.swapaxes(
-        feature_map(k * root, omega, kind=kind), -1, -2
+    a = _exp_times(xp, *_features_in_parts(xp, q * root, omega, kind)) @ xp.swapaxes(
+        _exp_times(xp, *_features_in_parts(xp, k * root, omega, kind)), -1, -2
     )  # (..., n, m)
     if causal:
         n, m = dims.n, dims.m
         a = a * (xp.arange(m)[None, :] <= xp.arange(n)[:, None] + (m - n))
-    return _divide(xp, a @ v, a.sum(axis=-1, keepdims=True))
+    out = _divide(xp, a @ v, a.sum(axis=-1, keepdims=True))
+    check_output("favor_dense", out, xp, reason=_unstabilised(kind, dims.dtype))
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -456,9 +609,12 @@ def elu_features(x):
     >>> elu_features(np.array([-1.0, 0.0, 2.0]))  # exp(−1), 1, 3
     array([0.36787944, 1.        , 3.        ])
     """
-    xp = array_module(x=x)
-    check_float_array("x", x)
-    # (11.1)  φ(x) = max(x, 0) + exp(min(x, 0))
+    xp = check_array("x", x)
+    return _elu(xp, x)
+
+
+def _elu(xp, x):
+    """(11.1)  ``φ(x) = max(x, 0) + exp(min(x, 0))``, for checked input."""
     return xp.maximum(x, 0) + xp.exp(xp.minimum(x, 0))
 
 
@@ -532,7 +688,23 @@ def linear_attention(
     )
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
     xp = call.dims.xp
-    return _kernel_attention(xp, call, q, k, v, lambda x: _elu_parts(xp, x), chunk_size)
+    return _kernel_attention(
+        xp,
+        call,
+        q,
+        k,
+        v,
+        lambda x: _elu_parts(xp, x),
+        chunk_size,
+        name="linear_attention",
+        reason=_LINEAR_OVERFLOW.format(dtype=call.dims.dtype),
+    )
+
+
+_LINEAR_OVERFLOW = (
+    "φ(q)ᵀφ(k) or φ(K)ᵀV overflowed {dtype}: q, k or v are too large "
+    "(elu + 1 features grow linearly with the input)"
+)
 
 
 def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
@@ -577,8 +749,8 @@ def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
     dims = call.dims
     xp, n, m, offset = dims.xp, dims.n, dims.m, dims.m - dims.n
     root = call.scale**0.5
-    phi_q = elu_features(q * root)  # (..., n, d)
-    phi_k = elu_features(k * root)  # (..., m, d)
+    phi_q = _elu(xp, q * root)  # (..., n, d)
+    phi_k = _elu(xp, k * root)  # (..., m, d)
     if call.key_mask is not None:
         phi_k = phi_k * call.key_mask[..., :, None]  # a padded key: φ(k_j) = 0
     state = xp.zeros(dims.batch + (dims.d, dims.d_v), dtype=dims.dtype)  # S_0 = 0
@@ -594,6 +766,9 @@ def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
             numerator = (phi_q[..., i, :, None] * state).sum(axis=-2)  # (..., d_v)
             denominator = (phi_q[..., i, :] * norm).sum(axis=-1)[..., None]  # (..., 1)
             out[..., i, :] = _divide(xp, numerator, denominator)
+    check_output(
+        "linear_attention_recurrent", out, xp, reason=_LINEAR_OVERFLOW.format(dtype=dims.dtype)
+    )
     return out
 
 
@@ -608,12 +783,14 @@ def linear_dense(q, k, v, *, mask=None, causal=False, scale=None):
     dims = call.dims
     xp = dims.xp
     root = call.scale**0.5
-    a = elu_features(q * root) @ xp.swapaxes(elu_features(k * root), -1, -2)  # (..., n, m)
+    a = _elu(xp, q * root) @ xp.swapaxes(_elu(xp, k * root), -1, -2)  # (..., n, m)
     if causal:
         a = a * (xp.arange(dims.m)[None, :] <= xp.arange(dims.n)[:, None] + (dims.m - dims.n))
     if mask is not None:
         a = a * mask
-    return _divide(xp, a @ v, a.sum(axis=-1, keepdims=True))
+    out = _divide(xp, a @ v, a.sum(axis=-1, keepdims=True))
+    check_output("linear_dense", out, xp, reason=_LINEAR_OVERFLOW.format(dtype=dims.dtype))
+    return out
 
 
 def _elu_parts(xp, x):
@@ -742,19 +919,23 @@ def _divide(xp, numerator, denominator):
     return xp.where(denominator == 0, 0, numerator / _nonzero(denominator))
 
 
-def _check_features(x, omega, kind):
-    xp = array_module(x=x, omega=omega)
-    if kind not in FEATURE_KINDS:
-        raise ValueError(f"kind must be one of {FEATURE_KINDS}, got {kind!r}")
-    check_float_array("x", x)
+def _check_features(x, omega, kind, *, name="x", finite=True):
+    """``x (..., d)`` and ``omega (m, d)`` float arrays; ``finite``: both checked, one sync."""
+    xp = array_module(**{name: x, "omega": omega})
+    check_choice("kind", kind, FEATURE_KINDS)
+    check_float_array(name, x)
     check_float_array("omega", omega)
+    if x.ndim < 1:
+        raise ValueError(f"{name} must have shape (..., d) with ndim >= 1, got shape {x.shape}")
     if omega.ndim != 2:
         raise ValueError(f"omega must be a 2-D array (m, d), got shape {omega.shape}")
     if omega.shape[0] < 1:
         raise ValueError(f"omega must have at least one row (m >= 1), got shape {omega.shape}")
-    if x.ndim < 1 or omega.shape[1] != x.shape[-1]:
+    if omega.shape[1] != x.shape[-1]:
         raise ValueError(
-            f"omega must have the inputs' last axis d = {x.shape[-1] if x.ndim else None} "
+            f"omega must have the inputs' last axis d = {x.shape[-1]} "
             f"as its second axis, got omega.shape {omega.shape}"
         )
+    if finite:
+        check_all_finite({name: x, "omega": omega}, xp)
     return xp

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.special import hyp0f1
+from scipy.special import hyp0f1, ndtr
 
 from refattn import complexity, favor_attention, softmax_attention
 from refattn.backend import get_array_module, peak_memory, rng, to_numpy
@@ -88,7 +88,7 @@ LEMMA2_CASES = [  # (norm, cosine, seed): a moderate kernel, a small one, one wi
 ]
 
 
-@pytest.mark.parametrize("kind", ["positive", "trig"])
+@pytest.mark.parametrize("kind", ["positive", "hyperbolic", "trig"])
 @pytest.mark.parametrize(("norm", "cos", "seed"), LEMMA2_CASES)
 def test_lemma2_mse_matches_the_closed_form(xp, kind, norm, cos, seed):
     x, y = _pair(norm, norm, cos)
@@ -112,7 +112,131 @@ def test_trig_error_explodes_where_the_kernel_is_small_and_positive_does_not():
     )
 
 
+def _naive_lemma2(x, y, kind, m):
+    """Lemma 2 as printed in the paper, in float64 (1 − e^{−t} as −expm1(−t), exact at small t)."""
+    sm, plus, minus = np.exp(x @ y), np.sum((x + y) ** 2), np.sum((x - y) ** 2)
+    positive = np.exp(plus) * sm**2 * -np.expm1(-plus) / m
+    if kind == "positive":
+        return positive
+    if kind == "hyperbolic":
+        return -np.expm1(-plus) / 2 * positive  # the paper's relation to the positive MSE
+    return np.exp(plus) / sm**2 * np.expm1(-minus) ** 2 / (2 * m)
+
+
+@pytest.mark.parametrize("kind", ["positive", "hyperbolic", "trig"])
+@pytest.mark.parametrize(
+    ("norm", "cos"), [(0.5, 0.2), (1.3, -0.7), (0.05, 0.99), (2.0, 0.3), (1e-5, 0.3), (3e-4, -1.0)]
+)
+def test_lemma2_log_form_equals_the_printed_formula(kind, norm, cos):
+    x, y = _pair(norm, 1.1 * norm, cos)
+    got = float(lemma2_mse(x, y, kind=kind, m=3))
+    assert got == pytest.approx(_naive_lemma2(x, y, kind, 3), rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize("kind", ["positive", "hyperbolic", "trig"])
+def test_lemma2_is_exactly_zero_where_an_estimator_is_exact_at_any_norm(kind):
+    # trig is exact at x = y (cos 0 = 1), positive and hyperbolic at x = −y (x + y = 0)
+    x = np.full(4, 30.0)
+    y = x if kind == "trig" else -x
+    assert float(lemma2_mse(x, y, kind=kind)) == 0.0
+    if kind == "trig":
+        with np.errstate(over="ignore", invalid="ignore"):
+            assert np.isnan(_naive_lemma2(x, y, kind, 1))  # inf/inf: what the log form avoids
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("positive", 1.0), ("hyperbolic", 0.5)])
+def test_lemma2_is_finite_where_the_printed_formula_overflows(kind, expected):
+    # ‖x‖² = ‖y‖² = 800, xᵀy = −400: e^{‖x+y‖²} = e^{800} overflows and SM² = e^{−800}
+    # underflows, while the MSE is e^{0}(1 − e^{−800}) = 1 (positive) and half that (hyperbolic)
+    x, y = _pair(800**0.5, 800**0.5, -0.5, d=4)
+    assert float(lemma2_mse(x, y, kind=kind)) == pytest.approx(expected, rel=1e-10)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        assert np.isnan(_naive_lemma2(x, y, kind, 1))
+    with pytest.raises(FloatingPointError, match=r"the trig MSE exceeds the largest float64"):
+        lemma2_mse(x, y, kind="trig")  # e^{‖x‖²+‖y‖²} = e^{1600}: genuinely beyond float64
+
+
 # --- (2.4) Theorem 2: orthogonal features lower the error -----------------------------------
+
+
+def test_orthogonal_mse_reduction_is_the_printed_closed_form():
+    # by hand: x = (1, 0), y = 0, m = d = 2: SM = 1, floor = e^{−1/2},
+    # 2(m−1)/(m(d+2)) = 1/4, so the term is (1 − e^{−1/2})²/4 = 0.3934693²/4 = 0.03870453
+    x, y = np.array([1.0, 0.0]), np.zeros(2)
+    assert float(orthogonal_mse_reduction(x, y, m=2, d=2)) == pytest.approx(
+        (1 - np.exp(-0.5)) ** 2 / 4, rel=1e-14
+    )
+    assert float(orthogonal_mse_reduction(x, y, m=2, d=2)) == pytest.approx(0.03870453, abs=1e-8)
+    for m, d, norm, cos in [
+        (3, 5, 0.7, 0.4),
+        (8, 8, 1.2, -0.6),
+        (1, 4, 0.5, 0.5),
+        (16, 64, 2.0, 0.9),
+    ]:
+        x, y = _pair(norm, 0.8 * norm, cos, d=d)
+        printed = 2 * (m - 1) / (m * (d + 2)) * (np.exp(x @ y) - np.exp(-(x @ x + y @ y) / 2)) ** 2
+        assert float(orthogonal_mse_reduction(x, y, m=m, d=d)) == pytest.approx(
+            printed, rel=1e-12, abs=0
+        )
+
+
+def _chi4_mgf(t):
+    """E[exp(t·r)] for r ~ χ(4): ∫ e^{tr} r³ e^{−r²/2}/2 dr by Gaussian partial moments."""
+    return (t**2 + 2) / 2 + np.sqrt(np.pi / 2) * (t**3 + 3 * t) * np.exp(t**2 / 2) * ndtr(t)
+
+
+def _exact_orthogonal_mse(x, y, m):
+    """The MSE of one block of m <= d = 4 orthogonal positive features with χ norms, exactly.
+
+    MSE = Var₁/m + (m−1)/m · Cov, with Var₁ the one-feature variance (Lemma 2, m = 1) and
+    Cov = e^{−‖x‖²−‖y‖²} (E[e^{ω₁ᵀz + ω₂ᵀz}] − e^{‖z‖²}), z = x + y.  For two orthonormal
+    Haar directions u₁, u₂, (u₁ᵀẑ, u₂ᵀẑ) are two coordinates of a uniform point of S³, which
+    are uniform on the unit disk; the χ(4) lengths are independent of them.  So
+    E[e^{ω₁ᵀz + ω₂ᵀz}] = (1/π) ∫_disk h(‖z‖c₁) h(‖z‖c₂) dc with h the χ(4) MGF, integrated
+    here by Gauss–Legendre in the radius and the trapezoid rule in the angle.
+    """
+    s = np.linalg.norm(x + y)
+    nodes, weights = np.polynomial.legendre.leggauss(80)
+    rho, w_rho = (nodes + 1) / 2, weights / 2
+    theta = np.linspace(0, 2 * np.pi, 512, endpoint=False)
+    r, t = np.meshgrid(rho, theta, indexing="ij")
+    ring = (_chi4_mgf(s * r * np.cos(t)) * _chi4_mgf(s * r * np.sin(t))).mean(axis=1)
+    pair_mgf = 2 * np.sum(ring * rho * w_rho)  # (1/π) · 2π · ∫ ring(ρ) ρ dρ
+    var_1 = np.exp(2 * (x @ y)) * np.expm1(s**2)
+    cov = np.exp(-(x @ x + y @ y)) * (pair_mgf - np.exp(s**2))
+    return var_1 / m + (m - 1) / m * cov
+
+
+def test_the_exact_orthogonal_mse_meets_theorem2_and_the_bound_is_tight_at_small_norms():
+    for m in (2, 3, 4):
+        for norm, cos in [(0.2, 0.5), (0.5, 0.5), (0.6, 0.9)]:
+            x, y = _pair(norm, norm, cos, d=4)
+            iid = float(lemma2_mse(x, y, m=m))
+            reduction = float(orthogonal_mse_reduction(x, y, m=m, d=4))
+            exact = _exact_orthogonal_mse(x, y, m)
+            assert exact <= iid - reduction  # Theorem 2
+            if norm == 0.2:
+                # the bound is tight to leading order in ‖x+y‖: the true reduction is within
+                # 7 % of the printed term, so a term 7 % too large would break the theorem
+                assert exact > iid - 1.07 * reduction, (m, iid - exact, reduction)
+
+
+def test_orthogonal_block_mse_matches_its_exact_value_to_within_seven_percent(xp):
+    d = m = 4
+    x, y = _pair(0.5, 0.5, 0.5, d=d)
+    exact = _exact_orthogonal_mse(x, y, m)
+    blocks = 200_000
+    omega = random_features(blocks * m, d, orthogonal=True, norms="chi", rng=7, xp=xp)
+    estimates = _single_estimates(x, y, omega, "positive").reshape(blocks, m).mean(axis=1)
+    squared_errors = (estimates - np.exp(x @ y)) ** 2
+    result = assert_unbiased(squared_errors, exact)
+    assert result.detectable_bias < 0.07 * exact  # 8·sd/√N: the 7 % twin below is within reach
+    assert not ztest(squared_errors, 1.07 * exact).passed  # the twin: 7 % off is rejected
+    assert not ztest(squared_errors, 0.93 * exact).passed
+    iid = random_features(blocks * m, d, orthogonal=False, rng=8, xp=xp)
+    iid_errors = (_single_estimates(x, y, iid, "positive").reshape(blocks, m).mean(axis=1)
+                  - np.exp(x @ y)) ** 2  # fmt: skip
+    assert not ztest(iid_errors, exact).passed  # iid features do not reach the orthogonal MSE
 
 
 def test_theorem2_orthogonal_mse_is_below_the_bound_and_iid_is_not(xp):
@@ -143,6 +267,41 @@ def test_positive_and_hyperbolic_features_are_positive(xp, x, seed):
     x = xp.asarray(x) / 10.0  # ‖x‖ up to ~9: exp(−‖x‖²/2) stays above float64's underflow
     for kind in ("positive", "hyperbolic"):
         assert bool((feature_map(x, omega, kind=kind) > 0).all())
+
+
+def _features_by_definition(x, omega, kind):
+    """(2.1), (2.2) written out in float64 on the host, independently of refattn."""
+    m = omega.shape[0]
+    u = x @ omega.T
+    half = 0.5 * np.sum(x * x, axis=-1, keepdims=True)
+    if kind == "positive":
+        return np.exp(u - half) / np.sqrt(m)
+    if kind == "hyperbolic":
+        return np.exp(-half) / np.sqrt(2 * m) * np.concatenate([np.exp(u), np.exp(-u)], axis=-1)
+    if kind == "trig":
+        return np.exp(half) / np.sqrt(m) * np.concatenate([np.sin(u), np.cos(u)], axis=-1)
+    return np.maximum(u, 0) / np.sqrt(m)
+
+
+@pytest.mark.parametrize("kind", FEATURE_KINDS)
+def test_feature_maps_equal_their_definitions_for_a_few_features(xp, kind):
+    g = np.random.default_rng(9)
+    x, y = 0.6 * g.standard_normal((2, 5, 4))
+    omega = g.standard_normal((3, 4))  # m = 3: a normaliser off by m/(m+1) is 25 %
+    got = to_numpy(feature_map(xp.asarray(x), xp.asarray(omega), kind=kind))
+    np.testing.assert_allclose(got, _features_by_definition(x, omega, kind), rtol=1e-12)
+    phi_x, phi_y = (_features_by_definition(a, omega, kind) for a in (x, y))
+    estimate = to_numpy(
+        softmax_kernel_estimate(xp.asarray(x), xp.asarray(y), xp.asarray(omega), kind=kind)
+    )
+    np.testing.assert_allclose(estimate, np.sum(phi_x * phi_y, axis=-1), rtol=1e-12)
+    each = to_numpy(
+        per_feature_estimates(xp.asarray(x), xp.asarray(y), xp.asarray(omega), kind=kind)
+    )
+    product = 3 * phi_x * phi_y
+    if kind in ("hyperbolic", "trig"):
+        product = product[:, :3] + product[:, 3:]
+    np.testing.assert_allclose(each, product, rtol=1e-12)
 
 
 def test_trig_features_can_be_negative_and_relu_ones_cannot(xp):
@@ -189,6 +348,34 @@ def test_random_features_are_deterministic_per_seed_and_orthogonal_in_blocks(xp)
     assert not np.array_equal(
         to_numpy(random_features(4, 4, rng=g, xp=xp)), to_numpy(random_features(4, 4, rng=g, xp=xp))
     )  # a generator advances
+
+
+@pytest.mark.parametrize("orthogonal", [False, True])
+def test_row_lengths_of_both_norms_on_both_paths(xp, orthogonal):
+    d = 9
+    fixed = to_numpy(random_features(50, d, orthogonal=orthogonal, norms="sqrt_d", rng=3, xp=xp))
+    np.testing.assert_allclose(np.linalg.norm(fixed, axis=1), 3.0, rtol=1e-12)
+    chi = to_numpy(random_features(40_000, d, orthogonal=orthogonal, norms="chi", rng=4, xp=xp))
+    squared = np.sum(chi**2, axis=1)  # χ²(d): mean d, and not all equal
+    assert_unbiased(squared, float(d))
+    assert not ztest(squared, 1.07 * d).passed
+    assert squared.std() > 1.0
+
+
+def test_a_remainder_block_is_orthonormal_and_the_features_do_not_depend_on_m_beyond_it():
+    d = 6
+    omega = random_features(15, d, norms="sqrt_d", rng=2)  # two full blocks and 3 rows
+    for rows in (omega[:6], omega[6:12], omega[12:]):
+        np.testing.assert_allclose(rows @ rows.T, d * np.eye(len(rows)), atol=1e-10)
+
+
+def test_remainder_rows_have_haar_distributed_signs():
+    # rows 4 and 5 of m = 6, d = 4 come from the QR of one 4 × 2 Gaussian matrix: without the
+    # sign correction LAPACK's convention fixes the sign of their first entries
+    rows = np.array([random_features(6, 4, norms="sqrt_d", rng=s)[4:, :2] / 2 for s in range(3000)])
+    for i in range(2):
+        assert abs(ztest(rows[:, i, i], 0.0).z) < 5
+    assert not ztest(np.abs(rows[:, 0, 0]), 0.0).passed  # the twin: one sign is caught
 
 
 def test_orthogonal_blocks_have_haar_distributed_signs():
@@ -272,6 +459,26 @@ def test_no_nan_or_inf_for_inputs_of_norm_30_in_float32(xp, kind, causal):
     assert bool(xp.isfinite(out).all())
 
 
+@pytest.mark.parametrize("kind", FEATURE_KINDS)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_overflowing_inputs_or_values_raise_instead_of_returning_nan(kind, causal, dtype):
+    # ‖q‖² beyond the dtype's range: the exponents overflow before any shift can help
+    huge = 1e20 if dtype == "float32" else 1e160
+    g = np.random.default_rng(31)
+    q = (g.standard_normal((6, 4)) * huge).astype(dtype)
+    v = g.standard_normal((6, 3)).astype(dtype)
+    omega = random_features(8, 4, rng=0, dtype=dtype)
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match=r"favor_attention"):
+        favor_attention(q, q, v, omega=omega, kind=kind, causal=causal)
+    # values whose sum over the keys overflows, with ordinary q and k
+    big_v = np.full((6, 3), np.finfo(dtype).max / 2, dtype=dtype)
+    # (relu features are not shifted: inputs of norm ~20 make them > 1, so that Σ φ·v overflows)
+    small = ((20.0 if kind == "relu" else 0.1) * g.standard_normal((6, 4))).astype(dtype)
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match=r"values too large"):
+        favor_attention(small, small, big_v, omega=omega, kind=kind, causal=causal)
+
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_error_falls_like_one_over_root_m(xp, causal):
     g = rng(40, xp)
@@ -322,36 +529,3 @@ def test_memory_is_linear_and_matches_the_formula(causal):
         model = 4 * complexity.favor_memory(n, d, m=m_features, causal=causal)
         assert 0.95 * model <= peak <= 1.1 * model, (n, peak, model)
     assert 3.6 <= peaks[16384] / peaks[4096] <= 4.4
-
-
-# --- bad inputs -----------------------------------------------------------------------------
-
-
-OMEGA = np.ones((4, 3))
-XQ = np.ones((5, 3))
-
-# fmt: off
-BAD_INPUTS = [
-    (lambda: random_features(0, 3), ValueError, r"m must be an integer >= 1, got 0"),
-    (lambda: random_features(4, -1), ValueError, r"d must be an integer >= 1, got -1"),
-    (lambda: random_features(4, 3, norms="unit"), ValueError, r"norms must be one of \('chi', 'sqrt_d'\), got 'unit'"),
-    (lambda: random_features(4, 3, dtype="int32"), TypeError, r"dtype must be float32 or float64, got int32"),
-    (lambda: feature_map(XQ, OMEGA, kind="cosine"), ValueError, r"kind must be one of \('positive', 'hyperbolic', 'trig', 'relu'\), got 'cosine'"),
-    (lambda: feature_map(XQ, np.ones((4, 2))), ValueError, r"omega must have the inputs' last axis d = 3 as its second axis, got omega.shape \(4, 2\)"),
-    (lambda: feature_map(XQ, np.ones(3)), ValueError, r"omega must be a 2-D array \(m, d\), got shape \(3,\)"),
-    (lambda: feature_map(XQ, np.ones((0, 3))), ValueError, r"omega must have at least one row \(m >= 1\), got shape \(0, 3\)"),
-    (lambda: feature_map(XQ, np.ones((4, 3), int)), TypeError, r"omega must have a floating dtype"),
-    (lambda: favor_attention(XQ, XQ, XQ, omega=np.ones((4, 2))), ValueError, r"omega must have the inputs' last axis d = 3"),
-    (lambda: favor_attention(XQ, XQ, XQ, omega=OMEGA, kind="softmax"), ValueError, r"kind must be one of"),
-    (lambda: favor_attention(XQ, XQ, XQ, omega=OMEGA, causal="yes"), TypeError, r"causal must be True or False, got 'yes'"),
-    (lambda: favor_attention(XQ, XQ, XQ, omega=OMEGA, chunk_size=0), ValueError, r"chunk_size must be an integer >= 1, got 0"),
-    (lambda: lemma2_mse(XQ, XQ, kind="hyperbolic"), ValueError, r"kind must be 'positive' or 'trig' \(Lemma 2\), got 'hyperbolic'"),
-    (lambda: orthogonal_mse_reduction(XQ, XQ, m=8, d=4), ValueError, r"d must be an integer >= 8, got 4"),
-]
-# fmt: on
-
-
-@pytest.mark.parametrize(("call", "error", "fragment"), BAD_INPUTS)
-def test_bad_inputs_are_rejected(call, error, fragment):
-    with pytest.raises(error, match=fragment):
-        call()
