@@ -22,6 +22,7 @@ Equations, numbered as in ``derivations/05-compressive.md``:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from collections.abc import Callable
@@ -32,10 +33,15 @@ from ._validation import (
     LINEAR_TIME_MASK,
     Supports,
     array_module,
+    check_all_finite,
+    check_array,
     check_attention_call,
-    check_finite,
+    check_dtype,
     check_float_array,
     check_int,
+    check_output,
+    check_real,
+    describe,
 )
 from .backend import module_for, pad_axis, window_view
 from .positional import relative_scores
@@ -73,10 +79,114 @@ __all__ = [
 
 Compressor = Callable[[Any, int], Any]
 
+#: The most one layer's memories may hold when full, in bytes (1 TiB): more than any one
+#: device has, so a larger capacity is a mistake (a byte count given as rows, say),
+#: refused up front rather than found out when the memories fill.
+_MAX_STATE_BYTES = 2**40
+
+
+#: The most steps :func:`fit_conv_compressor` takes: it keeps every step's loss, and more
+#: steps than this would take days; a larger count is a mistake, refused up front.
+_MAX_STEPS = 10**8
+
+
+# ---------------------------------------------------------------------------
+# checks shared by the functions of this module
+
+
+def _check_rows(name, x, *, axes, d=None, why="", min_rows=1):
+    """``x`` a float array ``(rows, d)`` with ``rows >= min_rows`` and width ``d`` if given.
+
+    Its values are checked by the caller, together with the call's other arrays
+    (one host sync for all of them).
+    """
+    check_array(name, x, ndim=2, axes=axes, finite=False)
+    if d is not None and x.shape[1] != d:
+        raise ValueError(f"{name} must have shape ({axes}) with d = {d}{why}, got shape {x.shape}")
+    if x.shape[1] < 1:
+        raise ValueError(f"{name} must have shape ({axes}) with d >= 1, got shape {x.shape}")
+    if x.shape[0] < min_rows:
+        rows = f"{min_rows} row" + ("" if min_rows == 1 else "s")
+        raise ValueError(
+            f"{name} must have shape ({axes}) with at least {rows}, got shape {x.shape}"
+        )
+
+
+def _check_projections(d, wq, wk, wv, *, why):
+    """``wq, wk (d, d_k)`` and ``wv (d, d_v)``: float arrays on the ``d`` input features.
+
+    Their values are checked by the caller, with its other arrays.
+    """
+    for name, w, axes in (("wq", wq, "d, d_k"), ("wk", wk, "d, d_k"), ("wv", wv, "d, d_v")):
+        check_array(name, w, ndim=2, axes=axes, finite=False)
+        if w.shape[0] != d or w.shape[1] < 1:
+            raise ValueError(
+                f"{name} must have shape ({axes}) with d = {d}{why} and {axes[3:]} >= 1, "
+                f"got shape {w.shape}"
+            )
+    if wk.shape[1] != wq.shape[1]:
+        raise ValueError(
+            f"wk must have shape (d, d_k) with d_k = {wq.shape[1]} (the columns of wq), "
+            f"got shape {wk.shape}"
+        )
+
+
+def _require_finite(xp, reason, *arrays):
+    """Raise ``FloatingPointError(reason)`` unless every array is finite: one host sync."""
+    ok = None
+    for x in arrays:
+        flag = xp.isfinite(x).all()
+        ok = flag if ok is None else ok & flag
+    if ok is not None and not bool(ok):
+        raise FloatingPointError(reason)
+
+
+def _quiet(xp):
+    """Silence NumPy's overflow warnings around arithmetic whose result the caller checks."""
+    errstate = getattr(xp, "errstate", None)
+    if errstate is None:
+        return contextlib.nullcontext()
+    return errstate(over="ignore", invalid="ignore")
+
+
+def _finite_peak(name, x, xp) -> float:
+    """``max |x|`` (0 for an empty array), raising if ``x`` holds NaN or inf: one host sync."""
+    if x.size == 0:
+        return 0.0
+    peak = float(xp.abs(x).max())
+    if not math.isfinite(peak):
+        raise ValueError(f"{name} must contain only finite values, got NaN or inf")
+    return peak
+
+
+def _check_capacity(d, n_mem, n_cmem, dtype):
+    """Memories of ``n_mem + n_cmem`` rows of width ``d`` must fit in ``_MAX_STATE_BYTES``."""
+    itemsize = 4 if str(dtype) == "float32" else 8
+    need = max(1, n_mem + n_cmem) * d * itemsize
+    if need > _MAX_STATE_BYTES:
+        raise ValueError(
+            f"n_mem + n_cmem = {n_mem} + {n_cmem} rows of width d = {d} in {dtype} would need "
+            f"{need / 2**40:.3g} TiB when full, more than the limit of "
+            f"{_MAX_STATE_BYTES // 2**40} TiB; n_mem, n_cmem and d count rows and features, "
+            f"not bytes"
+        )
+
+
+def _check_state(state):
+    """``state`` must be a :class:`MemoryState`."""
+    if not isinstance(state, MemoryState):
+        raise TypeError(
+            f"state must be a MemoryState (e.g. MemoryState.empty(d, n_mem=...)), got "
+            f"{type(state).__name__} {describe(state)}"
+        )
+
 
 @dataclass(frozen=True)
 class MemoryState:
     """The memories of one layer: an immutable value; :func:`update` returns a new one.
+
+    Built by :meth:`empty` and :func:`update`; built directly, its arrays and
+    capacities are checked as :func:`update` would leave them.
 
     Attributes
     ----------
@@ -85,10 +195,11 @@ class MemoryState:
     pending : array (< rate, d)
         Rows evicted from ``mem`` but not yet compressed: compression takes
         blocks of ``rate`` rows, and these wait for the rest of their block.
+        Empty when ``n_cmem = 0``.
     cmem : array (≤ n_cmem, d)
         Compressed memory, oldest first.
     n_mem, n_cmem : int
-        The capacities.
+        The capacities, in rows.
     """
 
     mem: Any
@@ -97,12 +208,41 @@ class MemoryState:
     n_mem: int
     n_cmem: int
 
+    def __post_init__(self):
+        xp = array_module(mem=self.mem, pending=self.pending, cmem=self.cmem)
+        _check_rows("mem", self.mem, axes="rows, d", min_rows=0)
+        d = self.mem.shape[1]
+        for name in ("pending", "cmem"):
+            _check_rows(name, getattr(self, name), axes="rows, d", d=d,
+                        why=" (the width of mem)", min_rows=0)  # fmt: skip
+        n_mem = check_int("n_mem", self.n_mem, minimum=0)
+        n_cmem = check_int("n_cmem", self.n_cmem, minimum=0)
+        _check_capacity(d, n_mem, n_cmem, self.mem.dtype)
+        if self.mem.shape[0] > n_mem:
+            raise ValueError(
+                f"mem must hold at most n_mem = {n_mem} rows, got shape {self.mem.shape}"
+            )
+        if self.cmem.shape[0] > n_cmem:
+            raise ValueError(
+                f"cmem must hold at most n_cmem = {n_cmem} rows, got shape {self.cmem.shape}"
+            )
+        if n_cmem == 0 and self.pending.shape[0]:
+            raise ValueError(
+                f"pending must be empty when n_cmem = 0 (nothing is compressed), "
+                f"got shape {self.pending.shape}"
+            )
+        check_all_finite({"mem": self.mem, "pending": self.pending, "cmem": self.cmem}, xp)
+        object.__setattr__(self, "n_mem", n_mem)  # plain ints, also from NumPy integers
+        object.__setattr__(self, "n_cmem", n_cmem)
+
     @classmethod
     def empty(cls, d, *, n_mem, n_cmem=0, xp=None, dtype="float64"):
-        """Empty memories for inputs of width ``d``."""
+        """Empty memories for inputs of width ``d``, holding up to ``n_mem`` and ``n_cmem`` rows."""
         d = check_int("d", d, minimum=1)
         n_mem = check_int("n_mem", n_mem, minimum=0)
         n_cmem = check_int("n_cmem", n_cmem, minimum=0)
+        dtype = check_dtype("dtype", dtype)
+        _check_capacity(d, n_mem, n_cmem, dtype)
         xp = module_for(xp)
 
         def nothing():
@@ -119,6 +259,17 @@ class MemoryState:
         return xp.concatenate([self.cmem, self.pending, self.mem], axis=0)
 
 
+def _state(mem, pending, cmem, n_mem, n_cmem) -> MemoryState:
+    """A MemoryState from arrays :func:`update` has already checked (no second check)."""
+    state = object.__new__(MemoryState)
+    for name, value in zip(
+        ("mem", "pending", "cmem", "n_mem", "n_cmem"), (mem, pending, cmem, n_mem, n_cmem),
+        strict=True,
+    ):  # fmt: skip
+        object.__setattr__(state, name, value)
+    return state
+
+
 def update(state: MemoryState, h, *, compress: Compressor = None, rate: int = 1) -> MemoryState:
     """The memories after segment ``h (n_s, d)`` (5.1).
 
@@ -130,30 +281,52 @@ def update(state: MemoryState, h, *, compress: Compressor = None, rate: int = 1)
     fewer than ``rate`` rows stays in ``pending`` (and is attended, like
     memory) until later evictions complete its block, so every row is
     compressed exactly once and nothing is lost.
+
+    ``compress(rows, rate)`` must return one finite row of width ``d`` per
+    block of ``rate`` rows.
     """
-    xp = array_module(h=h, mem=state.mem)
-    check_float_array("h", h)
-    if h.ndim != 2 or h.shape[1] != state.d:
-        raise ValueError(
-            f"h must have shape (n_s, d) with d = {state.d} (the state's width), got {h.shape}"
-        )
+    _check_state(state)
+    xp = array_module(h=h, **{"state.mem": state.mem})
+    _check_rows("h", h, axes="n_s, d", d=state.d, why=" (the state's width)")
     rate = check_int("rate", rate, minimum=1)
+    if state.n_cmem and compress is None:
+        raise ValueError(
+            "compress must be given when n_cmem > 0 (a compression function "
+            "(rows, rate) -> one row per block of rate rows), got None"
+        )
+    if compress is not None and not callable(compress):
+        raise TypeError(
+            f"compress must be a function (rows, rate) -> one row per block of rate rows, "
+            f"got {type(compress).__name__} {describe(compress)}"
+        )
+    check_all_finite({"h": h}, xp)
     # (5.1)  M' = the last n_m rows of [M; H]; the rows before them are evicted
     joined = xp.concatenate([state.mem, h], axis=0)
     cut = max(0, joined.shape[0] - state.n_mem)
     evicted, mem = joined[:cut], joined[cut:]
     if state.n_cmem == 0:
-        return MemoryState(mem, state.pending, state.cmem, state.n_mem, 0)  # Transformer-XL
-    if compress is None:
-        raise ValueError("compress must be given when n_cmem > 0 (a compression function)")
+        return _state(mem, state.pending, state.cmem, state.n_mem, 0)  # Transformer-XL
     waiting = xp.concatenate([state.pending, evicted], axis=0)
     whole = (waiting.shape[0] // rate) * rate
     cmem = state.cmem
     if whole:
         # (5.1)  f_c maps the complete blocks, rate rows each, to whole/rate rows
         compressed = compress(waiting[:whole], rate)
+        _check_compressed(compressed, whole // rate, state.d, h)
         cmem = xp.concatenate([cmem, compressed], axis=0)[-state.n_cmem :]
-    return MemoryState(mem, waiting[whole:], cmem, state.n_mem, state.n_cmem)
+    return _state(mem, waiting[whole:], cmem, state.n_mem, state.n_cmem)
+
+
+def _check_compressed(out, blocks, d, h):
+    """What a compressor returned: ``(blocks, d)`` finite floats on the backend of ``h``."""
+    domain = f"an array of shape (blocks, d) = ({blocks}, {d}), one row per block of rate rows"
+    if getattr(out, "shape", None) is None or getattr(out, "dtype", None) is None:
+        raise TypeError(f"compress must return {domain}, got {type(out).__name__}")
+    xp = array_module(**{"compress(rows, rate)": out, "h": h})
+    if out.shape != (blocks, d):
+        raise ValueError(f"compress must return {domain}, got shape {out.shape}")
+    check_float_array("compress(rows, rate)", out)
+    check_output("compress", out, xp, reason="the compressor returned NaN or inf for finite rows")
 
 
 # ---------------------------------------------------------------------------
@@ -162,19 +335,45 @@ def update(state: MemoryState, h, *, compress: Compressor = None, rate: int = 1)
 
 def _blocks(rows, rate):
     """(e, d) -> (⌊e/c⌋, c, d): consecutive blocks of ``rate`` rows (a remainder is left out)."""
-    rate = check_int("rate", rate, minimum=1)
     count = rows.shape[0] // rate
     return rows[: count * rate].reshape(count, rate, rows.shape[1])
 
 
+def _check_compress_call(rows, rate):
+    """The arguments of every compressor: ``rows (e, d)`` float, ``rate >= 1``; values unchecked."""
+    xp = check_array("rows", rows, ndim=2, axes="e, d", finite=False)
+    return xp, check_int("rate", rate, minimum=1)
+
+
 def max_pool(rows, rate):
     """Each block of ``rate`` rows to its elementwise maximum."""
+    xp, rate = _check_compress_call(rows, rate)
+    _finite_peak("rows", rows, xp)
     return _blocks(rows, rate).max(axis=1)
 
 
 def mean_pool(rows, rate):
-    """Each block of ``rate`` rows to its mean."""
-    return _blocks(rows, rate).mean(axis=1)
+    """Each block of ``rate`` rows to its mean.
+
+    Rows so large that their sum would overflow are divided by ``rate`` before
+    they are summed (the mean of finite rows is always finite).
+    """
+    xp, rate = _check_compress_call(rows, rate)
+    peak = _finite_peak("rows", rows, xp)
+    blocks = _blocks(rows, rate)
+    if peak * rate <= float(xp.finfo(rows.dtype).max):
+        return blocks.mean(axis=1)
+    return (blocks / rate).sum(axis=1)  # no partial sum exceeds the largest row
+
+
+def _check_kernel(weights, axes):
+    """Convolution weights ``(taps, d, d)``: finite floats, square taps."""
+    check_array("weights", weights, ndim=3, axes=axes)
+    if weights.shape[1] != weights.shape[2] or 0 in weights.shape:
+        raise ValueError(
+            f"weights must have shape ({axes}) with equal last two axes and no empty axis, "
+            f"got shape {weights.shape}"
+        )
 
 
 def conv1d(weights) -> Compressor:
@@ -182,18 +381,21 @@ def conv1d(weights) -> Compressor:
 
     ``weights (c, d, d)``; the compressor it returns checks that the rate is ``c``.
     """
-    check_float_array("weights", weights)
-    if weights.ndim != 3 or weights.shape[1] != weights.shape[2]:
-        raise ValueError(f"weights must have shape (c, d, d), got {weights.shape}")
+    _check_kernel(weights, "c, d, d")
 
     def compress(rows, rate):
+        xp, rate = _check_compress_call(rows, rate)
         if rate != weights.shape[0] or rows.shape[1] != weights.shape[1]:
             raise ValueError(
                 f"conv1d weights {weights.shape} need rate {weights.shape[0]} and width "
                 f"{weights.shape[1]}, got rate {rate} and rows {rows.shape}"
             )
         xp = array_module(rows=rows, weights=weights)
-        return xp.einsum("tsd,sde->te", _blocks(rows, rate), weights)
+        _finite_peak("rows", rows, xp)
+        with _quiet(xp):
+            out = xp.einsum("tsd,sde->te", _blocks(rows, rate), weights)
+        check_output("conv1d", out, xp, reason="the weights times the rows overflowed")
+        return out
 
     return compress
 
@@ -204,21 +406,30 @@ def dilated_conv(weights, dilation) -> Compressor:
     ``weights (K, d, d)`` with ``(K − 1)·δ < c``, so each output reads only its
     own block of ``c`` rows (stride ``c``).
     """
-    check_float_array("weights", weights)
+    _check_kernel(weights, "K, d, d")
     dilation = check_int("dilation", dilation, minimum=1)
-    if weights.ndim != 3 or weights.shape[1] != weights.shape[2]:
-        raise ValueError(f"weights must have shape (K, d, d), got {weights.shape}")
     taps = weights.shape[0]
 
     def compress(rows, rate):
+        xp, rate = _check_compress_call(rows, rate)
         if (taps - 1) * dilation >= rate:
             raise ValueError(
                 f"a dilated kernel of {taps} taps with dilation {dilation} spans "
                 f"{(taps - 1) * dilation + 1} rows, more than the rate {rate}"
             )
+        if rows.shape[1] != weights.shape[1]:
+            raise ValueError(
+                f"rows must have shape (e, d) with d = {weights.shape[1]} (the width of the "
+                f"weights), got shape {rows.shape}"
+            )
         xp = array_module(rows=rows, weights=weights)
-        picked = _blocks(rows, rate)[:, ::dilation][:, :taps]  # (t, K, d)
-        return xp.einsum("tsd,sde->te", picked, weights)
+        _finite_peak("rows", rows, xp)
+        step = min(dilation, rate)  # = dilation unless there is one tap, which reads row 0
+        picked = _blocks(rows, rate)[:, ::step][:, :taps]  # (t, K, d)
+        with _quiet(xp):
+            out = xp.einsum("tsd,sde->te", picked, weights)
+        check_output("dilated_conv", out, xp, reason="the weights times the rows overflowed")
+        return out
 
     return compress
 
@@ -229,15 +440,17 @@ def most_used(usage) -> Compressor:
     ``usage (e,)`` is the attention each row being compressed received; the
     ``⌊e/c⌋`` rows with the largest usage are kept, in their original order.
     """
-    check_float_array("usage", usage)
+    check_array("usage", usage, ndim=1, axes="e")
 
     def compress(rows, rate):
+        xp, rate = _check_compress_call(rows, rate)
         xp = array_module(rows=rows, usage=usage)
         if usage.shape != (rows.shape[0],):
             raise ValueError(
                 f"usage must have one entry per row ({rows.shape[0]}), got {usage.shape}"
             )
-        keep = rows.shape[0] // check_int("rate", rate, minimum=1)
+        _finite_peak("rows", rows, xp)
+        keep = rows.shape[0] // rate
         chosen = xp.sort(xp.argsort(-usage, kind="stable")[:keep])  # top usage, original order
         return rows[chosen]
 
@@ -250,11 +463,28 @@ def most_used(usage) -> Compressor:
 
 @dataclass(frozen=True)
 class Relative:
-    """Transformer-XL's relative-position parameters: ``W_R (d, d_r)`` and biases ``u, v (d,)``."""
+    """Transformer-XL's relative-position parameters: ``W_R (d_k, d_r)`` and biases ``u, v (d_k,)``.
+
+    ``d_k`` is the width of the queries and keys (the columns of ``wq`` and ``wk``).
+    """
 
     w_r: Any
     u: Any
     v: Any
+
+    def __post_init__(self):
+        xp = array_module(w_r=self.w_r, u=self.u, v=self.v)
+        _check_rows("w_r", self.w_r, axes="d_k, d_r")
+        d_k = self.w_r.shape[0]
+        for name in ("u", "v"):
+            x = getattr(self, name)
+            check_array(name, x, ndim=1, axes="d_k", finite=False)
+            if x.shape != (d_k,):
+                raise ValueError(
+                    f"{name} must have shape (d_k,) = ({d_k},) (the rows of w_r), "
+                    f"got shape {x.shape}"
+                )
+        check_all_finite({"w_r": self.w_r, "u": self.u, "v": self.v}, xp)
 
 
 def compressive_attention(h, state: MemoryState, wq, wk, wv, *, relative: Relative | None = None):
@@ -265,22 +495,52 @@ def compressive_attention(h, state: MemoryState, wq, wk, wv, *, relative: Relati
     terms (:func:`refattn.positional.relative_scores`) instead of ``qᵀk``,
     positions counted along the concatenation.  Returns ``(n_s, d_v)``.
     """
-    xp = array_module(h=h, mem=state.mem, wq=wq, wk=wk, wv=wv)
-    for name, w in (("wq", wq), ("wk", wk), ("wv", wv)):
-        check_float_array(name, w)
-        if w.ndim != 2 or w.shape[0] != state.d:
-            raise ValueError(f"{name} must have shape (d, ·) with d = {state.d}, got {w.shape}")
-    if h.ndim != 2 or h.shape[1] != state.d:
-        raise ValueError(
-            f"h must have shape (n_s, d) with d = {state.d} (the state's width), got {h.shape}"
-        )
+    _check_state(state)
+    xp = array_module(h=h, wq=wq, wk=wk, wv=wv, **{"state.mem": state.mem})
+    _check_rows("h", h, axes="n_s, d", d=state.d, why=" (the state's width)")
+    _check_projections(state.d, wq, wk, wv, why=" (the state's width)")
+    if relative is not None:
+        if not isinstance(relative, Relative):
+            raise TypeError(
+                f"relative must be a Relative(w_r, u, v) or None, got "
+                f"{type(relative).__name__} {describe(relative)}"
+            )
+        array_module(h=h, **{"relative.w_r": relative.w_r})
+        if relative.w_r.shape[0] != wq.shape[1]:
+            raise ValueError(
+                f"relative.w_r must have shape (d_k, d_r) with d_k = {wq.shape[1]} (the "
+                f"columns of wq), got shape {relative.w_r.shape}"
+            )
+    check_all_finite({"h": h, "wq": wq, "wk": wk, "wv": wv}, xp)
     context = xp.concatenate([state.context(xp), h], axis=0)  # (m, d), oldest first
-    q, k, v = h @ wq, context @ wk, context @ wv
+    with _quiet(xp):
+        q, k, v = h @ wq, context @ wk, context @ wv
+    _require_finite(
+        xp,
+        "compressive_attention produced NaN or inf from finite input: the projections "
+        "h @ wq, [memories; h] @ wk or @ wv overflowed",
+        q, k, v,
+    )  # fmt: skip
+    try:
+        out = _attend_context(xp, q, k, v, relative)
+    except FloatingPointError as error:  # the scores overflowed: say whose call it was
+        raise FloatingPointError(
+            f"compressive_attention produced NaN or inf from finite input: {error}"
+        ) from None
+    check_output("compressive_attention", out, xp, reason="the scores q·kᵀ overflowed")
+    return out
+
+
+def _attend_context(xp, q, k, v, relative):
+    """Causal attention of the segment's queries over ``[memories; segment]``'s keys."""
     if relative is None:
         # (0.6)  causal with m > n: every memory row is visible, the segment is causal
         return softmax_attention(q, k, v, causal=True)
     n, m = q.shape[0], k.shape[0]
-    scores = relative_scores(q, k, relative.w_r, relative.u, relative.v) / math.sqrt(q.shape[1])
+    with _quiet(xp):  # relative_scores checks its own result
+        scores = relative_scores(q, k, relative.w_r, relative.u, relative.v)
+    scores = scores / math.sqrt(q.shape[1])
+    _require_finite(xp, "the relative scores overflowed", scores)
     future = xp.arange(m)[None, :] > xp.arange(n)[:, None] + (m - n)
     scores = xp.where(future, -xp.inf, scores)
     return softmax(scores) @ v
@@ -303,9 +563,23 @@ def temporal_range(*, layers, n_mem, n_cmem, rate):
 # (5.6) the attention-reconstruction loss
 
 
-def _content_attention(q, keys, values):
-    """Attention of queries over all given keys (no mask, no positions)."""
-    return softmax_attention(q, keys, values, scale=1.0 / math.sqrt(q.shape[-1]))
+def _content_attention(q, keys, values, scale):
+    """Attention of queries over all given keys (no mask, no positions), and its weights."""
+    xp = array_module(q=q, keys=keys)
+    scores = q @ keys.T * scale
+    p = xp.exp(scores - scores.max(axis=-1, keepdims=True))  # finite scores: no mask here
+    p = p / p.sum(axis=-1, keepdims=True)  # P
+    return p @ values, p
+
+
+def _check_loss_inputs(h, old_mem, wq, wk, wv, **other):
+    """The common arguments of the reconstruction losses; returns the array module."""
+    xp = array_module(h=h, old_mem=old_mem, wq=wq, wk=wk, wv=wv, **other)
+    _check_rows("h", h, axes="n, d")
+    d = h.shape[1]
+    _check_rows("old_mem", old_mem, axes="e, d", d=d, why=" (the width of h)")
+    _check_projections(d, wq, wk, wv, why=" (the width of h)")
+    return xp
 
 
 def attention_reconstruction_loss(h, old_mem, compressed, wq, wk, wv):
@@ -313,12 +587,31 @@ def attention_reconstruction_loss(h, old_mem, compressed, wq, wk, wv):
 
     Content-only attention (no positions, no mask) with the layer's own
     projections; the sum of squares over queries and value dimensions.
+    ``h (n, d)``, ``old_mem (e, d)``, ``compressed (e_c, d)`` with ``e, e_c >= 1``.
     """
-    array_module(h=h, old_mem=old_mem, compressed=compressed)
-    q = h @ wq
-    exact = _content_attention(q, old_mem @ wk, old_mem @ wv)
-    approx = _content_attention(q, compressed @ wk, compressed @ wv)
-    return float(((exact - approx) ** 2).sum())
+    xp = _check_loss_inputs(h, old_mem, wq, wk, wv, compressed=compressed)
+    _check_rows("compressed", compressed, axes="e_c, d", d=h.shape[1], why=" (the width of h)")
+    named = {"h": h, "old_mem": old_mem, "compressed": compressed, "wq": wq, "wk": wk, "wv": wv}
+    check_all_finite(named, xp)
+    with _quiet(xp):
+        q = h @ wq
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        keys = (old_mem @ wk, compressed @ wk)
+        values = (old_mem @ wv, compressed @ wv)
+        scores = [q @ k.T * scale for k in keys]
+        _require_finite(
+            xp, "attention_reconstruction_loss produced NaN or inf from finite input: the "
+            "projections or the scores overflowed", *values, *scores,
+        )  # fmt: skip
+        exact, _ = _content_attention(q, keys[0], values[0], scale)
+        approx, _ = _content_attention(q, keys[1], values[1], scale)
+        loss = float(((exact - approx) ** 2).sum())
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                "attention_reconstruction_loss produced NaN or inf from finite input: the "
+                "squared difference of the outputs overflowed"
+            )
+    return loss
 
 
 def conv1d_loss_and_gradient(h, old_mem, weights, wq, wk, wv):
@@ -330,28 +623,59 @@ def conv1d_loss_and_gradient(h, old_mem, weights, wq, wk, wv):
     ``∂L/∂S = P ⊙ (∂L/∂P − rowsum(P ⊙ ∂L/∂P))``, ``∂L/∂K = (∂L/∂S)ᵀ Q/√d_k``,
     ``∂L/∂C = ∂L/∂K W_kᵀ + ∂L/∂V W_vᵀ`` and ``∂L/∂W_s = Σ_t x_{tc+s}ᵀ (∂L/∂C)_t``.
 
-    Returns ``(loss, gradient)`` with the gradient shaped like ``weights (c, d, d)``.
+    ``h (n, d)``, ``old_mem (e, d)`` with ``e >= c`` (at least one block),
+    ``weights (c, d, d)``.  Returns ``(loss, gradient)`` with the gradient
+    shaped like ``weights``.
     """
-    xp = array_module(h=h, old_mem=old_mem, weights=weights)
-    rate = weights.shape[0]
-    blocks = _blocks(old_mem, rate)  # (t, c, d)
-    compressed = xp.einsum("tsd,sde->te", blocks, weights)  # C
-    q = h @ wq
-    scale = 1.0 / math.sqrt(q.shape[-1])
-    exact = _content_attention(q, old_mem @ wk, old_mem @ wv)
-    keys, values = compressed @ wk, compressed @ wv
-    scores = q @ keys.T * scale
-    p = xp.exp(scores - _finite_or_zero(xp, scores.max(axis=-1, keepdims=True)))
-    p = p / _nonzero(p.sum(axis=-1, keepdims=True))  # P
-    error = p @ values - exact  # E
-    d_out = 2 * error
-    d_values = p.T @ d_out
-    d_p = d_out @ values.T
-    d_scores = p * (d_p - (p * d_p).sum(axis=-1, keepdims=True))
-    d_keys = d_scores.T @ q * scale
-    d_compressed = d_keys @ wk.T + d_values @ wv.T  # (t, d)
-    gradient = xp.einsum("tsd,te->sde", blocks, d_compressed)
-    return float((error**2).sum()), gradient
+    xp = _check_loss_inputs(h, old_mem, wq, wk, wv, weights=weights)
+    _check_kernel(weights, "c, d, d")  # finite: one sync of its own
+    d, rate = h.shape[1], weights.shape[0]
+    if weights.shape[1] != d:
+        raise ValueError(
+            f"weights must have shape (c, d, d) with d = {d} (the width of h), "
+            f"got shape {weights.shape}"
+        )
+    if old_mem.shape[0] < rate:
+        raise ValueError(
+            f"old_mem must hold at least c = {rate} rows (one block of the weights' rate), "
+            f"got shape {old_mem.shape}"
+        )
+    check_all_finite({"h": h, "old_mem": old_mem, "wq": wq, "wk": wk, "wv": wv}, xp)
+    try:
+        return _conv_loss_and_gradient(xp, h, old_mem, weights, wq, wk, wv)
+    except FloatingPointError as error:
+        raise FloatingPointError(
+            f"conv1d_loss_and_gradient produced NaN or inf from finite input: {error}"
+        ) from None
+
+
+def _conv_loss_and_gradient(xp, h, old_mem, weights, wq, wk, wv):
+    """:func:`conv1d_loss_and_gradient` on checked arguments; ``FloatingPointError`` on overflow."""
+    with _quiet(xp):
+        rate = weights.shape[0]
+        blocks = _blocks(old_mem, rate)  # (t, c, d)
+        compressed = xp.einsum("tsd,sde->te", blocks, weights)  # C
+        q = h @ wq
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        old_keys, old_values = old_mem @ wk, old_mem @ wv
+        keys, values = compressed @ wk, compressed @ wv
+        _require_finite(
+            xp, "the compressed rows, their projections or the scores overflowed",
+            old_values, values, q @ old_keys.T, q @ keys.T,
+        )  # fmt: skip
+        exact, _ = _content_attention(q, old_keys, old_values, scale)
+        approx, p = _content_attention(q, keys, values, scale)
+        error = approx - exact  # E
+        d_out = 2 * error
+        d_values = p.T @ d_out
+        d_p = d_out @ values.T
+        d_scores = p * (d_p - (p * d_p).sum(axis=-1, keepdims=True))
+        d_keys = d_scores.T @ q * scale
+        d_compressed = d_keys @ wk.T + d_values @ wv.T  # (t, d)
+        gradient = xp.einsum("tsd,te->sde", blocks, d_compressed)
+        loss = (error**2).sum()
+        _require_finite(xp, "the loss or its gradient overflowed", loss, gradient)
+        return float(loss), gradient
 
 
 def fit_conv_compressor(stream, wq, wk, wv, *, rate, segment, steps=200, lr=0.002, clip=1.0):
@@ -360,35 +684,53 @@ def fit_conv_compressor(stream, wq, wk, wv, *, rate, segment, steps=200, lr=0.00
     Gradient descent from the mean-pool weights (``W_s = I/c``), each step on
     the next window of ``segment`` rows (queries) and the ``segment`` rows
     before it (the memory to compress), with the gradient's norm clipped to
-    ``clip``.  Raises if the loss stops being finite (a learning rate too
+    ``clip``.  Raises ``FloatingPointError`` if a step diverges (the loss,
+    the gradient or the weights stop being finite: a learning rate too
     large) instead of returning NaN weights.  Returns ``(weights, losses)``.
     """
-    xp = array_module(stream=stream)
+    xp = array_module(stream=stream, wq=wq, wk=wk, wv=wv)
+    _check_rows("stream", stream, axes="N, d")
+    d = stream.shape[1]
+    _check_projections(d, wq, wk, wv, why=" (the width of stream)")
     rate = check_int("rate", rate, minimum=1)
     segment = check_int("segment", segment, minimum=rate)
-    steps = check_int("steps", steps, minimum=1)
-    d = stream.shape[1]
+    steps = check_int("steps", steps, minimum=1, maximum=_MAX_STEPS)
+    lr = check_real("lr", lr, minimum=0, open_min=True)
+    clip = check_real("clip", clip, minimum=0, open_min=True)
     if stream.shape[0] < 2 * segment:
         raise ValueError(
             f"stream must hold at least 2·segment = {2 * segment} rows, got {stream.shape[0]}"
         )
+    check_all_finite({"stream": stream, "wq": wq, "wk": wk, "wv": wv}, xp)
     weights = xp.broadcast_to(xp.eye(d, dtype=stream.dtype) / rate, (rate, d, d)).copy()
     windows = stream.shape[0] // segment - 1
     losses = []
+
+    def diverged(step, why):
+        return FloatingPointError(
+            f"the reconstruction loss diverged at step {step} (lr = {lr}, clip = {clip}): "
+            f"{why}; lower lr or clip"
+        )
+
     for step in range(steps):
         w = step % windows
         old_mem = stream[w * segment : (w + 1) * segment]
         h = stream[(w + 1) * segment : (w + 2) * segment]
-        loss, gradient = conv1d_loss_and_gradient(h, old_mem, weights, wq, wk, wv)
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"the reconstruction loss diverged at step {step} (lr = {lr}): lower lr or clip"
-            )
+        try:
+            loss, gradient = _conv_loss_and_gradient(xp, h, old_mem, weights, wq, wk, wv)
+        except FloatingPointError as error:
+            raise diverged(step, str(error)) from None
         losses.append(loss)
-        norm = float(xp.sqrt((gradient * gradient).sum()))
-        if norm > clip:
-            gradient = gradient * (clip / norm)
-        weights = weights - lr * gradient
+        # ‖g‖ = max|g|·‖g / max|g|‖: no overflow in the squares
+        with _quiet(xp):
+            peak = xp.abs(gradient).max()
+            peak = xp.where(peak > 0, peak, 1)
+            norm = float(peak * xp.sqrt(((gradient / peak) ** 2).sum()))
+            if norm > clip:
+                gradient = gradient * (clip / norm)
+            weights = weights - lr * gradient
+    last = diverged(steps - 1, "the last step made the weights overflow")
+    _require_finite(xp, str(last), weights)
     return weights, losses
 
 
@@ -602,7 +944,8 @@ def xl_attention(
     )  # fmt: skip
     segment = check_int("segment", segment, minimum=1)
     memory = check_int("memory", memory, minimum=0)
-    return _segment_attention(call, q, k, v, _segments(call.dims.n, segment, memory), None)
+    geo = _segments(call.dims.n, segment, memory)
+    return _segment_attention("xl_attention", call, q, k, v, geo, None)
 
 
 def compressive_memory_attention(
@@ -686,14 +1029,16 @@ def compressive_memory_attention(
     memory = check_int("memory", memory, minimum=0)
     compressed = check_int("compressed", compressed, minimum=0)
     rate = check_int("rate", rate, minimum=1)
-    taps = _check_taps(compress, rate, q, call.dims)
     geo = _segments(call.dims.n, segment, memory, compressed, rate)
-    return _segment_attention(call, q, k, v, geo, taps)
+    taps = _check_taps(compress, rate, q, call.dims, needed=geo.compressed > 0)
+    return _segment_attention("compressive_memory_attention", call, q, k, v, geo, taps)
 
 
-def _check_taps(compress, rate, q, dims):
+def _check_taps(compress, rate, q, dims, needed):
     """``compress`` as taps ``(rate,)`` in the inputs' dtype: ``"mean"``, a float array or a
-    tuple of floats (host numbers, moved to the inputs' backend)."""
+    tuple of floats (host numbers, moved to the inputs' backend).  ``"mean"`` builds its
+    taps only when a segment reads a compressed block (``needed``), so that a ``rate``
+    beyond the sequence allocates nothing."""
     domain = (
         f"'mean' or a 1-D float array (or tuple of floats) of rate = {rate} taps (a compressor "
         f"linear along the sequence axis, the only kind that commutes with the key and value "
@@ -703,21 +1048,24 @@ def _check_taps(compress, rate, q, dims):
     if isinstance(compress, str):
         if compress != "mean":
             raise ValueError(f"compress must be {domain}, got {compress!r}")
-        return xp.full(rate, 1.0 / rate, dtype=dims.dtype)
+        return xp.full(rate, 1.0 / rate, dtype=dims.dtype) if needed else None
     if isinstance(compress, tuple):
-        if len(compress) != rate or not all(
-            isinstance(a, numbers.Real) and not isinstance(a, bool) and math.isfinite(a)
-            for a in compress
-        ):
-            raise ValueError(f"compress must be {domain}, got {compress!r}")
-        return xp.asarray(compress, dtype=dims.dtype)
+        for i, a in enumerate(compress):
+            plain = a.item() if hasattr(a, "item") and getattr(a, "shape", None) == () else a
+            if isinstance(plain, bool) or not isinstance(plain, numbers.Real):
+                raise TypeError(f"compress[{i}] must be a finite real number, got {describe(a)}")
+            if not math.isfinite(plain):
+                raise ValueError(f"compress[{i}] must be a finite real number, got {describe(a)}")
+        if len(compress) != rate:
+            raise ValueError(f"compress must be {domain}, got {len(compress)} taps: {compress!r}")
+        return xp.asarray([float(a) for a in compress], dtype=dims.dtype)
     if not hasattr(compress, "dtype") or not hasattr(compress, "shape"):
         raise TypeError(f"compress must be {domain}, got {type(compress).__name__}")
     array_module(q=q, compress=compress)  # the same backend as the inputs
     check_float_array("compress", compress)
     if compress.shape != (rate,):
         raise ValueError(f"compress must be {domain}, got an array of shape {compress.shape}")
-    check_finite("compress", compress, xp)
+    check_all_finite({"compress": compress}, xp)
     return compress.astype(dims.dtype)  # (c,)  a copy: the caller's taps are never touched
 
 
@@ -729,7 +1077,75 @@ def _compress_rows(x, taps, blocks):
     return taps @ rows  # (..., NB, f)
 
 
-def _segment_attention(call, q, k, v, geo: _Segments, taps):
+class _ScoreGuard:
+    """Nothing returns NaN or inf from finite input: the a-priori bounds of the scores and sums.
+
+    One reduction pass and one host sync give ``|scale·q·k| <= scale·d·max|q|·max|k|·g``
+    and ``|Σ e·v| <= keys·max|v|·g`` with ``g = max(1, Σ_s |a_s|)`` (a compressed key or
+    value is at most ``Σ_s |a_s|`` times the largest raw one).  Below the largest finite
+    number of the dtypes nothing can overflow and the guard does nothing more; otherwise it
+    is *armed*: every block of scores is checked on the device before the masks are
+    applied (an overflow to ``-inf`` would read as "masked") and :meth:`finish` raises
+    ``FloatingPointError`` with the bound.
+    """
+
+    def __init__(self, name, call, q, k, v, keys, taps):
+        xp = call.dims.xp
+        self.name, self.xp, self.ok = name, xp, None
+        parts = [xp.abs(x).max().astype("float64") for x in (q, k, v)]
+        if taps is not None:
+            parts.append(xp.abs(taps).sum().astype("float64"))
+        top_q, top_k, top_v, *gain = xp.stack(parts).tolist()
+        gain = max([1.0, *gain])
+        score_dtype, out_dtype = xp.result_type(q, k), xp.result_type(q, k, v)
+        score_max = float(xp.finfo(score_dtype).max)
+        out_max = float(xp.finfo(out_dtype).max)
+        scale, d = call.scale, call.dims.d
+        with _quiet(xp):  # the bounds themselves may overflow a Python float: inf > max
+            bound = scale * d * top_q * top_k * gain
+            total = keys * top_v * gain
+        reasons = []
+        if scale * top_q > score_max or bound > score_max:
+            reasons.append(
+                f"q·k overflows {score_dtype}: scale·d·max|q|·max|k|·max(1, Σ|taps|) ≈ "
+                f"{bound:.2g} > {score_max:.2g}"
+            )
+        if total > out_max:
+            reasons.append(
+                f"the weighted sum of v overflows {out_dtype}: keys·max|v|·max(1, Σ|taps|) ≈ "
+                f"{total:.2g} > {out_max:.2g}"
+            )
+        self.reason = "; ".join(reasons)
+        self.armed = bool(reasons)
+
+    def see(self, scores):
+        """Record on the device whether every score (before masking) is finite."""
+        if self.armed:
+            flag = self.xp.isfinite(scores).all()
+            self.ok = flag if self.ok is None else self.ok & flag
+
+    def finish(self, out):
+        """Raise ``FloatingPointError`` if the armed guard saw a non-finite score or output."""
+        if not self.armed:
+            return
+        advice = "; rescale the inputs or lower scale"
+        if self.ok is not None and not bool(self.ok):
+            raise FloatingPointError(
+                f"{self.name} produced NaN or inf from finite input: {self.reason}{advice}"
+            )
+        check_output(self.name, out, self.xp, reason=self.reason + advice)
+
+
+def _segment_attention(name, call, q, k, v, geo: _Segments, taps):
+    """:func:`_segment_attention_` under a :class:`_ScoreGuard`."""
+    guard = _ScoreGuard(name, call, q, k, v, geo.width + geo.compressed, taps)
+    with _quiet(call.dims.xp) if guard.armed else contextlib.nullcontext():
+        result = _segment_attention_(call, q, k, v, geo, taps, guard)
+    guard.finish(result[0] if call.return_weights else result)
+    return result
+
+
+def _segment_attention_(call, q, k, v, geo: _Segments, taps, guard):
     """Every segment's queries against its raw key window and its compressed blocks (5.7).
 
     Two partial softmaxes, merged by the online-softmax identity (0.4).
@@ -757,6 +1173,7 @@ def _segment_attention(call, q, k, v, geo: _Segments, taps):
         # (5.8)  compressing the keys = projecting the compressed hidden states
         c_keys = _compress_rows(k, taps, geo.blocks)[..., index, :]  # (..., S, C, d)
         c_scores = q_seg @ xp.swapaxes(c_keys, -1, -2)  # (..., S, n_s, C)
+        guard.see(c_scores)
         del c_keys
         c_scores = _fill_blocked(c_scores, ~exists[:, None, :])  # (S, 1, C)
         c_values = _compress_rows(v, taps, geo.blocks)[..., index, :]  # (..., S, C, d_v)
@@ -770,6 +1187,7 @@ def _segment_attention(call, q, k, v, geo: _Segments, taps):
     k_pad = pad_axis(k, -2, reach, tail)  # (..., reach + N, d)
     k_win = window_view(k_pad, size=width, step=length, count=count)  # (..., S, W, d)
     scores = q_seg @ xp.swapaxes(k_win, -1, -2)  # (..., S, n_s, W)
+    guard.see(scores)
     del q_seg, k_pad, k_win
     # a key is readable iff first_raw(t) <= position < n: not before 0, not compressed,
     # not evicted (XL), not past the end

@@ -172,6 +172,32 @@ def test_relative_scores_equal_the_four_terms_entry_by_entry(xp, n, m):
             assert got[i, j] == pytest.approx(direct, rel=1e-12, abs=1e-12)
 
 
+def test_relative_attention_equals_the_softmax_of_the_four_terms(xp):
+    # the oracle: a_ij of (5.3) entry by entry, scaled by 1/√d_k, causal over [memory; h]
+    g = rng(16, xp)
+    d_k = 3
+    wq, wk, wv = (g.standard_normal((D, d_k)) for _ in range(3))
+    relative = Relative(g.standard_normal((d_k, 4)), g.standard_normal(d_k), g.standard_normal(d_k))
+    state = update(MemoryState.empty(D, n_mem=3, xp=xp), g.standard_normal((4, D)))
+    h = g.standard_normal((2, D))
+    got = to_numpy(compressive_attention(h, state, wq, wk, wv, relative=relative))
+    context = to_numpy(xp.concatenate([state.mem, h], axis=0))
+    q, k, v = to_numpy(h) @ to_numpy(wq), context @ to_numpy(wk), context @ to_numpy(wv)
+    w_r, u, b = map(to_numpy, (relative.w_r, relative.u, relative.v))
+    n, m = q.shape[0], k.shape[0]
+    expected = np.zeros((n, v.shape[1]))
+    for i in range(n):
+        position = m - n + i
+        scores = np.array([
+            q[i] @ k[j] + q[i] @ w_r @ r + u @ k[j] + b @ w_r @ r
+            for j in range(position + 1)
+            for r in [to_numpy(sinusoidal_table([position - j], 4))[0]]
+        ]) / math.sqrt(d_k)  # fmt: skip
+        weights = np.exp(scores - scores.max())
+        expected[i] = weights @ v[: position + 1] / weights.sum()
+    assert np.allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
 def test_sinusoidal_table_values():
     table = sinusoidal_table([0, 1, 2], 4)
     assert np.allclose(table[:, 0], np.sin([0, 1, 2]))
@@ -223,6 +249,180 @@ def test_most_used_keeps_the_most_attended_rows_in_order(xp):
     usage = xp.asarray([0.1, 0.9, 0.05, 0.3, 0.8, 0.2])
     assert to_numpy(most_used(usage)(rows, 2)).ravel().tolist() == [1.0, 3.0, 4.0]
     assert to_numpy(most_used(usage)(rows, 6)).ravel().tolist() == [1.0]  # the argmax
+
+
+def _conv_by_loop(rows, weights, rate, dilation=1):
+    """y_t = Σ_s x_{t·rate + s·dilation} W_s, one block and one tap at a time (5.5)."""
+    rows, weights = to_numpy(rows), to_numpy(weights)
+    out = np.zeros((rows.shape[0] // rate, weights.shape[2]))
+    for t in range(out.shape[0]):
+        for s in range(weights.shape[0]):
+            out[t] += rows[t * rate + s * dilation] @ weights[s]
+    return out
+
+
+@pytest.mark.parametrize(("rate", "e"), [(1, 4), (3, 9), (3, 11), (4, 13)])
+def test_conv1d_with_distinct_taps_equals_the_hand_written_sum(xp, rate, e):
+    # distinct matrix taps, rows not a multiple of the rate: tap s must meet row t·c + s
+    g = rng(30 + rate, xp)
+    weights, rows = g.standard_normal((rate, D, D)), g.standard_normal((e, D))
+    got = conv1d(weights)(rows, rate)
+    assert got.shape == (e // rate, D)
+    assert_attention_close(got, xp.asarray(_conv_by_loop(rows, weights, rate)))
+    flipped = _conv_by_loop(rows, weights[::-1], rate)  # reversed taps give another result
+    assert rate == 1 or not np.allclose(to_numpy(got), flipped)
+
+
+@pytest.mark.parametrize(
+    ("taps", "dilation", "rate", "e"), [(3, 2, 5, 17), (2, 3, 4, 8), (1, 7, 3, 7)]
+)
+def test_dilated_conv_with_distinct_taps_equals_the_hand_written_sum(xp, taps, dilation, rate, e):
+    g = rng(40 + taps, xp)
+    weights, rows = g.standard_normal((taps, D, D)), g.standard_normal((e, D))
+    got = dilated_conv(weights, dilation)(rows, rate)
+    assert got.shape == (e // rate, D)
+    assert_attention_close(got, xp.asarray(_conv_by_loop(rows, weights, rate, dilation)))
+    if taps > 1:
+        assert not np.allclose(to_numpy(got), _conv_by_loop(rows, weights[::-1], rate, dilation))
+
+
+def test_pools_with_distinct_rows_match_the_hand_written_blocks(xp):
+    rows = rng(45, xp).standard_normal((11, D))
+    host = to_numpy(rows)[:9].reshape(3, 3, D)  # ⌊11/3⌋ = 3 blocks, 2 rows left out
+    assert np.array_equal(to_numpy(max_pool(rows, 3)), host.max(axis=1))
+    assert_attention_close(mean_pool(rows, 3), xp.asarray(host.sum(axis=1) / 3))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_mean_pool_of_huge_rows_is_their_mean_not_inf(xp, dtype):
+    top = float(np.finfo(dtype).max)
+    rows = xp.asarray(np.array([[0.9, -0.5], [0.7, -0.9], [0.8, -0.7], [0.2, 0.1]]) * top,
+                      dtype=dtype)  # fmt: skip
+    got = to_numpy(mean_pool(rows, 3))
+    expected = np.array([[0.8, -0.7]]) * top
+    assert np.isfinite(got).all()
+    assert np.allclose(got / top, expected / top, rtol=1e-6)
+
+
+# --- no NaN or inf returned from finite input ----------------------------------------------------
+
+
+def test_compressive_attention_refuses_overflowing_scores():
+    big = np.full((3, D), 1e200)
+    with pytest.raises(FloatingPointError, match="compressive_attention produced NaN or inf"):
+        compressive_attention(big, STATE, *W)
+    relative = Relative(np.full((D, 6), 1e200), np.ones(D), np.ones(D))
+    with pytest.raises(FloatingPointError, match="compressive_attention produced NaN or inf"):
+        compressive_attention(np.full((3, D), 1e150), STATE, *W, relative=relative)
+
+
+def test_segment_forms_compute_large_but_harmless_inputs_exactly(xp):
+    # the a-priori bound scale·d·max|q|·max|k| overflows, the scores do not (q ⟂ k):
+    # the guard is armed and the result is still exact attention with the band mask
+    n = 6
+    q = xp.zeros((n, D))
+    q[:, 0] = 1e160
+    k = xp.zeros((n, D))
+    k[:, 1] = 1e160
+    v = rng(46, xp).standard_normal((n, 3))
+    band = xp.asarray(segment_band(n, 2, 1, True))
+    expected = softmax_attention(xp.zeros((n, D)), xp.zeros((n, D)), v, mask=band)
+    assert_attention_close(xl_attention(q, k, v, segment=2, memory=1, causal=True), expected)
+    got = compressive_memory_attention(q, k, v, segment=2, memory=1, compressed=0, rate=2,
+                                       causal=True)  # fmt: skip
+    assert_attention_close(got, expected)
+
+
+def test_segment_forms_refuse_scores_just_past_the_bound():
+    # scale·d·c² = 2c² ≈ 3.9e308 overflows, though c² / 2 (the bound without d) does not
+    c = np.full((4, D), 1.4e154)
+    kw = dict(segment=2, memory=1)
+    with pytest.raises(FloatingPointError, match="xl_attention produced NaN or inf"):
+        xl_attention(c, c, c, scale=0.5, **kw)
+    with pytest.raises(FloatingPointError, match="compressive_memory_attention produced NaN"):
+        compressive_memory_attention(c, c, c, scale=0.5, compressed=1, rate=1, **kw)
+
+
+def test_scores_overflowing_to_minus_inf_are_not_read_as_masked():
+    # every score of every query is a huge negative number: exact attention reads the
+    # least negative key, a score overflowing to -inf would read as masked and give 0
+    q = np.full((4, 1), 1e200)
+    k = -1e200 * np.arange(1.0, 5.0)[:, None]
+    v = np.arange(1.0, 5.0)[:, None]
+    with pytest.raises(FloatingPointError, match="xl_attention produced NaN or inf"):
+        xl_attention(q, k, v, segment=2, memory=1)
+    with pytest.raises(FloatingPointError, match="compressive_memory_attention produced NaN"):
+        compressive_memory_attention(q, k, v, segment=2, memory=1, compressed=1, rate=1)
+
+
+def test_segment_forms_refuse_scores_that_overflow_through_the_taps():
+    # raw keys are harmless, the compressed key 1e300·(taps 1e10 + 1e10) overflows
+    q = np.ones((6, 1))
+    k = np.full((6, 1), 1e300 / 4)
+    v = np.ones((6, 1))
+    kw = dict(segment=2, memory=1, compressed=2, rate=2, causal=True)
+    assert np.isfinite(compressive_memory_attention(q, k, v, **kw)).all()
+    with pytest.raises(FloatingPointError, match=r"q·k overflows float64: .*Σ\|taps\|"):
+        compressive_memory_attention(q, k, v, compress=(1e10, 1e10), **kw)
+
+
+def test_a_rate_beyond_the_sequence_allocates_no_taps():
+    q = np.random.default_rng(47).standard_normal((5, D))
+    # no block ever completes: every evicted row stays pending and is read raw, so each
+    # segment reads its whole past, as XL with a memory of the whole sequence
+    got = compressive_memory_attention(q, q, q, segment=2, memory=1, compressed=3, rate=10**12)
+    assert np.array_equal(got, xl_attention(q, q, q, segment=2, memory=5))
+
+
+def _fit_by_hand(stream, weights, *, rate, segment, steps, lr, clip):
+    """The loop of fit_conv_compressor written out: windows, clipping, descent."""
+    w = np.broadcast_to(np.eye(stream.shape[1]) / rate, (rate,) + weights[0].shape).copy()
+    losses = []
+    windows = stream.shape[0] // segment - 1
+    for step in range(steps):
+        t = step % windows
+        old, h = (
+            stream[t * segment : (t + 1) * segment],
+            stream[(t + 1) * segment : (t + 2) * segment],
+        )
+        loss, g = conv1d_loss_and_gradient(h, old, w, *weights)
+        losses.append(loss)
+        norm = np.sqrt((g**2).sum())
+        w = w - lr * (g * (clip / norm) if norm > clip else g)
+    return w, losses
+
+
+@pytest.mark.parametrize("clip", [1e-3, 1e3])
+def test_fit_conv_compressor_is_clipped_gradient_descent_over_the_windows(clip):
+    stream = structured_stream()[:120]
+    weights = _weights(np, 14)
+    kw = dict(rate=3, segment=24, steps=7, lr=0.01, clip=clip)  # 4 windows: wraps around
+    got, losses = fit_conv_compressor(stream, *weights, **kw)
+    expected, expected_losses = _fit_by_hand(stream, weights, **kw)
+    assert np.allclose(got, expected, rtol=1e-12, atol=1e-15)
+    assert np.allclose(losses, expected_losses, rtol=1e-12)
+    assert len(set(np.round(losses, 12))) == 7  # every step saw new weights or a new window
+
+
+def test_a_fit_whose_last_step_overflows_raises():
+    # one step: the loss is finite (about 6), the update lr·g (|g| up to 28) is not
+    weights = _weights(np, 13)
+    with pytest.raises(FloatingPointError, match="the last step made the weights overflow"):
+        fit_conv_compressor(
+            structured_stream(), *weights, rate=3, segment=24, steps=1, lr=1e307, clip=1e300
+        )
+    weights_out, _ = fit_conv_compressor(  # the same step, small enough, is returned
+        structured_stream(), *weights, rate=3, segment=24, steps=1, lr=1e300, clip=1e300
+    )
+    assert np.isfinite(weights_out).all()
+
+
+def test_a_diverging_fit_raises_without_warnings_first():
+    # the suite turns RuntimeWarnings into errors: the overflow must surface as the error
+    weights = _weights(np, 13)
+    with pytest.raises(FloatingPointError, match=r"diverged at step \d+ \(lr = 1e\+300"):
+        fit_conv_compressor(50 * structured_stream(), *weights, rate=3, segment=24, steps=10,
+                            lr=1e300, clip=1e9)  # fmt: skip
 
 
 # --- (5.6) the attention-reconstruction loss ---------------------------------------------------------
@@ -300,15 +500,15 @@ W = tuple(np.eye(D) for _ in range(3))
 # fmt: off
 BAD_INPUTS = [
     (lambda: update(STATE, np.ones((3, D)), compress=max_pool, rate=0), ValueError, r"rate must be an integer >= 1, got 0"),
-    (lambda: update(STATE, np.ones((3, D + 1)), compress=max_pool), ValueError, r"h must have shape \(n_s, d\) with d = 6 \(the state's width\), got \(3, 7\)"),
+    (lambda: update(STATE, np.ones((3, D + 1)), compress=max_pool), ValueError, r"h must have shape \(n_s, d\) with d = 6 \(the state's width\), got shape \(3, 7\)"),
     (lambda: update(STATE, np.ones((9, D))), ValueError, r"compress must be given when n_cmem > 0"),
     (lambda: MemoryState.empty(D, n_mem=-1), ValueError, r"n_mem must be an integer >= 0, got -1"),
     (lambda: MemoryState.empty(D, n_mem=2, n_cmem=-2), ValueError, r"n_cmem must be an integer >= 0, got -2"),
-    (lambda: conv1d(np.ones((3, D, D + 1))), ValueError, r"weights must have shape \(c, d, d\), got \(3, 6, 7\)"),
+    (lambda: conv1d(np.ones((3, D, D + 1))), ValueError, r"weights must have shape \(c, d, d\) with equal last two axes and no empty axis, got shape \(3, 6, 7\)"),
     (lambda: conv1d(np.ones((3, D, D)))(np.ones((8, D)), 2), ValueError, r"conv1d weights \(3, 6, 6\) need rate 3 and width 6, got rate 2"),
     (lambda: dilated_conv(np.ones((3, D, D)), 2)(np.ones((8, D)), 4), ValueError, r"a dilated kernel of 3 taps with dilation 2 spans 5 rows, more than the rate 4"),
     (lambda: most_used(np.ones(3))(np.ones((4, D)), 2), ValueError, r"usage must have one entry per row \(4\), got \(3,\)"),
-    (lambda: compressive_attention(np.ones((3, D)), STATE, np.eye(D + 1), *W[1:]), ValueError, r"wq must have shape \(d, ·\) with d = 6, got \(7, 7\)"),
+    (lambda: compressive_attention(np.ones((3, D)), STATE, np.eye(D + 1), *W[1:]), ValueError, r"wq must have shape \(d, d_k\) with d = 6 \(the state's width\) and d_k >= 1, got shape \(7, 7\)"),
     (lambda: compressive_attention(np.ones((3, D + 2)), STATE, *W), ValueError, r"h must have shape \(n_s, d\) with d = 6"),
     (lambda: temporal_range(layers=2, n_mem=4, n_cmem=2, rate=0), ValueError, r"rate must be an integer >= 1, got 0"),
     (lambda: relative_scores(np.ones((3, 4)), np.ones((2, 4)), np.ones((4, 2)), np.ones(4), np.ones(4)), ValueError, r"need at least as many keys as queries, got n = 3 and m = 2"),
@@ -601,7 +801,7 @@ def test_qkv_form_flop_formulas():
     # n = 12, segments of 4, memory 2, rate 2: the last segment starts at 8, has evicted
     # [0, 6): 3 blocks of which 2 are read; W = 2 + 1 + 4 keys (one possible pending row)
     xl_part = complexity.pattern_flops(12 * 7, 2) + 12 * 4
-    compressed_part = 2 * 3 * 2 * 4 + complexity.pattern_flops(12 * 2, 2) + 3 * 12 * 2 + 9 * 12
+    compressed_part = 2 * 3 * 2 * 4 + complexity.pattern_flops(12 * 2, 2) + 3 * 12 * 2 + 8 * 12
     assert (
         complexity.compressive_memory_flops(12, 2, segment=4, memory=2, compressed=2, rate=2)
         == xl_part + compressed_part
