@@ -35,6 +35,7 @@ refattn's conventions (``derivations/09-bigbird.md``):
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections import deque
 from typing import Any, NamedTuple
@@ -44,8 +45,10 @@ from ._validation import (
     Supports,
     array_module,
     broadcast_shapes,
+    check_array,
     check_attention_call,
     check_int,
+    describe,
 )
 from .backend import indicator, module_for, pad_axis, to_numpy, window_view
 from .backend import rng as make_rng
@@ -59,6 +62,25 @@ from .softmax import (
     softmax_attention,
     softmax_partial,
 )
+
+
+def _overflow_checked(function):
+    """Run ``function`` with NumPy's overflow warnings off: it checks its results itself.
+
+    Overflow is detected by the flags of each product and the output's check,
+    which raise ``FloatingPointError`` with the reason; the warnings would only
+    repeat it (CuPy does not warn).
+    """
+
+    @functools.wraps(function)
+    def checked(*args, **kwargs):
+        with _HOST.errstate(over="ignore", invalid="ignore"):
+            return function(*args, **kwargs)
+
+    return checked
+
+
+_HOST = module_for("numpy")
 
 __all__ = [
     "BigBirdWeights",
@@ -138,6 +160,7 @@ class BigBirdWeights(NamedTuple):
         return dense
 
 
+@_overflow_checked
 def bigbird_attention(
     q,
     k,
@@ -216,7 +239,8 @@ def bigbird_attention(
     )
     dims, scale, key_mask = call.dims, call.scale, call.key_mask  # key_mask (..., n) or None
     xp, n, d, d_v = dims.xp, dims.n, dims.d, dims.d_v
-    b = check_int("block", block, minimum=1)
+    # (9.7)  a block beyond n is one block of n, as block = n: never pay for the padding
+    b = min(check_int("block", block, minimum=1), n)
     blocks = -(-n // b)  # (9.1)  B = ⌈n/b⌉
     padded = blocks * b
     glob = _check_global_blocks(global_blocks, blocks)
@@ -244,6 +268,7 @@ def bigbird_attention(
         k_near = k_padded_blocks[..., offset : offset + blocks, :, :]  # (..., B, b, d)
         scores[..., offset, :] = q_blocks @ xp.swapaxes(k_near, -1, -2)  # (..., B, b, b)
     scores = scores.reshape(score_batch + (blocks, b, 3 * b))  # (..., B, b, 3b)
+    flags = [_finite_flag(xp, scores)]  # (9.7)  device flags, one host sync at the end
     v_win = window_view(v_pad, size=3 * b, step=b, count=blocks)  # (..., B, 3b, d_v), a view
     ok_win = window_view(ok_pad, size=3 * b, step=b, count=blocks)[..., 0]  # (..., B, 3b)
     scores = _fill_blocked(scores, ~ok_win[..., None, :])
@@ -262,6 +287,7 @@ def bigbird_attention(
         k_rand = k_blocks[..., chosen, :, :]  # (..., B, r, b, d), a copy
         k_rand = k_rand.reshape(k_rand.shape[:-4] + (blocks, r * b, d))
         scores = q_blocks @ xp.swapaxes(k_rand, -1, -2)  # (..., B, b, r·b)
+        flags.append(_finite_flag(xp, scores))
         del k_rand
         ok_blocks = ok_pad[..., b : b + padded, 0].reshape(ok_pad.shape[:-2] + (blocks, b))
         ok_rand = ok_blocks[..., chosen, :] & (slots >= 0)[:, :, None]  # (..., B, r, b)
@@ -285,6 +311,7 @@ def bigbird_attention(
     if glob:
         # (9.2)  global columns: every query attends the global positions
         g_scores = q_scaled @ xp.swapaxes(k[..., positions, :], -1, -2)  # (..., N, G)
+        flags.append(_finite_flag(xp, g_scores))
         if key_mask is not None:
             g_scores = _fill_blocked(g_scores, ~key_mask[..., None, positions])
         global_part = softmax_partial(g_scores, v[..., positions, :])  # exp(s − M_global)
@@ -305,6 +332,7 @@ def bigbird_attention(
         )
         rows, rows_w = rows if return_weights else (rows, None)
         out[..., positions, :] = rows
+    _check_finite_result("bigbird_attention", xp, flags, out, q.dtype)
     if not return_weights:
         return out
 
@@ -364,14 +392,19 @@ def random_block_assignment(n_blocks, r, *, global_blocks=0, rng=None, xp=None):
     >>> random_block_assignment(6, 1, global_blocks=1, rng=0).T
     array([[-1,  5,  5,  1,  1,  2]])
     """
-    n_blocks = check_int("n_blocks", n_blocks, minimum=1)
+    n_blocks = check_int("n_blocks", n_blocks, minimum=1, maximum=MAX_BLOCKS)
     r = check_int("r", r, minimum=0)
     glob = _check_global_blocks(global_blocks, n_blocks)
-    xp = module_for(xp)
-    g = make_rng(rng, xp)
+    xp = _module(xp)
+    g = _generator(rng, xp)
     rows = xp.arange(n_blocks)
-    allowed = _random_candidates(xp, rows, n_blocks, glob)  # (B, B)
-    free = allowed.sum(axis=1)  # (B,)
+    chunk = max(1, 2**20 // n_blocks)  # rows at a time: at most about 2^20 candidates
+    free = xp.concatenate(
+        [
+            _random_candidates(xp, rows[start : start + chunk], n_blocks, glob).sum(axis=1)
+            for start in range(0, n_blocks, chunk)
+        ]
+    )  # (B,) blocks available to each query block
     ordinary = ~indicator(n_blocks, glob, xp) if glob else xp.ones(n_blocks, dtype=bool)
     fewest = int(free[ordinary].min()) if bool(ordinary.any()) else n_blocks
     if r > fewest:
@@ -382,9 +415,8 @@ def random_block_assignment(n_blocks, r, *, global_blocks=0, rng=None, xp=None):
     assignment = xp.full((n_blocks, r), -1, dtype=xp.int64)
     if r == 0:
         return assignment
-    chunk = max(1, 2**20 // n_blocks)  # rows per draw: at most about 2^20 priorities at a time
     for start in range(0, n_blocks, chunk):
-        part = allowed[start : start + chunk]  # (c, B)
+        part = _random_candidates(xp, rows[start : start + chunk], n_blocks, glob)  # (c, B)
         # uniform priorities; the r smallest allowed ones are a uniform r-subset
         priority = g.random(part.shape)
         priority[~part] = 2.0
@@ -410,9 +442,11 @@ def block_pattern(n_blocks, *, global_blocks=0, random_blocks=None, xp=None):
            [1, 0, 1, 1, 1],
            [1, 1, 0, 1, 1]])
     """
-    n_blocks = check_int("n_blocks", n_blocks, minimum=1)
+    n_blocks = check_int("n_blocks", n_blocks, minimum=1, maximum=MAX_BLOCKS)
     glob = _check_global_blocks(global_blocks, n_blocks)
-    xp = module_for(xp if random_blocks is None else array_module(random_blocks=random_blocks))
+    xp = _module(xp)
+    if random_blocks is not None:
+        xp = _random_blocks_module(random_blocks, xp)
     i = xp.arange(n_blocks)
     pattern = abs(i[:, None] - i[None, :]) <= 1  # (B, B)
     if glob:
@@ -439,8 +473,8 @@ def bigbird_pattern(n, *, block, global_blocks=0, random_blocks=None, xp=None):
            [1, 1, 1, 1, 1],
            [0, 0, 1, 1, 1]])
     """
-    n = check_int("n", n, minimum=1)
-    b = check_int("block", block, minimum=1)
+    n = check_int("n", n, minimum=1, maximum=MAX_DENSE_N)
+    b = min(check_int("block", block, minimum=1), n)  # (9.7)  a block beyond n: one block of n
     blocks = -(-n // b)
     pattern = block_pattern(
         blocks, global_blocks=global_blocks, random_blocks=random_blocks, xp=xp
@@ -468,9 +502,13 @@ def attention_graph_distances(pattern) -> tuple[int, float]:
     >>> attention_graph_distances(block_pattern(6, global_blocks=1))
     (2, 1.4)
     """
+    check_array("pattern", pattern, ndim=2, axes="B, B", dtype="bool")
     adjacency = to_numpy(pattern)
-    if adjacency.ndim != 2 or adjacency.shape[0] != adjacency.shape[1]:
-        raise ValueError(f"pattern must be a square (B, B) array, got shape {adjacency.shape}")
+    if adjacency.shape[0] != adjacency.shape[1] or adjacency.shape[0] < 1:
+        raise ValueError(
+            f"pattern must be a square (B, B) boolean array with B >= 1, got shape "
+            f"{adjacency.shape}"
+        )
     count = adjacency.shape[0]
     neighbours = [list(map(int, row.nonzero()[0])) for row in adjacency]
     diameter, total = 0, 0
@@ -500,6 +538,13 @@ def attention_graph_distances(pattern) -> tuple[int, float]:
 
 def _check_global_blocks(global_blocks, n_blocks) -> tuple[int, ...]:
     """A count g (the first min(g, B) blocks) or block indices in [0, B): sorted, unique."""
+    if getattr(global_blocks, "shape", None) == () and hasattr(global_blocks, "dtype"):
+        if global_blocks.dtype.kind not in "iu":
+            raise TypeError(
+                f"global_blocks must be a count >= 0 or a sequence of block indices, "
+                f"got {describe(global_blocks)}"
+            )
+        global_blocks = global_blocks.item()  # a 0-d integer array: a count
     if isinstance(global_blocks, numbers.Integral) and not isinstance(global_blocks, bool):
         if global_blocks < 0:
             raise ValueError(
@@ -510,7 +555,7 @@ def _check_global_blocks(global_blocks, n_blocks) -> tuple[int, ...]:
     if isinstance(global_blocks, (str, bytes)) or not hasattr(global_blocks, "__len__"):
         raise TypeError(
             f"global_blocks must be a count >= 0 or a sequence of block indices, "
-            f"got {global_blocks!r}"
+            f"got {describe(global_blocks)}"
         )
     values = to_numpy(global_blocks) if hasattr(global_blocks, "dtype") else global_blocks
     if hasattr(values, "ndim") and values.ndim != 1:
@@ -520,7 +565,10 @@ def _check_global_blocks(global_blocks, n_blocks) -> tuple[int, ...]:
     chosen = []
     for j in list(values):
         if isinstance(j, bool) or not isinstance(j, numbers.Integral):
-            raise TypeError(f"global_blocks must hold integer block indices, got {j!r}")
+            raise TypeError(
+                f"global_blocks must hold integer block indices in [0, B) = [0, {n_blocks}), "
+                f"got {describe(j)}"
+            )
         j = int(j)
         if not 0 <= j < n_blocks:
             raise ValueError(
@@ -541,12 +589,7 @@ def _random_slots(xp, random_blocks, blocks, b, glob):
     """
     if random_blocks is None:
         return None
-    if not hasattr(random_blocks, "dtype") or not hasattr(random_blocks, "shape"):
-        raise TypeError(
-            f"random_blocks must be an integer array (n_blocks, r), got "
-            f"{type(random_blocks).__name__}"
-        )
-    array_module(reference=xp.zeros(0), random_blocks=random_blocks)  # same backend
+    _random_blocks_module(random_blocks, xp)
     if random_blocks.dtype.kind not in "iu":
         raise TypeError(
             f"random_blocks must be an integer array (n_blocks, r), got dtype {random_blocks.dtype}"
@@ -579,7 +622,80 @@ def _random_slots(xp, random_blocks, blocks, b, glob):
     for t in range(1, r):  # a block repeated in a row counts once
         drop[:, t] |= (slots[:, :t] == slots[:, t : t + 1]).any(axis=1)
     slots[drop] = -1
-    return slots if bool((slots >= 0).any()) else None
+    used = int((slots >= 0).sum(axis=1).max())  # the most valid slots of any row (one sync)
+    if used == 0:
+        return None
+    if used < r:  # (9.7)  slots that are unused in every row cost without changing anything:
+        # move each row's valid slots first (in their order) and keep `used` columns
+        order = xp.argsort(slots < 0, axis=1, kind="stable")
+        slots = xp.take_along_axis(slots, order, axis=1)[:, :used]
+    return slots
+
+
+def _random_blocks_module(random_blocks, xp):
+    """Check that ``random_blocks`` is an integer array of ``xp``'s backend; return ``xp``."""
+    if not hasattr(random_blocks, "dtype") or not hasattr(random_blocks, "shape"):
+        raise TypeError(
+            f"random_blocks must be an integer array (n_blocks, r), got "
+            f"{type(random_blocks).__name__} {describe(random_blocks)}"
+        )
+    return array_module(reference=xp.zeros(0), random_blocks=random_blocks)  # same backend
+
+
+def _module(xp):
+    """The array module named by ``xp`` (None: the default), with a message naming ``xp``."""
+    try:
+        return module_for(xp)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"xp must be None, 'numpy', 'cupy' or the numpy or cupy module, got {describe(xp)}"
+        ) from None
+
+
+def _generator(rng, xp):
+    """A Generator from ``rng`` (None, an int >= 0 or a Generator), the message naming ``rng``."""
+    try:
+        return make_rng(rng, xp)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"rng must be None, an integer >= 0 or a Generator of xp's backend, got {describe(rng)}"
+        ) from None
+
+
+def _finite_flag(xp, scores):
+    """A device flag: True if the raw products hold no NaN or inf (two reductions, no copy)."""
+    if scores.size == 0:
+        return None
+    return xp.isfinite(scores.max()) & xp.isfinite(scores.min())
+
+
+def _check_finite_result(name, xp, flags, out, dtype):
+    """Raise ``FloatingPointError`` if a logit or the output overflowed; one host sync (9.7)."""
+    flags = [f for f in flags if f is not None]
+    logits_ok = flags[0] if flags else xp.asarray(True)
+    for flag in flags[1:]:
+        logits_ok = logits_ok & flag
+    if bool(logits_ok & xp.isfinite(out).all()):
+        return
+    if not bool(logits_ok):
+        reason = (
+            f"a logit scale·q·k overflows {dtype} (|q|, |k| too large for it); "
+            f"rescale q or k, lower scale, or compute in float64"
+        )
+    else:
+        reason = (
+            f"a global row's logit scale·q·k or the weighted sum of v overflows {dtype}; "
+            f"rescale q, k or v, or compute in float64"
+        )
+    raise FloatingPointError(f"{name} produced NaN or inf from finite input: {reason}")
+
+
+#: The most blocks :func:`random_block_assignment` and :func:`block_pattern` take: both
+#: cost ``n_blocks²`` (random numbers, booleans).
+MAX_BLOCKS = 2**16
+
+#: The largest ``n`` of the dense ``(n, n)`` pattern (tests and figures): 1 GiB of booleans.
+MAX_DENSE_N = 2**15
 
 
 def _random_candidates(xp, rows, n_blocks, glob):

@@ -37,6 +37,7 @@ refattn's conventions (``derivations/10-reformer.md``):
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -44,15 +45,37 @@ from ._validation import (
     LINEAR_TIME_MASK,
     Supports,
     array_module,
+    check_array,
     check_attention_call,
     check_bool,
+    check_dtype,
     check_finite,
     check_float_array,
     check_int,
+    describe,
 )
 from .backend import module_for, pad_axis, window_view
 from .backend import rng as make_rng
 from .softmax import _finite_or_zero, _nonzero, softmax_partial
+
+
+def _overflow_checked(function):
+    """Run ``function`` with NumPy's overflow warnings off: it checks its results itself.
+
+    Overflow is detected by the flags of each product and the output's check,
+    which raise ``FloatingPointError`` with the reason; the warnings would only
+    repeat it (CuPy does not warn).
+    """
+
+    @functools.wraps(function)
+    def checked(*args, **kwargs):
+        with _HOST.errstate(over="ignore", invalid="ignore"):
+            return function(*args, **kwargs)
+
+    return checked
+
+
+_HOST = module_for("numpy")
 
 __all__ = [
     "SELF_SCORE",
@@ -137,11 +160,19 @@ def random_rotations(d, *, buckets, rounds=1, rng=None, xp=None, dtype="float64"
     d = check_int("d", d, minimum=1)
     buckets = _check_buckets(buckets)
     rounds = check_int("rounds", rounds, minimum=1)
-    xp = module_for("numpy" if xp is None else xp)
-    g = make_rng(rng, xp)
+    dtype = check_dtype("dtype", dtype)
+    entries = rounds * d * (buckets // 2)
+    if entries > MAX_ROTATION_ENTRIES:
+        raise ValueError(
+            f"rounds · d · buckets/2 must be <= {MAX_ROTATION_ENTRIES} (the entries of the "
+            f"rotations), got rounds = {rounds}, d = {d} and buckets = {buckets}"
+        )
+    xp = _module(xp)
+    g = _generator(rng, xp)
     return g.standard_normal((rounds, d, buckets // 2)).astype(dtype)
 
 
+@_overflow_checked
 def lsh_buckets(x, rotations):
     """Angular LSH of each row of ``x``: ``h(x) = argmax([xR ; −xR])``, one hash per round (10.1).
 
@@ -163,19 +194,39 @@ def lsh_buckets(x, rotations):
     array([[0, 1, 2, 3]])
     """
     xp = array_module(x=x, rotations=rotations)
-    check_float_array("x", x)
-    if x.ndim < 2:
-        raise ValueError(f"x must have shape (..., n, d) with ndim >= 2, got shape {x.shape}")
-    _check_rotations(rotations, x.shape[-1], xp)
+    check_array("x", x, min_ndim=2, axes="..., n, d", dtype="float", finite=False)
+    _check_rotations(rotations, None, xp)
+    if x.shape[-1] != rotations.shape[1]:
+        raise ValueError(
+            f"x must have shape (..., n, d) with d = rotations.shape[1] = {rotations.shape[1]}, "
+            f"got shape {x.shape}"
+        )
+    check_finite("x", x, xp)
+    return _hash(xp, x, rotations)
+
+
+def _hash(xp, x, rotations):
+    """(10.1) for checked ``x`` and ``rotations``; rows rescaled by a power of two on overflow."""
     half = rotations.shape[-1]
     lead = (rotations.shape[0],) + (1,) * (x.ndim - 2)
-    proj = x[None] @ rotations.reshape(lead + rotations.shape[1:])  # (rounds, ..., n, b/2)
+    rot = rotations.reshape(lead + rotations.shape[1:])
+    proj = x[None] @ rot  # (rounds, ..., n, b/2)
+    if proj.size and not bool(xp.isfinite(proj.max()) & xp.isfinite(proj.min())):
+        # argmax is unchanged by a positive factor per row: divide each row of x by the power
+        # of two at its largest entry (exact), so that |x| < 2 and x·R cannot overflow
+        proj = (x / _power_of_two_scale(xp, x))[None] @ rot
+        if not bool(xp.isfinite(proj.max()) & xp.isfinite(proj.min())):
+            raise FloatingPointError(
+                f"lsh_buckets: x·rotations overflows {proj.dtype} even for rows of x scaled to "
+                f"|x| < 2; the rotations are too large"
+            )
     # argmax over [xR ; −xR] without building it: the larger of max(xR) and max(−xR) = −min(xR);
     # a tie goes to the first half, as argmax of the concatenation would
     first = proj.max(axis=-1) >= -proj.min(axis=-1)  # (rounds, ..., n)
     return xp.where(first, proj.argmax(axis=-1), proj.argmin(axis=-1) + half)
 
 
+@_overflow_checked
 def lsh_attention(
     q,
     k,
@@ -263,7 +314,8 @@ def lsh_attention(
     check_bool("shared_qk", shared_qk)
     if causal and not shared_qk:
         raise ValueError(f"lsh_attention cannot be causal: {SEPARATE_KEYS_NOT_CAUSAL}")
-    chunk = check_int("chunk", chunk, minimum=1)
+    # (10.9)  a chunk beyond n is one chunk of the whole sorted sequence, as chunk = n
+    chunk = min(check_int("chunk", chunk, minimum=1), n)
     rotations = _rotations(rotations, buckets, rounds, rng, d, xp, q.dtype)
     b = 2 * rotations.shape[-1]
     c = chunk
@@ -273,8 +325,8 @@ def lsh_attention(
     pos = xp.arange(n)
 
     # (10.1)  hashes, one per round: (R, ..., n); (10.6) padded positions get bucket b
-    q_buckets = _broadcast_lead(lsh_buckets(q, rotations), lead)
-    k_buckets = q_buckets if shared_qk else _broadcast_lead(lsh_buckets(k, rotations), lead)
+    q_buckets = _broadcast_lead(_hash(xp, q, rotations), lead)
+    k_buckets = q_buckets if shared_qk else _broadcast_lead(_hash(xp, k, rotations), lead)
     if key_mask is not None:  # a padded position is a padding token, query and key alike
         k_buckets = xp.where(key_mask, k_buckets, b)  # (R, ..., n)
         q_buckets = k_buckets if shared_qk else xp.where(key_mask, q_buckets, b)
@@ -293,13 +345,16 @@ def lsh_attention(
     q_sorted *= tau
     keys = _gather(xp, q if shared_qk else k, k_slots, n)  # (R, ..., c + N, d)
     if shared_qk:
-        # (10.2)  k_j = q_j/‖q_j‖ (a zero query gives a zero key)
+        # (10.2)  k_j = q_j/‖q_j‖ (a zero query gives a zero key); (10.9) first divided by
+        # the power of two at its largest entry (exact), so that ‖q_j‖² cannot overflow
+        keys /= _power_of_two_scale(xp, keys)
         norm = xp.sqrt(xp.einsum("...i,...i->...", keys, keys))[..., None]  # (R, ..., c + N, 1)
         keys /= xp.where(norm == 0, 1, norm)
     # (10.3)  chunk a reads key slots (a − 1)·c … (a + 1)·c − 1: a strided view, no copy
     q_blocks = q_sorted.reshape(q_sorted.shape[:-2] + (blocks, c, d))  # (R, ..., B, c, d)
     k_windows = window_view(keys, size=2 * c, step=c, count=blocks)  # (R, ..., B, 2c, d)
     scores = q_blocks @ xp.swapaxes(k_windows, -1, -2)  # (R, ..., B, c, 2c)
+    logits_ok = xp.isfinite(scores.max()) & xp.isfinite(scores.min())  # (10.9) synced at the end
     del q_sorted, q_blocks, k_windows, keys
     if shared_qk:
         # (10.4)  the query's own key sits at window column c + t: a finite, large negative score
@@ -331,6 +386,7 @@ def lsh_attention(
     del numerator
     total = _nonzero((row_sum * round_scale).sum(axis=0))  # (..., n, 1)
     out /= total
+    _check_finite_result(xp, logits_ok, out, q.dtype, shared_qk)
     if not return_weights:
         return out
 
@@ -367,7 +423,63 @@ def _block_pairs(xp, scores, q_bucket, k_bucket, k_ok, q_slots, k_slots, causal,
         xp.copyto(scores[..., t, :], -xp.inf, where=blocked)
 
 
+#: The most entries ``rounds · d · buckets/2`` :func:`random_rotations` draws (2 GiB in float64).
+MAX_ROTATION_ENTRIES = 2**28
+
+
+def _module(xp):
+    """The array module named by ``xp`` (None: NumPy), with a message that names ``xp``."""
+    try:
+        return module_for("numpy" if xp is None else xp)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"xp must be None, 'numpy', 'cupy' or the numpy or cupy module, got {describe(xp)}"
+        ) from None
+
+
+def _generator(rng, xp):
+    """A Generator from ``rng`` (None, an int >= 0 or a Generator), the message naming ``rng``."""
+    try:
+        return make_rng(rng, xp)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"rng must be None, an integer >= 0 or a Generator of xp's backend, got {describe(rng)}"
+        ) from None
+
+
+def _power_of_two_scale(xp, x):
+    """Per row of ``x (..., f)``: the power of two at or below its largest ``|entry|``.
+
+    Dividing by a power of two is exact, so ``x / s`` keeps every direction
+    bit for bit while its entries are below 2 in magnitude.  ``2^(e − 1)``
+    with ``top = m·2^e``, ``0.5 <= m < 1``, is at most ``top``, so it never
+    overflows (a zero row gets 1/2 and stays zero).
+    """
+    top = xp.maximum(x.max(axis=-1, keepdims=True), -x.min(axis=-1, keepdims=True))  # (..., 1)
+    _, exponent = xp.frexp(top)
+    return xp.ldexp(xp.ones_like(top), exponent - 1)
+
+
+def _check_finite_result(xp, logits_ok, out, dtype, shared_qk):
+    """Raise ``FloatingPointError`` if a logit or the output overflowed; one host sync (10.9)."""
+    if bool(logits_ok & xp.isfinite(out).all()):
+        return
+    if not bool(logits_ok):
+        what = "τ·q·q_j/‖q_j‖ (‖q‖ too large)" if shared_qk else "scale·q·k (|q|, |k| too large)"
+        reason = (
+            f"a logit {what} overflows {dtype}; rescale q or k, lower scale, or compute in float64"
+        )
+    else:
+        reason = f"the weighted sum of v overflows {dtype}; rescale v or compute in float64"
+    raise FloatingPointError(f"lsh_attention produced NaN or inf from finite input: {reason}")
+
+
 def _rotations(rotations, buckets, rounds, rng, d, xp, dtype):
+    if rotations is not None and rng is not None:
+        raise ValueError(
+            f"rng must be None when rotations are given (it only draws rotations), "
+            f"got {describe(rng)}"
+        )
     if rotations is None:
         if buckets is None:
             raise ValueError("buckets must be an even integer >= 2 when no rotations are given")
@@ -405,9 +517,15 @@ def _check_buckets(buckets) -> int:
 
 
 def _check_rotations(rotations, d, xp) -> None:
-    if getattr(rotations, "ndim", None) != 3 or rotations.shape[1] != d or rotations.shape[2] < 1:
+    """``rotations`` float ``(rounds, d, b/2)`` (any ``d`` if None), finite, rounds, b/2 >= 1."""
+    want = "d" if d is None else d
+    if (
+        getattr(rotations, "ndim", None) != 3
+        or (d is not None and rotations.shape[1] != d)
+        or rotations.shape[2] < 1
+    ):
         raise ValueError(
-            f"rotations must have shape (rounds, d, b/2) = (rounds, {d}, b/2) with rounds, "
+            f"rotations must have shape (rounds, d, b/2) = (rounds, {want}, b/2) with rounds, "
             f"b/2 >= 1, got shape {getattr(rotations, 'shape', None)}"
         )
     if rotations.shape[0] < 1:

@@ -34,6 +34,7 @@ positions ``i`` (query) and ``j`` (key):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +43,10 @@ from ._validation import (
     Supports,
     array_module,
     broadcast_shapes,
+    check_array,
     check_attention_call,
     check_bool,
+    check_choice,
     check_int,
 )
 from .backend import module_for, pad_axis, window_view
@@ -56,6 +59,25 @@ from .softmax import (
     merge_partials_,
     softmax_partial,
 )
+
+
+def _overflow_checked(function):
+    """Run ``function`` with NumPy's overflow warnings off: it checks its results itself.
+
+    Overflow is detected by the flags of each product and the output's check,
+    which raise ``FloatingPointError`` with the reason; the warnings would only
+    repeat it (CuPy does not warn).
+    """
+
+    @functools.wraps(function)
+    def checked(*args, **kwargs):
+        with _HOST.errstate(over="ignore", invalid="ignore"):
+            return function(*args, **kwargs)
+
+    return checked
+
+
+_HOST = module_for("numpy")
 
 __all__ = [
     "HEADS",
@@ -119,6 +141,7 @@ class SparseTransformerWeights:
         return dense
 
 
+@_overflow_checked
 def sparse_transformer_attention(
     q,
     k,
@@ -191,12 +214,16 @@ def sparse_transformer_attention(
     kind, ell, c, heads = check_pattern_options(kind, stride, summary, heads)  # ell: the paper's l
     dims, key_mask = call.dims, call.key_mask  # key_mask: (..., n) key padding or None
     xp, n = dims.xp, dims.n
-    grid = _Grid(n, ell)  # B rows of l columns, N = B·l >= n positions
+    # (8.8)  a stride beyond n gives the pattern of a smaller one: never pay for it
+    ell_run, c_run, no_keys = _effective_stride(kind, ell, c, heads, n)
+    grid = _Grid(n, ell_run)  # B rows of l columns, N = B·l >= n positions
     N = grid.padded
 
     # (8.5)  the l-grid: pad the sequence to N = B·l positions; padded keys are never read
-    before, after = (ell, (0 if causal else ell)) if kind == "strided" else (0, 0)
+    before, after = (ell_run, (0 if causal else ell_run)) if kind == "strided" else (0, 0)
     key_ok = xp.ones(n, dtype=bool) if key_mask is None else key_mask  # (..., n)
+    if no_keys:  # (8.8)  every summary position lies past n: no query reads any key
+        key_ok = xp.zeros(n, dtype=bool)
     key_ok = pad_axis(key_ok, -1, before, N - n + after, value=False)  # (..., before + N + after)
     q_scaled = pad_axis(q * call.scale, -2, 0, N - n)  # (..., N, d)
     k_pad = pad_axis(k, -2, before, N - n + after)  # (..., before + N + after, d)
@@ -204,7 +231,8 @@ def sparse_transformer_attention(
     first, second = heads in ("union", "first"), heads in ("union", "second")
     # each part: (partial softmax in sequence order (..., N, ·), kept) with kept =
     # (exp(s − M_part) (..., N, width), key positions (N, width)) when return_weights, else None
-    args = (xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, return_weights)
+    flags = []  # (8.8) one device flag per product, synced once below
+    args = (xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, return_weights, flags)
     parts = []
     if kind == "strided":
         if first:
@@ -215,9 +243,9 @@ def sparse_transformer_attention(
         if first:
             parts.append(_block_part(*args))
         if second:
-            parts.append(_summary_part(*args, c=c))
+            parts.append(_summary_part(*args, c=c_run))
         if heads == "second":  # the union leaves the own block's summaries to head 1
-            parts.append(_own_summary_part(*args, c=c))
+            parts.append(_own_summary_part(*args, c=c_run))
     del q_scaled, k_pad, v_pad, args
 
     # (0.4)  merge the disjoint parts' partial softmaxes, then normalise (0.7)
@@ -226,6 +254,7 @@ def sparse_transformer_attention(
     for part, _ in parts[1:]:
         total = merge_partials_(total, part)
     out = finish_partial(total)[..., :n, :]  # (..., n, d_v)
+    _check_finite_result("sparse_transformer_attention", xp, flags, out, q.dtype)
     if not return_weights:
         return out
 
@@ -257,16 +286,20 @@ def sparse_transformer_pattern(
            [0, 0, 1, 1, 1, 0],
            [0, 0, 1, 1, 1, 1]])
     """
-    n = check_int("n", n, minimum=1)
+    n = check_int("n", n, minimum=1, maximum=MAX_DENSE_N)
     kind, ell, c, heads = check_pattern_options(kind, stride, summary, heads)
-    check_bool("causal", causal)
-    xp = module_for("numpy" if xp is None else xp)
+    causal = check_bool("causal", causal)
+    xp = _module(xp)
     i = xp.arange(n)[:, None]  # (n, 1)
     j = xp.arange(n)[None, :]  # (1, n)
     if kind == "strided":
+        ell = min(ell, n)  # (8.8)  |i − j| < n and (i − j) mod n = 0 ⇔ i = j, as for any l >= n
         # (8.1)  head 1: |i − j| < l;  head 2: (i − j) mod l = 0
         head1 = (i - j < ell) & (j - i < ell)
         head2 = (i - j) % ell == 0
+    elif ell >= n:  # (8.8)  one block; the summary positions l − c … l − 1 that are < n
+        head1 = xp.ones((n, n), dtype=bool)
+        head2 = xp.broadcast_to(j >= min(ell - c, n), (n, n))
     else:
         # (8.2)  head 1: the same block;  head 2: the last c positions of every block
         head1 = (i // ell) == (j // ell)
@@ -286,6 +319,15 @@ def two_hop_reach(first, second):
     boolean product (8.4).  Tests and figures only.
     """
     xp = array_module(first=first, second=second)
+    for name, x in (("first", first), ("second", second)):
+        check_array(name, x, ndim=2, axes="n, n", dtype="bool")
+        if x.shape[0] != x.shape[1]:
+            raise ValueError(f"{name} must be a square (n, n) pattern, got shape {x.shape}")
+    if first.shape != second.shape:
+        raise ValueError(
+            f"first and second must have the same shape (n, n), got {first.shape} and "
+            f"{second.shape}"
+        )
     eye = xp.eye(first.shape[-1], dtype=bool)
     f = (first | eye).astype(xp.int64)
     s = (second | eye).astype(xp.int64)
@@ -302,8 +344,7 @@ def check_pattern_options(kind, stride, summary, heads):
     ``summary`` defaults to 1 for ``kind="fixed"`` and must be None for
     ``kind="strided"``, which has no summary positions.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    kind = check_choice("kind", kind, KINDS)
     ell = check_int("stride", stride, minimum=1)  # the paper's l
     if kind == "strided":
         if summary is not None:
@@ -318,9 +359,66 @@ def check_pattern_options(kind, stride, summary, heads):
                 f"summary must be an integer in [1, stride] = [1, {ell}] (c of the l positions "
                 f"of a block), got {c}"
             )
-    if heads not in HEADS:
-        raise ValueError(f"heads must be one of {HEADS}, got {heads!r}")
+    heads = check_choice("heads", heads, HEADS)
     return kind, ell, c, heads
+
+
+#: The largest ``n`` of the dense ``(n, n)`` pattern (tests and figures): 1 GiB of booleans.
+MAX_DENSE_N = 2**15
+
+
+def _module(xp):
+    """The array module named by ``xp`` (None: NumPy), with a message that names ``xp``."""
+    try:
+        return module_for("numpy" if xp is None else xp)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"xp must be None, 'numpy', 'cupy' or the numpy or cupy module, got {xp!r}"
+        ) from None
+
+
+def _effective_stride(kind, ell, c, heads, n):
+    """``(l, c, no_keys)`` to compute with: the pattern of the given ``l``, with ``l <= n`` (8.8).
+
+    Strided: every ``l >= n`` gives head 1 = all ``|i − j| < n`` and head 2 =
+    ``{i}``, as ``l = n`` does.  Fixed: every ``l >= n`` makes one block, and
+    head 2 keeps the positions ``l − c … n − 1``: the last ``c − (l − n)`` of a
+    block of ``n``, or none (``no_keys``: with ``heads="second"`` nothing is read).
+    """
+    if ell <= n:
+        return ell, c, False
+    if kind == "strided":
+        return n, None, False
+    kept = c - (ell - n)  # summary positions inside the sequence
+    if kept >= 1:
+        return n, kept, False
+    # union and first read the whole block; second reads nothing
+    return n, 1, heads == "second"
+
+
+def _finite_flag(xp, scores):
+    """A device flag: True if the raw products hold no NaN or inf (two reductions, no copy)."""
+    if scores.size == 0:
+        return None
+    return xp.isfinite(scores.max()) & xp.isfinite(scores.min())
+
+
+def _check_finite_result(name, xp, flags, out, dtype):
+    """Raise ``FloatingPointError`` if a logit or the output overflowed; one host sync (8.8)."""
+    flags = [f for f in flags if f is not None]
+    logits_ok = flags[0] if flags else xp.asarray(True)
+    for flag in flags[1:]:
+        logits_ok = logits_ok & flag
+    if bool(logits_ok & xp.isfinite(out).all()):
+        return
+    if not bool(logits_ok):
+        reason = (
+            f"a logit scale·q·k overflows {dtype} (|q|, |k| too large for it); "
+            f"rescale q or k, lower scale, or compute in float64"
+        )
+    else:
+        reason = f"the weighted sum of v overflows {dtype}; rescale v or compute in float64"
+    raise FloatingPointError(f"{name} produced NaN or inf from finite input: {reason}")
 
 
 @dataclass(frozen=True)
@@ -353,7 +451,7 @@ def _sequence_partial(grid, part):
     )
 
 
-def _local_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep):
+def _local_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, flags):
     """Strided head 1 (8.1): row ``b`` reads rows ``b − 1, b`` (``b + 1`` too, bidirectional)."""
     ell, B = grid.stride, grid.rows
     K = (2 if causal else 3) * ell  # keys per row
@@ -361,6 +459,7 @@ def _local_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep):
     v_win = window_view(v_pad, size=K, step=ell, count=B)  # (..., B, K, d_v)
     ok_win = window_view(key_ok[..., None], size=K, step=ell, count=B)[..., 0]  # (..., B, K)
     scores = grid.to_grid(q_scaled) @ xp.swapaxes(k_win, -1, -2)  # (..., B, l, K)
+    flags.append(_finite_flag(xp, scores))
     # (8.1)  query i = b·l + a, key j = (b − 1)·l + κ:  i − l < j ⇔ a < κ,
     #        j ≤ i ⇔ κ ≤ a + l,  j < i + l ⇔ κ < a + 2l
     a = xp.arange(ell)[:, None]  # (l, 1)
@@ -380,13 +479,14 @@ def _columns(grid, x):
     return grid.to_grid(x).swapaxes(-3, -2)
 
 
-def _stride_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, *, own):
+def _stride_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, flags, *, own):
     """Strided head 2 (8.1): every query reads the earlier rows of its own column."""
     ell, B, N = grid.stride, grid.rows, grid.padded
     k_seq = k_pad[..., ell : ell + N, :]  # (..., N, d): without the leading pad
     v_seq = v_pad[..., ell : ell + N, :]  # (..., N, d_v)
     ok_col = _columns(grid, key_ok[..., ell : ell + N, None])[..., 0]  # (..., l, B)
     scores = _columns(grid, q_scaled) @ xp.swapaxes(_columns(grid, k_seq), -1, -2)  # (..., l, B, B)
+    flags.append(_finite_flag(xp, scores))
     # (8.1)  column r: query i = b·l + r, key j = b'·l + r;  j ≤ i ⇔ b' ≤ b
     b = xp.arange(B)[:, None]
     b_key = xp.arange(B)[None, :]
@@ -408,11 +508,12 @@ def _stride_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, *, own)
     return _sequence_partial(grid, SoftmaxPartial(*rows)), kept
 
 
-def _block_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep):
+def _block_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, flags):
     """Fixed head 1 (8.2): every row reads itself."""
     ell = grid.stride
     ok = grid.to_grid(key_ok[..., None])[..., 0]  # (..., B, l)
     scores = grid.to_grid(q_scaled) @ xp.swapaxes(grid.to_grid(k_pad), -1, -2)  # (..., B, l, l)
+    flags.append(_finite_flag(xp, scores))
     a = xp.arange(ell)
     if causal:  # (8.2)  j ≤ i inside the row
         scores = _fill_blocked(scores, a[None, :] > a[:, None])
@@ -430,13 +531,14 @@ def _summaries(grid, c, x):
     return s.reshape(s.shape[:-3] + (grid.rows * c, s.shape[-1]))
 
 
-def _summary_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, *, c):
+def _summary_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, flags, *, c):
     """Fixed head 2 (8.2), other rows: every query reads the summaries of the rows before it."""
     ell, B = grid.stride, grid.rows
     k_sum = _summaries(grid, c, k_pad)  # (..., B·c, d)
     ok_sum = grid.to_grid(key_ok[..., None])[..., ell - c :, 0]  # (..., B, c)
     q_rows = grid.to_grid(q_scaled)  # (..., B, l, d)
     scores = q_rows @ xp.swapaxes(k_sum, -1, -2)[..., None, :, :]  # (..., B, l, B·c)
+    flags.append(_finite_flag(xp, scores))
     del k_sum
     # (8.2)  query in row b, summary key in row b':  b' < b (causal) or b' ≠ b; own row: head 1
     blocks = scores.reshape(scores.shape[:-1] + (B, c))  # (..., B, l, B, c), a view
@@ -453,13 +555,14 @@ def _summary_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, *, c):
     return part, (grid.to_sequence(scores), xp.broadcast_to(keys, (grid.padded, B * c)))
 
 
-def _own_summary_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, *, c):
+def _own_summary_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, flags, *, c):
     """Fixed head 2 alone (``heads="second"``), own row: the summaries of the query's own block."""
     ell = grid.stride
     k_own = grid.to_grid(k_pad)[..., ell - c :, :]  # (..., B, c, d), a view
     v_own = grid.to_grid(v_pad)[..., ell - c :, :]  # (..., B, c, d_v)
     ok_own = grid.to_grid(key_ok[..., None])[..., ell - c :, 0]  # (..., B, c)
     scores = grid.to_grid(q_scaled) @ xp.swapaxes(k_own, -1, -2)  # (..., B, l, c)
+    flags.append(_finite_flag(xp, scores))
     a = xp.arange(ell)[:, None]
     u = xp.arange(c)[None, :]
     if causal:  # (8.2)  key l − c + u of the row, query a:  j ≤ i ⇔ l − c + u ≤ a

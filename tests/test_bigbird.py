@@ -157,7 +157,11 @@ def test_the_ends_of_the_window_have_two_blocks():
 # --- (9.3) the random blocks -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("blocks", "r", "glob"), [(12, 3, 1), (40, 5, (0, 39)), (7, 2, 0)])
+@pytest.mark.parametrize(
+    ("blocks", "r", "glob"),
+    # the last two draw as many blocks as the middle rows have: each must take all of them
+    [(12, 3, 1), (40, 5, (0, 39)), (7, 2, 0), (7, 4, 0), (8, 4, 1)],
+)
 def test_random_blocks_follow_the_reference_rule(blocks, r, glob):
     slots = random_block_assignment(blocks, r, global_blocks=glob, rng=0)
     globals_ = set(range(glob)) if isinstance(glob, int) else set(glob)
@@ -293,10 +297,11 @@ def test_flop_formula_counts_the_block_scores():
     n, b = 4096, 64
     scores = n * (3 * b + 3 * b + 2 * b) + 2 * b * n
     assert complexity.bigbird_flops(n, block=b, g=2, r=3) == (
-        complexity.pattern_flops(scores) + 2 * (3 * n * 64 + 9 * n) + n * 64
+        # two merges, the global rows' scaling and division, scaling the queries, the division
+        complexity.pattern_flops(scores) + 2 * (3 * n * 64 + 8 * n) + 2 * b * 128 + 2 * n * 64
     )
     assert complexity.bigbird_flops(n, block=b, g=0, r=0) == (
-        complexity.pattern_flops(3 * b * n) + n * 64
+        complexity.pattern_flops(3 * b * n) + 2 * n * 64
     )
 
 
@@ -313,7 +318,7 @@ BAD_INPUTS = {
     "global-negative": ({"block": 2, "global_blocks": -1}, ValueError, r"global_blocks must be a count >= 0 or a sequence of block indices, got -1"),
     "global-out-of-range": ({"block": 2, "global_blocks": [4]}, ValueError, r"global_blocks must be block indices in \[0, B\) = \[0, 4\), got 4"),
     "global-duplicate": ({"block": 2, "global_blocks": [1, 1]}, ValueError, r"global_blocks must not repeat a block, got 1 more than once"),
-    "global-float": ({"block": 2, "global_blocks": [1.0]}, TypeError, r"global_blocks must hold integer block indices, got 1.0"),
+    "global-float": ({"block": 2, "global_blocks": [1.0]}, TypeError, r"global_blocks must hold integer block indices in \[0, B\) = \[0, 4\), got 1.0"),
     "global-string": ({"block": 2, "global_blocks": "0"}, TypeError, r"global_blocks must be a count >= 0 or a sequence of block indices, got '0'"),
     "random-list": ({"block": 2, "random_blocks": [[3], [3], [0], [0]]}, TypeError, r"random_blocks must be an integer array \(n_blocks, r\), got list"),
     "random-float": ({"block": 2, "random_blocks": SLOTS.astype(float)}, TypeError, r"random_blocks must be an integer array \(n_blocks, r\), got dtype float64"),
@@ -352,7 +357,7 @@ def test_cross_attention_is_rejected(xp):
 ASSIGNMENT_BAD_INPUTS = {
     "r-too-large": ((8, 5), {"global_blocks": 1}, ValueError, r"r must be <= 4, the blocks available to every query block \(n_blocks = 8 less its window of 3 and 1 global blocks\), got 5"),
     "r-negative": ((8, -1), {}, ValueError, r"r must be an integer >= 0, got -1"),
-    "no-blocks": ((0, 1), {}, ValueError, r"n_blocks must be an integer >= 1, got 0"),
+    "no-blocks": ((0, 1), {}, ValueError, r"n_blocks must be an integer >= 1 and <= 65536, got 0"),
     "global-out-of-range": ((8, 1), {"global_blocks": [8]}, ValueError, r"global_blocks must be block indices in \[0, B\) = \[0, 8\), got 8"),
 }
 # fmt: on
@@ -401,3 +406,89 @@ def test_bigbird_figures_draw_refattns_own_patterns_and_distances(monkeypatch):
     assert data["by_blocks"]["window"][:, 0].tolist() == [15, 31]
     assert data["by_blocks"]["global"][:, 0].tolist() == [2, 2]
     assert data["by_r"][0][1, 0] < data["by_r"][0][0, 0]  # random blocks shrink the diameter
+
+
+# --- (9.7) sizes that cannot change the result, and logits that overflow -------------------
+
+
+def test_a_block_beyond_n_is_one_block_of_n():
+    n = 9
+    q, k, v = (rng(5, np).standard_normal((n, 4)) for _ in range(3))
+    slots = np.array([[-1]])
+    _, peak_n = peak_memory(lambda: bigbird_attention(q, k, v, block=n, random_blocks=slots), np)
+    full = softmax_attention(q, k, v)  # one block: every query reads every key
+    for block in (n + 3, 10**30):
+        assert bigbird_pattern(n, block=block).all()
+        got, peak = peak_memory(
+            lambda b=block: bigbird_attention(q, k, v, block=b, random_blocks=slots), np
+        )
+        assert_attention_close(got, full)
+        assert peak <= 1.25 * peak_n, (block, peak, peak_n)
+        out, w = bigbird_attention(q, k, v, block=block, global_blocks=1, return_weights=True)
+        assert_attention_close(out, full)
+        np.testing.assert_allclose(w.to_dense(), softmax_attention(q, k, v, return_weights=True)[1])
+
+
+def test_unused_random_slots_cost_nothing():
+    n, b = 48, 4  # B = 12 blocks
+    q, k, v = (rng(6, np).standard_normal((n, 4)) for _ in range(3))
+    compact = random_block_assignment(12, 2, global_blocks=1, rng=0)
+    # the same blocks, then 400 columns of repeats, window blocks and -1
+    noise = np.concatenate([compact, np.arange(12)[:, None], np.full((12, 1), -1)], axis=1)
+    wide = np.concatenate([compact] + [noise] * 100, axis=1)  # (12, 402)
+    want, peak_compact = peak_memory(
+        lambda: bigbird_attention(q, k, v, block=b, global_blocks=1, random_blocks=compact), np
+    )
+    got, peak_wide = peak_memory(
+        lambda: bigbird_attention(q, k, v, block=b, global_blocks=1, random_blocks=wide), np
+    )
+    np.testing.assert_array_equal(got, want)
+    # checking the (12, 402) assignment costs a few copies of it; gathering 402 slots of
+    # keys and values and their scores would cost 3·B·r·b·d·8 bytes
+    gathered = 3 * 12 * 402 * b * 4 * 8
+    assert peak_wide <= peak_compact + 6 * wide.nbytes < gathered, (peak_wide, peak_compact)
+    _, w = bigbird_attention(
+        q, k, v, block=b, global_blocks=1, random_blocks=wide, return_weights=True
+    )
+    assert w.random_blocks.shape == (12, 2)
+    mask = bigbird_pattern(n, block=b, global_blocks=1, random_blocks=compact)
+    np.testing.assert_allclose(
+        w.to_dense(), softmax_attention(q, k, v, mask=mask, return_weights=True)[1]
+    )
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("glob", [0, 1])
+def test_overflowing_logits_raise(sign, glob):
+    n, b = 12, 2
+    q, k, v = (rng(7, np).standard_normal((n, 4)) for _ in range(3))
+    slots = random_block_assignment(6, 1, global_blocks=glob, rng=0)
+    # query 0's logits are ±1e40, finite in float64, not float32, all of one sign; the
+    # others' ~1e20 fit: a check that misses -inf (an overflow taken for 'masked') fails
+    big_q, big_k = abs(q), sign * 1e20 * abs(k)
+    big_q[0] *= 1e20
+    options = dict(block=b, global_blocks=glob, random_blocks=slots)
+    mask = bigbird_pattern(n, **options)
+    assert_attention_close(
+        bigbird_attention(big_q, big_k, v, **options), softmax_attention(big_q, big_k, v, mask=mask)
+    )
+    f32 = [x.astype(np.float32) for x in (big_q, big_k, v)]
+    # the message is bigbird's, or the oracle's for the rows of the global blocks
+    with pytest.raises(FloatingPointError, match=r"q·k overflows float32"):
+        bigbird_attention(*f32, **options)
+    huge_v = np.full((n, 4), 3e38, dtype=np.float32)
+    with pytest.raises(FloatingPointError, match=r"weighted sum of v overflows float32"):
+        bigbird_attention(f32[0] * 0, f32[1] * 0, huge_v, **options)
+
+
+def test_a_global_count_beyond_the_blocks_makes_every_block_global():
+    n, b = 12, 2  # B = 6
+    q, k, v = (rng(12, np).standard_normal((n, 4)) for _ in range(3))
+    for count in (6, 10**30):
+        np.testing.assert_array_equal(
+            random_block_assignment(6, 3, global_blocks=count, rng=0), np.full((6, 3), -1)
+        )
+        assert block_pattern(6, global_blocks=count).all()
+        out, w = bigbird_attention(q, k, v, block=b, global_blocks=count, return_weights=True)
+        assert w.global_blocks == tuple(range(6))
+        assert_attention_close(out, softmax_attention(q, k, v))

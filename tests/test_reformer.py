@@ -280,7 +280,7 @@ DRAWS = 4000
 def _collisions(angles, rotations):
     """(draws, len(angles)) indicators of h(x) = h(y) for pairs at the given angles."""
     pairs = np.stack(
-        [np.stack(vector_pair(1.0, 1.5, math.cos(a), d=8, seed=i)) for i, a in enumerate(angles)]
+        [np.stack(vector_pair(1.0, 1.5, math.cos(a), d=8, rng=i)) for i, a in enumerate(angles)]
     )  # (angles, 2, d)
     h = lsh_buckets(pairs, rotations)  # (draws, angles, 2)
     return (h[..., 0] == h[..., 1]).astype(float)
@@ -434,3 +434,63 @@ def test_the_collision_figure_draws_the_closed_form_for_two_buckets():
     spread = se > 0
     np.testing.assert_array_equal(mean[~spread], target[~spread])  # θ = 0 and π: certain
     assert np.all(np.abs((mean - target)[spread] / se[spread]) < 5)
+
+
+# --- (10.9) large inputs: exact rescaling, then a clear error ------------------------------
+
+
+def test_huge_queries_are_hashed_and_normalised_exactly():
+    x = np.random.default_rng(8).standard_normal((40, 64)).astype(np.float32)
+    rotations = random_rotations(64, buckets=8, rounds=2, rng=0, dtype="float32")
+    huge = x * np.float32(2.0**126)  # entries near 1e38: x·R overflows float32
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(huge @ rotations[0]).all()  # the rescaled path is taken
+    np.testing.assert_array_equal(lsh_buckets(huge, rotations), lsh_buckets(x, rotations))
+    # f(c·q; τ/c) = f(q; τ) (10.2), bit for bit for c a power of two, at ‖q‖ ~ 1e20 in float32
+    q, v = x[:, :8], np.random.default_rng(9).standard_normal((40, 3)).astype(np.float32)
+    r8 = random_rotations(8, buckets=4, rounds=2, rng=1, dtype="float32")
+    c = np.float32(2.0**66)
+    want = lsh_attention(q, q, v, rotations=r8, chunk=8)
+    got = lsh_attention(q * c, q * c, v, rotations=r8, chunk=8, scale=8**-0.5 / 2.0**66)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shared_qk", [True, False])
+def test_overflowing_logits_raise(shared_qk):
+    q, k, v = (np.random.default_rng(10).standard_normal((16, 4)) for _ in range(3))
+    r = random_rotations(4, buckets=4, rng=0)
+    # float64 holds the logits: the result is the oracle's
+    big = dict(scale=1e14) if shared_qk else {}  # τ·q ~ 1e39 with shared keys
+    # separate keys: q·k all negative, so that an overflow to -inf (taken for 'masked') is caught
+    bq, bk = (1e25 * q, 1e25 * k) if shared_qk else (1e25 * abs(q), -1e25 * abs(k))
+    want, _ = dense_lsh_oracle(bq, bk, v, r, chunk=4, shared_qk=shared_qk, **big)
+    got = lsh_attention(bq, bk, v, rotations=r, chunk=4, shared_qk=shared_qk, **big)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12)
+    f32 = [x.astype(np.float32) for x in (bq, bk, v)]
+    what = r"τ·q·q_j/‖q_j‖" if shared_qk else r"scale·q·k"
+    with pytest.raises(FloatingPointError, match=rf"a logit {what} .*overflows float32"):
+        lsh_attention(*f32, rotations=r.astype(np.float32), chunk=4, shared_qk=shared_qk, **big)
+    huge_v = np.full((16, 4), 3e38, dtype=np.float32)
+    with pytest.raises(FloatingPointError, match=r"weighted sum of v overflows float32"):
+        lsh_attention(f32[0], f32[1], huge_v, rotations=r.astype(np.float32), chunk=16, scale=1e-30)
+
+
+def test_a_chunk_beyond_n_is_one_chunk():
+    n = 10
+    q, k, v = (np.random.default_rng(11).standard_normal((n, 4)) for _ in range(3))
+    r = random_rotations(4, buckets=2, rounds=3, rng=0)
+    want, peak_n = peak_memory(lambda: lsh_attention(q, k, v, rotations=r, chunk=n), np)
+    for chunk in (n + 5, 10**30):
+        got, peak = peak_memory(lambda c=chunk: lsh_attention(q, k, v, rotations=r, chunk=c), np)
+        np.testing.assert_array_equal(got, want)
+        assert peak <= 1.25 * peak_n, (chunk, peak, peak_n)
+        oracle, _ = dense_lsh_oracle(q, k, v, r, chunk=chunk)
+        np.testing.assert_allclose(got, oracle, rtol=1e-10, atol=1e-12)
+
+
+def test_a_hash_tie_goes_to_the_first_half_as_argmax_of_the_concatenation():
+    rotations = np.array([[[1.0, -1.0], [0.0, 0.0]]])  # x = (1, 0): xR = (1, −1), −xR = (−1, 1)
+    x = np.array([[1.0, 0.0], [0.0, 0.0], [-2.0, 5.0]])  # a tie; all zero; another tie
+    want = np.argmax(np.concatenate([x @ rotations[0], -(x @ rotations[0])], axis=-1), axis=-1)
+    np.testing.assert_array_equal(want, [0, 0, 1])
+    np.testing.assert_array_equal(lsh_buckets(x, rotations), want[None])

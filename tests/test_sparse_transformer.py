@@ -242,7 +242,7 @@ def test_flop_formula_counts_the_grid_products():
     n, l = 16384, 128  # noqa: E741
     pairs = n * (2 * l + n // l)  # local 2l keys per row, stride n/l per column, causal
     flops = complexity.sparse_transformer_flops(n, kind="strided", stride=l, causal=True)
-    assert flops == complexity.pattern_flops(pairs) + n * 128 + 3 * n * 64 + 9 * n
+    assert flops == complexity.pattern_flops(pairs) + n * 128 + 3 * n * 64 + 8 * n
     dense = complexity.dense_attention_flops(n)
     assert dense / flops > 40  # 384 scores per query instead of 16384
     fixed = complexity.sparse_transformer_flops(n, kind="fixed", stride=363, summary=8, causal=True)
@@ -256,14 +256,14 @@ Q, K, V = (np.random.default_rng(0).standard_normal((8, 3)) for _ in range(3))
 
 # fmt: off
 BAD_INPUTS = {
-    "kind-unknown": ({"kind": "dilated", "stride": 2}, ValueError, r"kind must be one of \('strided', 'fixed'\), got 'dilated'"),
+    "kind-unknown": ({"kind": "dilated", "stride": 2}, ValueError, r"kind must be one of 'strided', 'fixed', got 'dilated'"),
     "stride-missing": ({"kind": "strided"}, TypeError, r"missing 1 required keyword-only argument: 'stride'"),
     "stride-zero": ({"stride": 0}, ValueError, r"stride must be an integer >= 1, got 0"),
     "stride-float": ({"stride": 2.0}, TypeError, r"stride must be an integer >= 1, got 2.0"),
     "summary-with-strided": ({"kind": "strided", "stride": 2, "summary": 1}, ValueError, r"summary is only used with kind='fixed'"),
     "summary-zero": ({"kind": "fixed", "stride": 4, "summary": 0}, ValueError, r"summary must be an integer >= 1, got 0"),
     "summary-above-stride": ({"kind": "fixed", "stride": 4, "summary": 5}, ValueError, r"summary must be an integer in \[1, stride\] = \[1, 4\].*got 5"),
-    "heads-unknown": ({"stride": 2, "heads": "both"}, ValueError, r"heads must be one of \('union', 'first', 'second'\), got 'both'"),
+    "heads-unknown": ({"stride": 2, "heads": "both"}, ValueError, r"heads must be one of 'union', 'first', 'second', got 'both'"),
     "mask-2d": ({"stride": 2, "mask": np.ones((8, 8), bool)}, ValueError, r"cannot apply a mask of shape \(8, 8\) with a query axis: an n×m mask cannot be applied in linear time"),
     "mask-shape": ({"stride": 2, "mask": np.ones(7, bool)}, ValueError, r"mask must be broadcastable to \(\.\.\., n, m\) = \(8, 8\), got shape \(7,\)"),
     "mask-not-bool": ({"stride": 2, "mask": np.ones((1, 8))}, TypeError, r"mask must be a boolean array"),
@@ -293,7 +293,7 @@ def test_cross_attention_is_rejected(xp):
 
 
 def test_pattern_rejects():
-    with pytest.raises(ValueError, match=r"n must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"n must be an integer >= 1 and <= 32768, got 0"):
         sparse_transformer_pattern(0, stride=2)
     with pytest.raises(TypeError, match=r"causal must be True or False, got None"):
         sparse_transformer_pattern(4, stride=2, causal=None)
@@ -312,3 +312,53 @@ def test_inputs_are_never_modified(xp):
             )  # fmt: skip
     for b, a in zip(before, (q, k, v, mask), strict=True):
         np.testing.assert_array_equal(to_numpy(a), b)
+
+
+# --- (8.8) a stride beyond n, and logits that overflow -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "summary", "heads"),
+    [
+        ("strided", None, "union"),
+        ("strided", None, "second"),
+        ("fixed", 2, "union"),
+        ("fixed", 3, "second"),  # stride n + 2 keeps 1 summary position, 10**30 none
+        ("fixed", 1, "second"),  # no summary position inside the sequence
+    ],
+)
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_stride_beyond_n_costs_what_stride_n_costs(kind, summary, heads, causal):
+    n = 7
+    q, k, v = (rng(3, np).standard_normal((n, 4)) for _ in range(3))
+    options = dict(kind=kind, summary=summary, heads=heads, causal=causal)
+    _, peak_n = peak_memory(lambda: sparse_transformer_attention(q, k, v, stride=n, **options), np)
+    for stride in (n + 2, 10**30):
+        allowed = _paper_sets(n, kind, stride, summary, heads, causal)
+        assert (sparse_transformer_pattern(n, stride=stride, **options) == allowed).all()
+        got, peak = peak_memory(
+            lambda s=stride: sparse_transformer_attention(q, k, v, stride=s, **options), np
+        )
+        assert_attention_close(got, softmax_attention(q, k, v, mask=allowed))
+        assert peak <= 1.25 * peak_n, (stride, peak, peak_n)
+
+
+@pytest.mark.parametrize("kind", ["strided", "fixed"])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_overflowing_logits_raise(kind, sign):
+    q, k, v = (rng(4, np).standard_normal((12, 4)) for _ in range(3))
+    # query 0's logits are ±1e40, finite in float64, not float32, all of one sign; the
+    # others' ~1e20 fit: a check that misses -inf (an overflow taken for 'masked') fails
+    big_q, big_k = abs(q), sign * 1e20 * abs(k)
+    big_q[0] *= 1e20
+    want = softmax_attention(
+        big_q, big_k, v, mask=sparse_transformer_pattern(12, kind=kind, stride=3)
+    )
+    got = sparse_transformer_attention(big_q, big_k, v, kind=kind, stride=3)
+    assert_attention_close(got, want)
+    f32 = [x.astype(np.float32) for x in (big_q, big_k, v)]
+    with pytest.raises(FloatingPointError, match=r"logit scale·q·k overflows float32"):
+        sparse_transformer_attention(*f32, kind=kind, stride=3)
+    huge_v = np.full((12, 4), 3e38, dtype=np.float32)
+    with pytest.raises(FloatingPointError, match=r"weighted sum of v overflows float32"):
+        sparse_transformer_attention(f32[0] * 0, f32[1] * 0, huge_v, kind=kind, stride=3)
