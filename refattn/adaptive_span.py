@@ -24,21 +24,27 @@ from __future__ import annotations
 
 import math
 import numbers
+from contextlib import nullcontext
+from fractions import Fraction
 from typing import Any, NamedTuple
 
 from ._validation import (
     LINEAR_TIME_MASK,
     Supports,
+    _scalar,
     array_module,
     broadcasts_to,
+    check_all_finite,
+    check_array,
     check_attention_call,
-    check_finite,
     check_float_array,
-    check_ndim,
+    check_output,
+    check_real,
+    describe,
 )
-from .backend import window_view
+from .backend import _backend_of, window_view
 from .complexity import SpanGeometry, span_geometry
-from .softmax import _fill_blocked, _nonzero, finish_partial, softmax_partial
+from .softmax import _fill_blocked, _nonzero, _OverflowGuard, finish_partial, softmax_partial
 
 __all__ = [
     "SUPPORTS",
@@ -74,10 +80,18 @@ def soft_mask(distance, *, span, ramp=32):
     >>> soft_mask(np.arange(6.0), span=2, ramp=2)
     array([1. , 1. , 1. , 0.5, 0. , 0. ])
     """
-    xp = array_module(distance=distance)
+    xp = check_array("distance", distance, dtype="real")
     ramp = _check_ramp(ramp)
-    span = _as_span(span, xp, distance.dtype if distance.dtype.kind == "f" else "float64")
-    return xp.clip((ramp + span - distance) / ramp, 0, 1)
+    span = _as_span(span, xp)
+    return _mask(xp, distance, span, ramp).astype(
+        distance.dtype if distance.dtype.kind == "f" else "float64", copy=False
+    )
+
+
+def _mask(xp, distance, span, ramp):
+    """(12.1) in float64 as ``clip(R + z − x, 0, R) / R``: no overflow, no NaN, for any finite R."""
+    top = xp.clip(ramp + span - distance.astype("float64", copy=False), 0, ramp)
+    return top / ramp  # in [0, 1]: the clip's 0 and R give exactly 0 and 1
 
 
 def span_reach(span, ramp=32) -> int:
@@ -89,7 +103,12 @@ def span_reach(span, ramp=32) -> int:
     (287, 3)
     """
     ramp = _check_ramp(ramp)
-    return math.ceil(_largest_span(span) + ramp) - 1
+    return _reach(_largest_span(span), ramp)
+
+
+def _reach(z: float, ramp: float) -> int:
+    """``⌈z + R⌉ − 1`` exactly, in rationals: no rounding, no overflow for any finite z, R."""
+    return math.ceil(Fraction(z) + Fraction(ramp)) - 1
 
 
 class AdaptiveSpanWeights(NamedTuple):
@@ -192,7 +211,7 @@ def adaptive_span_attention(
     )  # fmt: skip
     ramp = _check_ramp(ramp)
     z = _check_span(span, call.dims)
-    out, band, _ = _span_attention(call, q, k, v, z, ramp)
+    out, band, _ = _span_attention(call, q, k, v, z, ramp, "adaptive_span_attention")
     if not return_weights:
         return out
     geo = band.geo
@@ -231,28 +250,35 @@ def span_gradient(q, k, v, grad_out, *, span, ramp=32, mask=None, causal=False, 
     dims, xp = call.dims, call.dims.xp
     ramp = _check_ramp(ramp)
     z = _check_span(span, dims)
-    if array_module(q=q, grad_out=grad_out) is not xp:  # pragma: no cover - raised above
-        raise TypeError("grad_out must be an array of the inputs' backend")
-    check_ndim("grad_out", grad_out, "n, d_v")
-    check_float_array("grad_out", grad_out)
+    array_module(q=q, grad_out=grad_out)  # the inputs' backend, or TypeError
+    check_array("grad_out", grad_out, min_ndim=2, axes="..., n, d_v", finite=False)
     out_shape = dims.batch + (dims.n, dims.d_v)
     if not broadcasts_to(grad_out.shape, out_shape):
         raise ValueError(
             f"grad_out must be broadcastable to the output shape (..., n, d_v) = {out_shape}, "
             f"got shape {grad_out.shape}"
         )
-    check_finite("grad_out", grad_out, xp)
-    out, band, blocks = _span_attention(call, q, k, v, z, ramp)
+    check_all_finite({"grad_out": grad_out}, xp)
+    out, band, blocks = _span_attention(call, q, k, v, z, ramp, "span_gradient")
     geo = band.geo
     # (12.5)  with g_i = ∂L/∂out_i:  ∂L/∂z = (1/R) Σ_i Σ_{j ramp} (a_ij/m_ij)(g_i·v_j − g_i·out_i)
-    g = xp.broadcast_to(grad_out, out_shape).astype(dims.dtype, copy=False)
-    g_blocks = _query_blocks(xp, g, geo)  # (..., B, c, d_v)
-    g_dot_v = g_blocks @ xp.swapaxes(blocks.v, -1, -2)  # (..., B, c, K)
-    g_dot_out = (g * out).sum(axis=-1)  # (..., n)
-    g_dot_out = _query_blocks(xp, g_dot_out[..., None], geo)  # (..., B, c, 1)
-    per_key = blocks.a_over_m * (g_dot_v - g_dot_out)  # (..., B, c, K), 0 outside the ramp
-    total = per_key.sum(axis=(-3, -2, -1)) / ramp  # (...)  one value per batch element
-    return _reduce_to_span(xp, total, span, z)
+    with _quiet(xp):  # an overflow is reported below, with the reason
+        g = xp.broadcast_to(grad_out, out_shape).astype(dims.dtype, copy=False)
+        g_blocks = _query_blocks(xp, g, geo)  # (..., B, c, d_v)
+        g_dot_v = g_blocks @ xp.swapaxes(blocks.v, -1, -2)  # (..., B, c, K)
+        g_dot_out = (g * out).sum(axis=-1)  # (..., n)
+        g_dot_out = _query_blocks(xp, g_dot_out[..., None], geo)  # (..., B, c, 1)
+        per_key = blocks.a_over_m * (g_dot_v - g_dot_out)  # (..., B, c, K), 0 outside the ramp
+        total = per_key.sum(axis=(-3, -2, -1))  # (...)  one value per batch element
+        # divided by R in float64: R may be past the inputs' dtype (a float32 R of 0 or inf)
+        total = (total.astype("float64") / ramp).astype(dims.dtype)
+    grad = _reduce_to_span(xp, total, span, z)
+    check_output(
+        "span_gradient", grad, xp,
+        reason=f"the gradient (1/R)·Σ (a/m)·g·(v − out) overflows {total.dtype} (ramp = {ramp:g}, "
+        f"max|v|, max|grad_out|); rescale the inputs or use float64",
+    )  # fmt: skip
+    return grad
 
 
 def span_loss(span, *, weight):
@@ -261,11 +287,15 @@ def span_loss(span, *, weight):
     >>> span_loss([10.0, 30.0], weight=2e-6)
     8e-05
     """
-    if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
-        raise TypeError(f"weight must be a real number >= 0, got {weight!r}")
-    if not (math.isfinite(weight) and weight >= 0):
-        raise ValueError(f"weight must be a real number >= 0, got {weight}")
-    return float(weight) * _span_sum(span)
+    weight = check_real("weight", weight, minimum=0)
+    total = _span_sum(span)
+    loss = weight * total
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            f"span_loss produced NaN or inf from finite input: weight·Σ z = {weight:g}·{total:g} "
+            "overflows float64"
+        )
+    return loss
 
 
 # ---------------------------------------------------------------------------
@@ -282,25 +312,27 @@ class _Blocks(NamedTuple):
     a_over_m: Any  # (..., B, c, K): a_ij / m_ij on the ramp, 0 elsewhere (for the gradient)
 
 
-def _span_attention(call, q, k, v, z, ramp):
+def _span_attention(call, q, k, v, z, ramp, name):
     """Blocks of ``c`` queries against their window of ``K = c + left + right`` keys (12.3)."""
     dims, xp, scale = call.dims, call.dims.xp, call.scale
     n, m = dims.n, dims.m
-    geo = span_geometry(n, m, span_reach(_host(z), ramp), call.causal)
+    geo = span_geometry(n, m, _reach(_host(z), ramp), call.causal)
     c, left, width = geo.block, geo.left, geo.keys_per_block
 
     # (12.2)  the log of the soft mask on the block layout, first (its temporaries are
     #         freed before the scores exist): query row r, key column s has distance
-    #         x = p_i − j = left + r − s; the future (x < 0) is blocked when causal
-    distance = xp.arange(c, dtype=dims.dtype)[:, None] + left  # (c, 1)
-    distance = distance - xp.arange(width, dtype=dims.dtype)[None, :]  # (c, K)
+    #         x = p_i − j = left + r − s; the future (x < 0) is blocked when causal.
+    #         In float64 (z and R may be past float32), then rounded to the inputs' dtype.
+    distance = xp.arange(c, dtype="float64")[:, None] + left  # (c, 1)
+    distance = distance - xp.arange(width, dtype="float64")[None, :]  # (c, K)
     if not call.causal:
         distance = xp.abs(distance)  # (12.4)  the symmetric span
-    soft = soft_mask(distance, span=z[..., None, :, :], ramp=ramp)  # (..., 1, c, K)
+    soft = _mask(xp, distance, z[..., None, :, :], ramp)  # (..., 1, c, K)
     if call.causal:
         soft[..., distance < 0] = 0  # the future
     del distance
-    log_soft = xp.log(xp.where(soft > 0, soft, 1))  # (..., 1, c, K)  log m_z(x)
+    log_soft = xp.log(xp.where(soft > 0, soft, 1)).astype(dims.dtype)  # (..., 1, c, K)  log m_z(x)
+    soft = soft.astype(dims.dtype)
     log_soft[soft == 0] = -xp.inf  # the keys past the span, and the future
     if not call.return_weights:
         del soft
@@ -308,23 +340,28 @@ def _span_attention(call, q, k, v, z, ramp):
     # keys are read through a window per block: key j of block b is column
     # s = j − (b·c + (m − n) − left); rows outside [0, m) are padding
     key_ok = xp.ones(m, dtype=bool) if call.key_mask is None else call.key_mask  # (..., m)
-    q_blocks = _query_blocks(xp, q * scale, geo)  # (..., B, c, d)
-    k_blocks = _key_windows(xp, k, geo)  # (..., B, K, d)
-    v_blocks = _key_windows(xp, v, geo)  # (..., B, K, d_v)
-    ok_blocks = _key_windows(xp, key_ok[..., None], geo)[..., 0]  # (..., B, K)
-    scores = q_blocks @ xp.swapaxes(k_blocks, -1, -2)  # (..., B, c, K)  s_ij = τ q_i·k_j
-    del q_blocks, k_blocks
-    # (12.2)  s_ij + log m_z(x_ij): its softmax is m·exp(s) / Σ m·exp(s)
-    if broadcasts_to(log_soft.shape, scores.shape):
-        scores += log_soft
-    else:  # z has batch axes that q·kᵀ lacks
-        scores = scores + log_soft
-    scores = _fill_blocked(scores, ~ok_blocks[..., None, :])  # padded or outside [0, m)
-    del ok_blocks
-    part = softmax_partial(scores, v_blocks)  # scores now hold exp(s + log m − M)
-    row_sum = part.row_sum
-    out = finish_partial(part)  # (..., B, c, d_v)  0 for a query that read nothing
-    out = _rows(out, geo)  # (..., n, d_v)
+    guard = _OverflowGuard(name, q, k, v, scale, m)
+    with guard:
+        q_blocks = _query_blocks(xp, q * scale, geo)  # (..., B, c, d)
+        k_blocks = _key_windows(xp, k, geo)  # (..., B, K, d)
+        v_blocks = _key_windows(xp, v, geo)  # (..., B, K, d_v)
+        ok_blocks = _key_windows(xp, key_ok[..., None], geo)[..., 0]  # (..., B, K)
+        scores = q_blocks @ xp.swapaxes(k_blocks, -1, -2)  # (..., B, c, K)  s_ij = τ q_i·k_j
+        del q_blocks, k_blocks
+        if guard.armed:  # only the scores that get weight count
+            guard.see(scores, xp.isneginf(log_soft) | ~ok_blocks[..., None, :])
+        # (12.2)  s_ij + log m_z(x_ij): its softmax is m·exp(s) / Σ m·exp(s)
+        if broadcasts_to(log_soft.shape, scores.shape):
+            scores += log_soft
+        else:  # z has batch axes that q·kᵀ lacks
+            scores = scores + log_soft
+        scores = _fill_blocked(scores, ~ok_blocks[..., None, :])  # padded or outside [0, m)
+        del ok_blocks
+        part = softmax_partial(scores, v_blocks)  # scores now hold exp(s + log m − M)
+        row_sum = part.row_sum
+        out = finish_partial(part)  # (..., B, c, d_v)  0 for a query that read nothing
+        out = _rows(out, geo)  # (..., n, d_v)
+        guard.finish(out)
     if not call.return_weights:
         return out, _Band(geo, None), None
 
@@ -384,12 +421,15 @@ def _band(xp, e, geo: SpanGeometry):
 # checks
 
 
+def _quiet(xp):
+    """NumPy's overflow warnings silenced where a check follows that raises with the reason."""
+    return (
+        xp.errstate(over="ignore", invalid="ignore") if hasattr(xp, "errstate") else nullcontext()
+    )
+
+
 def _check_ramp(ramp) -> float:
-    if isinstance(ramp, bool) or not isinstance(ramp, numbers.Real):
-        raise TypeError(f"ramp must be a finite real number > 0, got {ramp!r}")
-    if not (math.isfinite(ramp) and ramp > 0):
-        raise ValueError(f"ramp must be a finite real number > 0, got {ramp}")
-    return float(ramp)
+    return check_real("ramp", ramp, minimum=0, open_min=True)
 
 
 _SPAN_DOMAIN = (
@@ -399,37 +439,55 @@ _SPAN_DOMAIN = (
 
 
 def _is_array(x) -> bool:
-    return hasattr(x, "dtype") and hasattr(x, "shape") and not isinstance(x, numbers.Number)
+    """A numpy/cupy array of at least one axis (0-d arrays and NumPy scalars are scalars)."""
+    return _backend_of(x) is not None and getattr(x, "ndim", 0) > 0
 
 
 def _check_real_span(z) -> float:
-    if isinstance(z, bool) or not isinstance(z, numbers.Real):
-        raise TypeError(f"{_SPAN_DOMAIN}, got {z!r}")
-    if not (math.isfinite(z) and z >= 0):
-        raise ValueError(f"{_SPAN_DOMAIN}, got {z}")
-    return float(z)
+    plain = _scalar(z)
+    if (
+        isinstance(plain, bool)
+        or type(plain).__name__ == "bool_"
+        or not isinstance(plain, numbers.Real)
+    ):
+        raise TypeError(f"{_SPAN_DOMAIN}, got {describe(z)}")
+    if not (math.isfinite(plain) and plain >= 0):
+        raise ValueError(f"{_SPAN_DOMAIN}, got {describe(z)}")
+    return float(plain)
 
 
-def _as_span(span, xp, dtype):
-    """``span`` as an array of backend ``xp``: a real (0-d), a sequence (h, 1, 1), an array."""
-    if _is_array(span):
+def _check_span_array(span, xp=None):
+    """An array of spans: float, finite, >= 0 (one reduction, one host sync for the sign)."""
+    if xp is not None:
         array_module(span=span, inputs=xp.zeros(0))  # same backend, or TypeError
-        check_float_array("span", span)
-        check_finite("span", span, xp)
-        if bool((span < 0).any()):
-            raise ValueError(f"{_SPAN_DOMAIN}, got a negative value")
-        return span.astype(dtype, copy=False)
+    xp = array_module(span=span)
+    check_float_array("span", span)
+    check_all_finite({"span": span}, xp)
+    if bool((span < 0).any()):
+        raise ValueError(f"{_SPAN_DOMAIN}, got a negative value")
+    return xp
+
+
+def _as_span(span, xp):
+    """``span`` as a float64 array of backend ``xp``: a real (0-d), a sequence (h, 1, 1), an array.
+
+    Float64 whatever the inputs' dtype: a span past float32's range still means "read
+    everything", and the mask (12.1) is computed in float64.
+    """
+    if _is_array(span):
+        _check_span_array(span, xp)
+        return span.astype("float64", copy=False)
     if isinstance(span, (list, tuple)):
         if not span:
             raise ValueError(f"{_SPAN_DOMAIN}, got an empty sequence")
         values = [_check_real_span(z) for z in span]
-        return xp.asarray(values, dtype=dtype).reshape(-1, 1, 1)
-    return xp.asarray(_check_real_span(span), dtype=dtype)
+        return xp.asarray(values, dtype="float64").reshape(-1, 1, 1)
+    return xp.asarray(_check_real_span(span), dtype="float64")
 
 
 def _check_span(span, dims):
     """``z`` as an array ``(..., 1, 1)`` whose leading axes broadcast with the inputs'."""
-    z = _as_span(span, dims.xp, dims.dtype)
+    z = _as_span(span, dims.xp)
     if z.ndim < 2:
         z = z.reshape((1, 1))
     if z.shape[-2:] != (1, 1) or not broadcasts_to(z.shape[:-2], dims.batch):
@@ -447,16 +505,22 @@ def _host(z) -> float:
 
 def _largest_span(span) -> float:
     if _is_array(span):
+        _check_span_array(span)
         return float(span.max())
     if isinstance(span, (list, tuple)):
+        if not span:
+            raise ValueError(f"{_SPAN_DOMAIN}, got an empty sequence")
         return max(_check_real_span(z) for z in span)
     return _check_real_span(span)
 
 
 def _span_sum(span) -> float:
     if _is_array(span):
+        _check_span_array(span)
         return float(span.sum())
     if isinstance(span, (list, tuple)):
+        if not span:
+            raise ValueError(f"{_SPAN_DOMAIN}, got an empty sequence")
         return sum(_check_real_span(z) for z in span)
     return _check_real_span(span)
 

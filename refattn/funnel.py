@@ -32,14 +32,18 @@ from ._validation import (
     LINEAR_TIME_MASK,
     Supports,
     array_module,
+    check_all_finite,
+    check_array,
     check_attention_call,
     check_bool,
     check_int,
 )
+from .positional import _module, _quiet, check_size
 from .softmax import (
     _fill_blocked,
     _finite_or_zero,
     _nonzero,
+    _OverflowGuard,
     finish_partial,
     merge_partials_,
     softmax_partial,
@@ -93,10 +97,10 @@ def pool_last(n: int, *, stride: int = 2, keep_cls: bool = True, xp=None):
     >>> pool_last(6).tolist(), pool_last(6, keep_cls=False).tolist()
     ([0, 2, 4, 5], [1, 3, 5])
     """
-    from .backend import module_for
-
-    xp = module_for(xp)
     n_out = pooled_length(n, stride=stride, keep_cls=keep_cls)
+    check_size(f"pool_last(n = {n}, stride = {stride})", n_out)
+    xp = _module(xp)
+    n, stride = int(n), min(int(stride), int(n))  # a stride past n makes the same single group
     first = 1 if keep_cls else 0  # the first pooled position
     g = xp.arange(n_out - first)
     last = xp.minimum(first + (g + 1) * stride - 1, n - 1)  # (n' − first,)
@@ -133,11 +137,16 @@ def pool_queries(x, *, stride: int = 2, keep_cls: bool = True):
     """
     xp = array_module(x=x)
     stride = _check_pooling(stride, keep_cls)
-    if x.ndim < 2:
-        raise ValueError(f"x must have shape (..., n, d) with ndim >= 2, got shape {x.shape}")
+    check_array("x", x, min_ndim=2, axes="..., n, d", finite=False)
+    if x.shape[-2] < 1:
+        raise ValueError(f"n (x.shape[-2]) must be >= 1, got {x.shape[-2]}")
+    check_all_finite({"x": x}, xp)
+    return _pool(xp, x, stride, keep_cls)
+
+
+def _pool(xp, x, stride, keep_cls):
+    """(13.1)-(13.3) on checked input; the mean of finite rows is finite, so never inf."""
     *batch, n, d = x.shape
-    if n < 1:
-        raise ValueError(f"n (x.shape[-2]) must be >= 1, got {n}")
     n_out = pooled_length(n, stride=stride, keep_cls=keep_cls)
     first = 1 if keep_cls else 0
     pooled = xp.empty((*batch, n_out, d), dtype=x.dtype)  # (..., n', d)
@@ -145,13 +154,29 @@ def pool_queries(x, *, stride: int = 2, keep_cls: bool = True):
         pooled[..., 0, :] = x[..., 0, :]  # [CLS] kept apart
     rest = x[..., first:, :]  # (..., L, d), L = n − first, a view
     full = rest.shape[-2] // stride  # groups of exactly s rows
-    if full:
-        # (13.3)  q̄_g = (1/s) Σ_{i in G_g} q_i, over a (..., full, s, d) view of the rows
-        groups = rest[..., : full * stride, :].reshape(*batch, full, stride, d)
-        xp.mean(groups, axis=-2, out=pooled[..., first : first + full, :])
-    if full * stride < rest.shape[-2]:  # the shorter last group
-        xp.mean(rest[..., full * stride :, :], axis=-2, out=pooled[..., -1, :])
-    return pooled
+    for divide_first in (False, True):
+        with _quiet(xp):  # an overflow is redone below
+            if full:
+                # (13.3)  q̄_g = (1/s) Σ_{i in G_g} q_i, over a (..., full, s, d) view of the rows
+                groups = rest[..., : full * stride, :].reshape(*batch, full, stride, d)
+                _mean(xp, groups, pooled[..., first : first + full, :], divide_first)
+            if full * stride < rest.shape[-2]:  # the shorter last group
+                _mean(xp, rest[..., full * stride :, :], pooled[..., -1, :], divide_first)
+            # a sum of s finite rows may overflow where their mean does not: then divide first
+            if divide_first or bool(xp.isfinite(pooled).all()):
+                return pooled
+    return pooled  # pragma: no cover - the loop returns
+
+
+def _mean(xp, rows, out, divide_first):
+    """The mean over axis −2 into ``out``: ``Σ x / s``, or ``Σ (x / s)`` that does not overflow."""
+    if divide_first:
+        xp.sum(rows / rows.shape[-2], axis=-2, out=out)
+        # the mean lies within the rows' range: a rounding past the largest float is clipped
+        top = float(xp.finfo(out.dtype).max)
+        xp.clip(out, -top, top, out=out)
+    else:
+        xp.mean(rows, axis=-2, out=out)
 
 
 def funnel_attention(
@@ -231,22 +256,27 @@ def funnel_attention(
     n, m = dims.n, dims.m
 
     # (13.1)-(13.3)  the pooled queries, scaled in place (they are ours)
-    q_pooled = pool_queries(q, stride=stride, keep_cls=keep_cls)  # (..., n', d)
+    q_pooled = _pool(xp, q, stride, keep_cls)  # (..., n', d)
     q_pooled *= call.scale
     last = pool_last(n, stride=stride, keep_cls=keep_cls, xp=xp) if causal else None  # (n',)
     k_t = xp.swapaxes(k, -1, -2)  # (..., d, m), a view
     running = None  # the partial softmax over the keys seen so far (0.4)
-    for start in range(0, m, chunk_size):
-        stop = min(start + chunk_size, m)
-        scores = q_pooled @ k_t[..., start:stop]  # (..., n', c)
-        scores = _fill_blocked(  # −inf where g may not read j: in place
-            scores, _blocked(xp, last, call.key_mask, start, stop, offset=m - n)
-        )
-        part = softmax_partial(scores, v[..., start:stop, :])
-        del scores  # one n'×c array and two n'×d_v arrays alive at a time (13.6)
-        running = part if running is None else merge_partials_(running, part)
-        del part
-    out = finish_partial(running)  # (..., n', d_v)
+    # |q̄_g| <= max|q|: the guard's bounds on q hold for the pooled queries
+    guard = _OverflowGuard("funnel_attention", q, k, v, call.scale, m)
+    with guard:
+        for start in range(0, m, chunk_size):
+            stop = min(start + chunk_size, m)
+            scores = q_pooled @ k_t[..., start:stop]  # (..., n', c)
+            blocked = _blocked(xp, last, call.key_mask, start, stop, offset=m - n)
+            guard.see(scores, blocked)  # a device flag: no sync inside the loop
+            scores = _fill_blocked(scores, blocked)  # −inf where g may not read j: in place
+            del blocked
+            part = softmax_partial(scores, v[..., start:stop, :])
+            del scores  # one n'×c array and two n'×d_v arrays alive at a time (13.6)
+            running = part if running is None else merge_partials_(running, part)
+            del part
+        out = finish_partial(running)  # (..., n', d_v)
+        guard.finish(out)
     if not return_weights:
         return out
     weights = FunnelWeights(

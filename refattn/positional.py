@@ -26,17 +26,26 @@ Three further schemes (``derivations/14-positions.md``):
 
 from __future__ import annotations
 
-import math
+from contextlib import nullcontext
 
 from ._validation import (
     array_module,
     broadcast_shapes,
+    check_all_finite,
+    check_array,
     check_bool,
-    check_float_array,
+    check_dtype,
     check_int,
+    check_output,
+    check_real,
+    describe,
 )
-from .backend import module_for
+from .backend import _backend_of, module_for
 from .softmax import softmax_attention
+
+#: The most elements one array built here may hold (16 GiB of float64): a larger request is
+#: refused before anything is allocated, with the arguments that asked for it.
+MAX_ELEMENTS = 2**31
 
 __all__ = [
     "add_positions",
@@ -56,15 +65,20 @@ def sinusoidal_table(positions, d, *, xp=None, dtype="float64"):
     """Sinusoidal encodings ``(len(positions), d)``: ``sin`` on even, ``cos`` on odd columns.
 
     Column ``2i`` is ``sin(p / 10000^{2i/d})`` and column ``2i + 1`` the matching
-    ``cos``.  ``positions`` may be any integers or floats (Transformer-XL feeds
-    the distances ``m − 1, …, 0``).
+    ``cos``.  ``positions`` may be any finite integers or floats (Transformer-XL
+    feeds the distances ``m − 1, …, 0``): a sequence or a 1-d array.  The
+    angles are computed in float64 whatever ``dtype``, so a float32 table is
+    the float64 one rounded.
 
     >>> sinusoidal_table([0], 4)
     array([[0., 1., 0., 1.]])
     """
     d = check_int("d", d, minimum=1)
-    xp = module_for(xp)
-    p = xp.asarray(positions, dtype=dtype).reshape(-1, 1)  # (P, 1)
+    dtype = check_dtype("dtype", dtype)
+    xp = _module(xp) if xp is not None or _backend_of(positions) is None else None
+    xp = xp or array_module(positions=positions)
+    p = _check_positions("positions", positions, xp, columns=d)  # (P,)
+    p = p.astype("float64", copy=False)[:, None]  # (P, 1)
     pair = xp.arange(d) // 2  # frequency index of each column
     inverse_frequency = 10000.0 ** (-(2.0 * pair) / d)  # (d,)
     angle = p * inverse_frequency[None, :]  # (P, d)
@@ -81,7 +95,17 @@ def relative_shift(x):
     the query) come out as garbage and must be masked, as in Transformer-XL.
     Done with Transformer-XL's trick: pad one zero column, reshape, drop a row.
     """
-    xp = array_module(x=x)
+    xp = check_array("x", x, min_ndim=2, axes="..., n, m")
+    *batch, n, m = x.shape
+    if n < 1 or m < n:
+        raise ValueError(
+            f"x must have shape (..., n, m) with 1 <= n <= m (the queries are the last n of m "
+            f"positions), got shape {x.shape}"
+        )
+    return _shift(xp, x)
+
+
+def _shift(xp, x):
     *batch, n, m = x.shape
     widths = [(0, 0)] * (x.ndim - 1) + [(1, 0)]
     padded = xp.pad(x, widths)  # (..., n, m + 1)
@@ -112,9 +136,15 @@ def relative_scores(q, k, w_r, u, v, *, r=None):
         ``a_ij`` for every key ``j`` not after query ``i``; entries with
         ``j > m − n + i`` are not meaningful and must be masked.
     """
-    xp = array_module(q=q, k=k, w_r=w_r, u=u, v=v)
-    for name, x in (("q", q), ("k", k), ("w_r", w_r), ("u", u), ("v", v)):
-        check_float_array(name, x)
+    xp = array_module(q=q, k=k, w_r=w_r, u=u, v=v, r=r, optional=("r",))
+    for name, x, ndim, axes in (
+        ("q", q, 2, "..., n, d"),
+        ("k", k, 2, "..., m, d"),
+        ("w_r", w_r, None, "d, d_r"),
+        ("u", u, None, "d,"),
+        ("v", v, None, "d,"),
+    ):
+        check_array(name, x, min_ndim=ndim, axes=axes, finite=False)
     *_, n, d = q.shape
     m = k.shape[-2]
     if k.shape[-1] != d or w_r.ndim != 2 or w_r.shape[0] != d or u.shape != (d,) or v.shape != (d,):
@@ -122,15 +152,34 @@ def relative_scores(q, k, w_r, u, v, *, r=None):
             f"shapes must be q (..., n, d), k (..., m, d), w_r (d, d_r), u (d,), v (d,) with "
             f"d = {d}, got k {k.shape}, w_r {w_r.shape}, u {u.shape}, v {v.shape}"
         )
+    if n < 1 or d < 1 or w_r.shape[1] < 1:
+        raise ValueError(f"n, d and d_r must be >= 1, got q {q.shape} and w_r {w_r.shape}")
     if m < n:
         raise ValueError(f"need at least as many keys as queries, got n = {n} and m = {m}")
+    broadcast_shapes({"q": q.shape[:-2], "k": k.shape[:-2]})
+    if r is not None:
+        check_array("r", r, ndim=2, axes="m, d_r", finite=False)
+        if r.shape != (m, w_r.shape[1]):
+            raise ValueError(
+                f"r must have shape (m, d_r) = {(m, w_r.shape[1])} (m from k, d_r from w_r), "
+                f"got {r.shape}"
+            )
+    check_all_finite({"q": q, "k": k, "w_r": w_r, "u": u, "v": v, "r": r}, xp)
     if r is None:
         r = sinusoidal_table(xp.arange(m - 1, -1, -1), w_r.shape[1], xp=xp, dtype=str(q.dtype))
     # (5.3)  content terms: (q_i + u)ᵀ k_j
-    content = (q + u) @ xp.swapaxes(k, -1, -2)  # (..., n, m)
+    with _quiet(xp):
+        content = (q + u) @ xp.swapaxes(k, -1, -2)  # (..., n, m)
     # (5.3)  position terms for every distance once: (q_i + v)ᵀ W_R r_δ, δ = m − 1 … 0
-    by_distance = (q + v) @ (r @ w_r.T).T  # (..., n, m)
-    return content + relative_shift(by_distance)
+    with _quiet(xp):
+        by_distance = (q + v) @ (r @ w_r.T).T  # (..., n, m)
+        scores = content + _shift(xp, by_distance)
+    check_output(
+        "relative_scores", scores, xp,
+        reason=f"(q + u)·k or (q + v)·W_R r overflows {scores.dtype}; rescale the inputs or use "
+        "float64",
+    )  # fmt: skip
+    return scores
 
 
 # --- absolute positions at the input, and Shortformer's position-infused attention (14.1)-(14.2)
@@ -147,17 +196,17 @@ def add_positions(x, *, start=0):
     x : array (..., n, d)
         Position-free states (token embeddings).
     start : int >= 0
-        Position of the first row.
+        Position of the first row; ``start + n <= 2**53``, so that every
+        position is a distinct float64.
 
     >>> import numpy as np
     >>> add_positions(np.zeros((1, 2)))
     array([[0., 1.]])
     """
-    xp = array_module(x=x)
-    check_float_array("x", x)
-    _check_rows("x", x)
-    start = check_int("start", start, minimum=0)
+    xp = _check_states("x", x)
     n, d = x.shape[-2:]
+    start = check_int("start", start, minimum=0, maximum=MAX_POSITION - n)
+    # |p| <= 1 is below half an ulp of the largest float: x + p cannot overflow
     return x + sinusoidal_table(xp.arange(start, start + n), d, xp=xp, dtype=str(x.dtype))
 
 
@@ -168,7 +217,7 @@ def position_infused_qk(x, positions, w_q, w_k):
     ----------
     x : array (..., n, d)
         Position-free states.
-    positions : sequence of n integers
+    positions : sequence or 1-d array of n finite real numbers
         The position of each row (Shortformer counts from the start of the window).
     w_q, w_k : arrays (d, d_k)
 
@@ -177,18 +226,23 @@ def position_infused_qk(x, positions, w_q, w_k):
     q, k : arrays (..., n, d_k)
     """
     xp = array_module(x=x, w_q=w_q, w_k=w_k)
-    for name, a in (("x", x), ("w_q", w_q), ("w_k", w_k)):
-        check_float_array(name, a)
-    _check_rows("x", x)
+    _check_states("x", x, finite=False)
     n, d = x.shape[-2:]
-    _check_projection("w_q", w_q, d)
-    _check_projection("w_k", w_k, d)
-    positions = xp.asarray(positions)
-    if positions.shape != (n,):
-        raise ValueError(f"positions must have shape (n,) with n = {n}, got {positions.shape}")
+    _check_projections(d, w_q=w_q, w_k=w_k)
+    positions = _check_positions("positions", positions, xp, rows=n, columns=d)
+    check_all_finite({"x": x, "w_q": w_q, "w_k": w_k}, xp)
+    q, k = _infused_qk(xp, x, positions, w_q, w_k)
+    _check_products("position_infused_qk", xp, {"q": q, "k": k}, "(x + p)·W")
+    return q, k
+
+
+def _infused_qk(xp, x, positions, w_q, w_k):
     # (14.1)  p enters the queries' and keys' input only
-    infused = x + sinusoidal_table(positions, d, xp=xp, dtype=str(x.dtype))  # (..., n, d)
-    return infused @ w_q, infused @ w_k  # (..., n, d_k) each
+    table = sinusoidal_table(positions, x.shape[-1], xp=xp, dtype=str(x.dtype))  # (n, d)
+    with _quiet(xp):
+        infused = x + table  # (..., n, d)
+    with _quiet(xp):
+        return infused @ w_q, infused @ w_k  # (..., n, d_k) each
 
 
 def position_infused_attention(
@@ -225,14 +279,21 @@ def position_infused_attention(
         (and the weights when ``return_weights``).
     """
     check_bool("causal", causal)
-    xp = array_module(x=x, cache=cache, optional=("cache",))
+    check_bool("return_weights", return_weights)
+    xp = array_module(x=x, w_q=w_q, w_k=w_k, w_v=w_v, cache=cache, optional=("cache",))
+    _check_states("x", x, finite=False)
+    d = x.shape[-1]
+    _check_projections(d, w_q=w_q, w_k=w_k, w_v=w_v)
+    _check_same_width(w_q, w_k)
     window = x if cache is None else _concat_rows(xp, cache, x)  # (..., c + n, d)
+    check_all_finite({"x": x, "cache": cache, "w_q": w_q, "w_k": w_k, "w_v": w_v}, xp)
     c = window.shape[-2] - x.shape[-2]
-    _check_projection("w_v", w_v, x.shape[-1])
-    q, k = position_infused_qk(window, xp.arange(window.shape[-2]), w_q, w_k)  # (..., c + n, d_k)
+    q, k = _infused_qk(xp, window, xp.arange(window.shape[-2]), w_q, w_k)  # (..., c + n, d_k)
     q = q[..., c:, :]  # (..., n, d_k): the current rows ask
     # (14.1)  the values read the position-free states
-    v = window @ w_v  # (..., c + n, d_v)
+    with _quiet(xp):
+        v = window @ w_v  # (..., c + n, d_v)
+    _check_products("position_infused_attention", xp, {"q": q, "k": k, "v": v}, "the projections")
     return softmax_attention(q, k, v, causal=causal, scale=scale, return_weights=return_weights)
 
 
@@ -245,35 +306,137 @@ def projected_attention(h, w_q, w_k, w_v, *, cache=None, causal=True, scale=None
     :func:`position_infused_attention`.
     """
     check_bool("causal", causal)
-    xp = array_module(h=h, cache=cache, w_q=w_q, w_k=w_k, w_v=w_v, optional=("cache",))
-    for name, a in (("h", h), ("w_q", w_q), ("w_k", w_k), ("w_v", w_v)):
-        check_float_array(name, a)
-    _check_rows("h", h)
+    xp = array_module(h=h, w_q=w_q, w_k=w_k, w_v=w_v, cache=cache, optional=("cache",))
+    _check_states("h", h, finite=False)
     d = h.shape[-1]
-    for name, w in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v)):
-        _check_projection(name, w, d)
-    window = h if cache is None else _concat_rows(xp, cache, h)  # (..., c + n, d)
-    return softmax_attention(h @ w_q, window @ w_k, window @ w_v, causal=causal, scale=scale)
+    _check_projections(d, w_q=w_q, w_k=w_k, w_v=w_v)
+    _check_same_width(w_q, w_k)
+    window = h if cache is None else _concat_rows(xp, cache, h, name="h")  # (..., c + n, d)
+    check_all_finite({"h": h, "cache": cache, "w_q": w_q, "w_k": w_k, "w_v": w_v}, xp)
+    with _quiet(xp):
+        q, k, v = h @ w_q, window @ w_k, window @ w_v
+    _check_products("projected_attention", xp, {"q": q, "k": k, "v": v}, "the projections")
+    return softmax_attention(q, k, v, causal=causal, scale=scale)
 
 
-def _check_rows(name, x):
-    if x.ndim < 2:
-        raise ValueError(f"{name} must have shape (..., n, d) with ndim >= 2, got shape {x.shape}")
+# --- checks shared by this module's functions (and funnel.py's allocation limit) ---------------
+
+#: The largest position: every integer up to it is a distinct float64.
+MAX_POSITION = 2**53
 
 
-def _check_projection(name, w, d):
-    if w.ndim != 2 or w.shape[0] != d:
-        raise ValueError(f"{name} must have shape (d, ·) with d = {d}, got {w.shape}")
+def check_size(what: str, count: int) -> None:
+    """Refuse, before allocating, an array of ``count`` elements above :data:`MAX_ELEMENTS`."""
+    if count > MAX_ELEMENTS:
+        raise ValueError(
+            f"{what} would hold {count} elements, more than the {MAX_ELEMENTS} (2**31) that "
+            f"refattn allocates at once"
+        )
 
 
-def _concat_rows(xp, cache, x):
-    check_float_array("cache", cache)
-    _check_rows("cache", cache)
+def _quiet(xp):
+    """NumPy's overflow warnings silenced where a check follows that raises with the reason."""
+    return (
+        xp.errstate(over="ignore", invalid="ignore") if hasattr(xp, "errstate") else nullcontext()
+    )
+
+
+def _module(xp):
+    """``module_for(xp)``, with the message naming the argument ``xp``."""
+    try:
+        return module_for(xp)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"xp: {error}") from None
+
+
+_POSITIONS = "a sequence or 1-d array of finite real numbers"
+
+
+def _check_positions(name, positions, xp, *, rows=None, columns=1):
+    """``positions`` as a 1-d real array of backend ``xp``, checked before any allocation.
+
+    ``rows`` is the length it must have; ``columns`` the width of the table it
+    will make, so that ``len(positions) · columns`` is refused up front when it
+    exceeds :data:`MAX_ELEMENTS`.
+    """
+    is_array = _backend_of(positions) is not None
+    sequence = hasattr(positions, "__len__") and not isinstance(positions, (str, bytes))
+    if not is_array and not sequence:
+        raise TypeError(f"{name} must be {_POSITIONS}, got {describe(positions)}")
+    if is_array and array_module(**{name: positions}) is not xp:
+        raise TypeError(f"{name} must be an array of the same backend as the other arrays")
+    count = positions.size if is_array else len(positions)
+    check_size(f"a table of {name} (len {count}) by d = {columns}", count * columns)
+    if not is_array:
+        try:
+            positions = xp.asarray(positions)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be {_POSITIONS}, got {describe(positions)}") from None
+    if positions.ndim != 1:
+        raise ValueError(f"{name} must be {_POSITIONS}, got shape {positions.shape}")
+    if positions.dtype.kind not in "iuf" or str(positions.dtype) == "float16":
+        raise TypeError(
+            f"{name} must be {_POSITIONS} (integer, float32 or float64), got dtype "
+            f"{positions.dtype}"
+        )
+    if rows is not None and positions.shape != (rows,):
+        raise ValueError(
+            f"{name} must have shape (n,) with n = {rows} (the rows of x), got {positions.shape}"
+        )
+    if positions.dtype.kind == "f":
+        check_all_finite({name: positions}, xp)
+    return positions
+
+
+def _check_states(name, x, *, finite=True):
+    """``x (..., n, d)``: float32/float64, ``n, d >= 1``; finite unless told."""
+    xp = check_array(name, x, min_ndim=2, axes="..., n, d", finite=finite)
+    if x.shape[-2] < 1 or x.shape[-1] < 1:
+        raise ValueError(f"{name} must have shape (..., n, d) with n, d >= 1, got shape {x.shape}")
+    return xp
+
+
+def _check_projections(d, **named):
+    """Each named matrix is ``(d, ·)`` float32/float64 with at least one column."""
+    for name, w in named.items():
+        check_array(name, w, ndim=2, axes="d, ·", finite=False)
+        if w.shape[0] != d or w.shape[1] < 1:
+            raise ValueError(
+                f"{name} must have shape (d, ·) with d = {d} (the states' last axis) and at "
+                f"least one column, got {w.shape}"
+            )
+
+
+def _check_same_width(w_q, w_k):
+    if w_q.shape[1] != w_k.shape[1]:
+        raise ValueError(
+            f"w_q and w_k must have the same number of columns d_k, got w_q {w_q.shape} and "
+            f"w_k {w_k.shape}"
+        )
+
+
+def _check_products(name, xp, named, what):
+    """FloatingPointError if a product of finite inputs overflowed (one reduction, one sync)."""
+    flags = [xp.isfinite(x).all() for x in named.values()]
+    ok = flags[0]
+    for flag in flags[1:]:
+        ok = ok & flag
+    if not bool(ok):
+        dtype = next(iter(named.values())).dtype
+        raise FloatingPointError(
+            f"{name} produced NaN or inf from finite input: {what} overflow {dtype}; rescale "
+            f"the inputs or use float64"
+        )
+
+
+def _concat_rows(xp, cache, x, name="x"):
+    check_array("cache", cache, min_ndim=2, axes="..., c, d", finite=False)
     if cache.shape[-1] != x.shape[-1]:
         raise ValueError(
-            f"cache must have shape (..., c, d) with d = {x.shape[-1]}, got {cache.shape}"
+            f"cache must have shape (..., c, d) with d = {x.shape[-1]} ({name}.shape[-1]), got "
+            f"{cache.shape}"
         )
-    batch = broadcast_shapes({"cache": cache.shape[:-2], "x": x.shape[:-2]})
+    batch = broadcast_shapes({"cache": cache.shape[:-2], name: x.shape[:-2]})
     cache = xp.broadcast_to(cache, (*batch, *cache.shape[-2:]))
     x = xp.broadcast_to(x, (*batch, *x.shape[-2:]))
     return xp.concatenate([cache, x], axis=-2)  # (..., c + n, d)
@@ -288,12 +451,13 @@ def rotary(x, positions, *, base=10000):
     ``θ_t = base^{−2t/d}``, ``t = 0 … d/2 − 1``, the pairs interleaved as in
     Su et al. 2021, eq. (34).  Applied to queries and keys (never values),
     ``rotary(q, i)ᵀ rotary(k, j) = qᵀ R_{j−i} k`` depends on ``i − j`` only.
+    The angles are computed in float64 whatever the dtype of ``x``.
 
     Parameters
     ----------
     x : array (..., n, d), d even
         Queries or keys.
-    positions : sequence of n numbers
+    positions : sequence or 1-d array of n finite real numbers
         Position of each row.
     base : float > 1
         Sets the frequencies.
@@ -307,28 +471,33 @@ def rotary(x, positions, *, base=10000):
     >>> rotary(np.array([[1.0, 0.0]]), [1], base=10000).round(4)
     array([[0.5403, 0.8415]])
     """
-    xp = array_module(x=x)
-    check_float_array("x", x)
-    _check_rows("x", x)
+    xp = _check_states("x", x, finite=False)
     n, d = x.shape[-2:]
     if d % 2:
         raise ValueError(f"x must have an even last axis d (coordinate pairs), got d = {d}")
-    if isinstance(base, bool) or not isinstance(base, (int, float)) or not base > 1:
-        raise ValueError(f"base must be a real number > 1, got {base!r}")
-    positions = xp.asarray(positions, dtype=x.dtype)
-    if positions.shape != (n,):
-        raise ValueError(f"positions must have shape (n,) with n = {n}, got {positions.shape}")
-    theta = float(base) ** (-2.0 * xp.arange(d // 2, dtype=x.dtype) / d)  # (d/2,)
-    angle = xp.repeat(positions[:, None] * theta[None, :], 2, axis=1)  # (n, d): each angle twice
+    base = check_real("base", base, minimum=1, open_min=True)
+    positions = _check_positions("positions", positions, xp, rows=n, columns=d)
+    check_all_finite({"x": x}, xp)
+    theta = base ** (-2.0 * xp.arange(d // 2, dtype="float64") / d)  # (d/2,)
+    angle = positions.astype("float64", copy=False)[:, None] * theta[None, :]  # (n, d/2)
+    angle = xp.repeat(angle, 2, axis=1)  # (n, d): each angle twice
+    cos = xp.cos(angle).astype(x.dtype)
     # sin with the sign of the pair's rotation folded in: (−sin, +sin) on (even, odd) columns
-    signed_sin = xp.sin(angle) * xp.where(xp.arange(d) % 2 == 0, -1.0, 1.0).astype(x.dtype)
+    signed_sin = (xp.sin(angle) * xp.where(xp.arange(d) % 2 == 0, -1.0, 1.0)).astype(x.dtype)
+    del angle
     # the partner of each coordinate: (x_{2t+1}, x_{2t}) — a reordering, no arithmetic
     partner = x.reshape(*x.shape[:-1], d // 2, 2)[..., ::-1].reshape(x.shape)  # (..., n, d)
     # (14.3)  (x_{2t}, x_{2t+1}) ↦ (x_{2t} cos − x_{2t+1} sin, x_{2t+1} cos + x_{2t} sin)
-    return x * xp.cos(angle) + partner * signed_sin  # (..., n, d)
+    with _quiet(xp):
+        out = x * cos + partner * signed_sin  # (..., n, d)
+    check_output("rotary", out, xp, reason=f"a rotated pair reaches √2·max|x|, past {x.dtype}")
+    return out
 
 
 # --- ALiBi (14.4) -----------------------------------------------------------------------------
+
+#: The most heads :func:`alibi_slopes` lists (its slopes are a Python list).
+MAX_HEADS = 2**20
 
 
 def alibi_slopes(heads):
@@ -341,12 +510,12 @@ def alibi_slopes(heads):
     >>> alibi_slopes(4)
     [0.25, 0.0625, 0.015625, 0.00390625]
     """
-    heads = check_int("heads", heads, minimum=1)
+    heads = check_int("heads", heads, minimum=1, maximum=MAX_HEADS)
 
     def geometric(count):
         return [2.0 ** (-8.0 * h / count) for h in range(1, count + 1)]
 
-    power = 2 ** int(math.floor(math.log2(heads)))
+    power = 2 ** (heads.bit_length() - 1)  # 2^⌊log₂ H⌋, exact
     return geometric(power) + geometric(2 * power)[::2][: heads - power]
 
 
@@ -371,10 +540,13 @@ def alibi_bias(n, m, heads, *, xp=None, dtype="float64"):
     """
     n = check_int("n", n, minimum=1)
     m = check_int("m", m, minimum=1)
+    heads = check_int("heads", heads, minimum=1, maximum=MAX_HEADS)
+    dtype = check_dtype("dtype", dtype)
     if m < n:
         raise ValueError(f"need at least as many keys as queries, got n = {n} and m = {m}")
-    xp = module_for(xp)
+    check_size(f"alibi_bias(n = {n}, m = {m}, heads = {heads})", heads * n * m)
+    xp = _module(xp)
     slopes = xp.asarray(alibi_slopes(heads), dtype=dtype)  # (H,)
-    behind = xp.arange(m, dtype=dtype)[None, :] - xp.arange(m - n, m, dtype=dtype)[:, None]  # j − i
+    behind = xp.arange(m)[None, :] - xp.arange(m - n, m)[:, None]  # (n, m)  j − i, exact
     # (14.4)  b_hij = −m_h · (i − j) = m_h · (j − i)
-    return slopes[:, None, None] * behind[None, :, :]  # (H, n, m)
+    return slopes[:, None, None] * behind.astype(dtype)[None, :, :]  # (H, n, m)

@@ -350,7 +350,7 @@ BAD_OTHER = [
         ValueError,
         r"grad_out must contain only finite values",
     ),
-    (lambda: span_loss([1.0], weight=-1), ValueError, r"weight must be a real number >= 0"),
+    (lambda: span_loss([1.0], weight=-1), ValueError, r"weight must be a finite real .*got -1"),
     (lambda: span_loss([-1.0], weight=1), ValueError, r"span must be .*got -1"),
     (lambda: span_reach(3, ramp=-2), ValueError, r"ramp must be a finite real number > 0"),
     (lambda: soft_mask(np.arange(3.0), span=-1), ValueError, r"span must be .*got -1"),
@@ -363,3 +363,54 @@ BAD_OTHER = [
 def test_bad_inputs_of_the_other_functions(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- no silent NaN: extreme but finite spans and ramps ------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_soft_mask_with_extreme_ramps_and_spans_is_the_clamp(dtype):
+    x = np.arange(5, dtype=dtype)
+    cases = [  # (span, ramp, the mask of the clamp (12.1) at x = 0 … 4)
+        (0, 1e-320, [1, 0, 0, 0, 0]),  # a ramp shorter than any step: a hard mask
+        (1.5, 1e-300, [1, 1, 0, 0, 0]),
+        (1e300, 1e300, [1, 1, 1, 1, 1]),  # past float32: still "everything"
+        (3e38, 3e38, [1, 1, 1, 1, 1]),  # R + z overflows float64 on the way
+        (0, 1e300, [1, 1 - 1e-300, 1 - 2e-300, 1, 1]),  # 1 − x/R rounds to 1
+        (2, 4.0, [1, 1, 1, 0.75, 0.5]),
+    ]
+    for span, ramp, want in cases:
+        got = soft_mask(x, span=span, ramp=ramp)
+        assert got.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got, np.asarray(want, dtype=dtype), err_msg=f"{span} {ramp}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_spans_past_the_dtype_are_full_attention_at_no_extra_cost(dtype):
+    g = rng(4, np)
+    q, k, v = (g.standard_normal((9, 4), dtype=dtype) for _ in range(3))
+    full = adaptive_span_attention(q, k, v, span=8, ramp=1, causal=True)
+    for span, ramp in ((1e300, 1.0), (1e30, 1e300), (3e38, 3e38)):
+        out, weights = adaptive_span_attention(
+            q, k, v, span=span, ramp=ramp, causal=True, return_weights=True
+        )
+        assert np.isfinite(out).all()
+        np.testing.assert_allclose(out, full, rtol=1e-6 if dtype == "float32" else 1e-13)
+        assert weights.band.shape == (9, 9)  # the band stops at the first key: m − 1 = 8
+        grad = span_gradient(q, k, v, np.ones_like(v), span=span, ramp=ramp, causal=True)
+        assert grad == 0  # no key lies on the ramp
+    assert span_reach(1e308, 1e308) == int(1e308) * 2 - 1  # exact, not an overflow
+    assert span_reach(2.0**53, 1) == 2**53  # in floats 2**53 + 1 rounds down to 2**53
+
+
+def test_a_span_shared_by_heads_gets_the_sum_of_their_gradients():
+    # ∂L/∂z of a z broadcast along an axis is the sum over that axis of the per-element ones
+    g = rng(5, np)
+    q, k, v, grad_out = (g.standard_normal((3, 7, 4)) for _ in range(4))
+    per_head = span_gradient(q, k, v, grad_out, span=np.full((3, 1, 1), 2.5), ramp=2, causal=True)
+    assert per_head.shape == (3, 1, 1) and np.all(np.abs(per_head) > 1e-6)
+    shared = span_gradient(q, k, v, grad_out, span=np.full((1, 1, 1), 2.5), ramp=2, causal=True)
+    assert shared.shape == (1, 1, 1)
+    np.testing.assert_allclose(shared[0, 0, 0], per_head.sum(), rtol=1e-12)
+    scalar = span_gradient(q, k, v, grad_out, span=2.5, ramp=2, causal=True)
+    np.testing.assert_allclose(scalar, per_head.sum(), rtol=1e-12)

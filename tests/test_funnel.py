@@ -212,9 +212,9 @@ def test_memory_is_linear_and_matches_the_formula(options):
 
 def test_flop_formula_is_exact_attention_of_the_pooled_queries():
     n, n_out = 4096, 2049
-    assert complexity.funnel_flops(n, chunk=256) == (
-        n * 64 + n_out * 64 + complexity.chunked_attention_flops(n_out, n, 64, chunk=256)
-    )
+    # pooling: (n − 1)·d additions and (n' − 1)·d divisions; the [CLS] row is copied
+    attend = complexity.chunked_attention_flops(n_out, n, 64, chunk=256)
+    assert complexity.funnel_flops(n, chunk=256) == (n - 1) * 64 + (n_out - 1) * 64 + attend
     ratio = complexity.funnel_flops(n) / complexity.dense_attention_flops(n)
     assert 0.5 <= ratio <= 0.52  # half the queries: half the work of this layer
 
@@ -314,7 +314,7 @@ def test_the_factory_rejects_bad_options():
         mechanism("funnel", stride=0)
     with pytest.raises(TypeError, match=r"keep_cls must be True or False, got 'no'"):
         mechanism("funnel", keep_cls="no")
-    with pytest.raises(TypeError, match=r"unexpected keyword argument 'window'"):
+    with pytest.raises(TypeError, match=r"funnel has no option 'window'"):
         mechanism("funnel", window=3)
 
 
@@ -357,3 +357,27 @@ def test_the_funnel_figure_draws_refattns_own_groups_and_costs():
     )
     cost = funnel_cost_data()
     assert all(0.49 < r < 0.52 for r in cost["flops"][2])
+
+
+# --- no silent NaN, and no cost from a parameter that changes nothing ----------------------------
+
+
+def test_pooling_rows_near_the_largest_float_gives_their_finite_mean():
+    big = np.finfo(np.float64).max
+    x = np.array([[0.0], [big], [big], [0.5 * big], [big], [big], [big]])
+    pooled = pool_queries(x, stride=3)
+    np.testing.assert_array_equal(pooled[:, 0], [0.0, big * (5 / 6), big])
+    pooled32 = pool_queries(np.full((6, 1), 3e38, np.float32), keep_cls=False)
+    np.testing.assert_array_equal(pooled32, np.full((3, 1), 3e38, np.float32))
+
+
+def test_a_stride_past_n_is_one_group_at_no_extra_cost():
+    q, k, v = (np.random.default_rng(s).standard_normal((6, 3)) for s in (1, 2, 3))
+    for keep_cls in (True, False):
+        whole = funnel_attention(q, k, v, stride=6, keep_cls=keep_cls, causal=True)
+        huge = funnel_attention(q, k, v, stride=10**30, keep_cls=keep_cls, causal=True)
+        np.testing.assert_array_equal(huge, whole)
+        assert (
+            pool_last(6, stride=10**30, keep_cls=keep_cls).tolist()
+            == pool_last(6, stride=6, keep_cls=keep_cls).tolist()
+        )

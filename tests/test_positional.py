@@ -256,22 +256,22 @@ W = np.eye(4)
 
 BAD_INPUTS = [
     (lambda: rotary(np.ones((3, 5)), [0, 1, 2]), ValueError, r"x must have an even last axis d \(coordinate pairs\), got d = 5"),
-    (lambda: rotary(X, [0, 1]), ValueError, r"positions must have shape \(n,\) with n = 3, got \(2,\)"),
-    (lambda: rotary(X, [0, 1, 2], base=1), ValueError, r"base must be a real number > 1, got 1"),
+    (lambda: rotary(X, [0, 1]), ValueError, r"positions must have shape \(n,\) with n = 3 .*got \(2,\)"),
+    (lambda: rotary(X, [0, 1, 2], base=1), ValueError, r"base must be a finite real number > 1, got 1"),
     (lambda: rotary(X.astype(int), [0, 1, 2]), TypeError, r"x must have a floating dtype"),
     (lambda: rotary(np.ones(4), [0]), ValueError, r"x must have shape \(\.\.\., n, d\) with ndim >= 2"),
-    (lambda: alibi_slopes(0), ValueError, r"heads must be an integer >= 1, got 0"),
-    (lambda: alibi_slopes(2.0), TypeError, r"heads must be an integer >= 1, got 2.0"),
+    (lambda: alibi_slopes(0), ValueError, r"heads must be an integer >= 1 and <= \d+, got 0"),
+    (lambda: alibi_slopes(2.0), TypeError, r"heads must be an integer >= 1 and <= \d+, got 2.0"),
     (lambda: alibi_bias(3, 2, 1), ValueError, r"need at least as many keys as queries, got n = 3 and m = 2"),
     (lambda: alibi_bias(0, 2, 1), ValueError, r"n must be an integer >= 1, got 0"),
-    (lambda: add_positions(X, start=-1), ValueError, r"start must be an integer >= 0, got -1"),
-    (lambda: position_infused_qk(X, [0, 1, 2], np.eye(5), W), ValueError, r"w_q must have shape \(d, ·\) with d = 4, got \(5, 5\)"),
-    (lambda: position_infused_qk(X, [0, 1], W, W), ValueError, r"positions must have shape \(n,\) with n = 3, got \(2,\)"),
-    (lambda: position_infused_attention(X, W, W, np.eye(3)), ValueError, r"w_v must have shape \(d, ·\) with d = 4, got \(3, 3\)"),
-    (lambda: position_infused_attention(X, W, W, W, cache=np.ones((2, 5))), ValueError, r"cache must have shape \(\.\.\., c, d\) with d = 4, got \(2, 5\)"),
+    (lambda: add_positions(X, start=-1), ValueError, r"start must be an integer >= 0 and <= \d+, got -1"),
+    (lambda: position_infused_qk(X, [0, 1, 2], np.eye(5), W), ValueError, r"w_q must have shape \(d, ·\) with d = 4 .*got \(5, 5\)"),
+    (lambda: position_infused_qk(X, [0, 1], W, W), ValueError, r"positions must have shape \(n,\) with n = 3 .*got \(2,\)"),
+    (lambda: position_infused_attention(X, W, W, np.eye(3)), ValueError, r"w_v must have shape \(d, ·\) with d = 4 .*got \(3, 3\)"),
+    (lambda: position_infused_attention(X, W, W, W, cache=np.ones((2, 5))), ValueError, r"cache must have shape \(\.\.\., c, d\) with d = 4 .*got \(2, 5\)"),
     (lambda: position_infused_attention(X, W, W, W, causal=1), TypeError, r"causal must be True or False, got 1"),
     (lambda: position_infused_attention(X, W, W, W, scale=0.0), ValueError, r"scale must be a finite real number > 0 or None, got 0.0"),
-    (lambda: projected_attention(X, W, W, np.eye(2)), ValueError, r"w_v must have shape \(d, ·\) with d = 4, got \(2, 2\)"),
+    (lambda: projected_attention(X, W, W, np.eye(2)), ValueError, r"w_v must have shape \(d, ·\) with d = 4 .*got \(2, 2\)"),
     (lambda: projected_attention(X, W, W, W, cache=[[1.0]]), TypeError, r"cache must be a numpy or cupy array, got list"),
 ]  # fmt: skip
 
@@ -280,3 +280,36 @@ BAD_INPUTS = [
 def test_bad_inputs_raise_with_their_domain(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- no silent NaN: extreme but finite inputs ----------------------------------------------------
+
+
+def test_sinusoids_of_huge_positions_and_odd_d_are_finite_and_rounded_from_float64():
+    positions = [0, 7, 1e30, 3.0e39, -1e300]  # 3e39 is past float32's range: still a position
+    wide = sinusoidal_table(positions, 5)
+    narrow = sinusoidal_table(positions, 5, dtype="float32")
+    assert np.isfinite(wide).all() and narrow.dtype == np.float32
+    np.testing.assert_array_equal(narrow, wide.astype(np.float32))
+    # the odd last column is the sine of the third frequency, 10000^(−4/5)
+    np.testing.assert_allclose(wide[1, 4], math.sin(7 * 10000 ** (-4 / 5)), rtol=1e-14)
+    with pytest.raises(TypeError, match=r"positions must be .*, got None"):
+        sinusoidal_table(None, 4)  # used to give a row of NaN
+
+
+def test_rotary_of_huge_positions_is_finite_and_rounded_from_float64():
+    x = np.random.default_rng(1).standard_normal((3, 4))
+    positions = [1e39, -1e300, 5.0]
+    wide = rotary(x, positions)
+    narrow = rotary(x.astype(np.float32), positions)
+    assert np.isfinite(wide).all()
+    np.testing.assert_allclose(narrow, wide, rtol=1e-6, atol=1e-6)
+    pairs = np.hypot(wide[:, ::2], wide[:, 1::2])
+    np.testing.assert_allclose(pairs, np.hypot(x[:, ::2], x[:, 1::2]), rtol=1e-12)
+
+
+def test_alibi_bias_is_exact_for_long_float32_rows():
+    # (j − i) taken in integers, then rounded once: 2**24 + 1 keys would collide in a float32 arange
+    bias = alibi_bias(1, 2**24 + 3, 1, dtype="float32")[0, 0]  # the query at 2**24 + 2
+    assert bias.dtype == np.float32 and bias[-1] == 0
+    assert bias[2**24 + 1] == np.float32(-1 / 256)  # float32(2**24 + 1) is 2**24: it would say −2
