@@ -14,7 +14,8 @@ from collections.abc import Callable
 import numpy as np
 
 from . import complexity
-from .backend import module_name, peak_memory, rng, synchronize
+from ._validation import check_dtype, check_int, check_int_sequence, describe
+from .backend import BACKENDS, module_for, module_name, peak_memory, rng, synchronize
 from .softmax import chunked_attention, softmax_attention
 
 __all__ = [
@@ -36,6 +37,51 @@ __all__ = [
 ]
 
 
+#: The longest sequence a measurement accepts, and the longest one that also runs dense
+#: attention (whose n × n float32 scores are 16 GiB there): longer is rejected up front.
+MAX_LENGTH = 2**24
+MAX_DENSE_LENGTH = 2**16
+
+
+def _check_xp(xp):
+    """``xp``: the numpy or cupy module, or its name; returns the module."""
+    if isinstance(xp, str) or xp is None:
+        return module_for(xp)
+    if getattr(xp, "__name__", None) not in BACKENDS:
+        raise TypeError(f"xp must be the numpy or cupy module or its name, got {describe(xp)}")
+    return xp
+
+
+def _check_sizes(maximum=MAX_LENGTH, **sizes) -> dict:
+    """Each named size an integer in ``[1, maximum]``."""
+    return {name: check_int(name, v, minimum=1, maximum=maximum) for name, v in sizes.items()}
+
+
+def _check_repeats(repeats, warmup=0):
+    return (
+        check_int("repeats", repeats, minimum=1, maximum=10**6),
+        check_int("warmup", warmup, minimum=0, maximum=10**6),
+    )
+
+
+def _check_rows(rows):
+    """Rows of :func:`scaling_grid`: a list of dicts with ``mechanism`` and ``n``."""
+    if not isinstance(rows, (list, tuple)) or not all(
+        isinstance(r, dict) and "mechanism" in r and "n" in r for r in rows
+    ):
+        raise TypeError(
+            f"rows must be a list of dicts with 'mechanism' and 'n' (scaling_grid's results), "
+            f"got {describe(rows)}"
+        )
+    return rows
+
+
+def _check_name(name, value):
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a configuration label (str), got {describe(value)}")
+    return value
+
+
 def machine() -> str:
     """A one-line description of this machine, for figures and reports that measure time."""
     import os
@@ -52,6 +98,13 @@ def median_seconds(fns: dict[str, Callable[[], object]], xp, *, repeats=5, warmu
     synchronised before each clock read, so GPU times include the queued work
     and not only its launch.
     """
+    if not isinstance(fns, dict) or not fns or not all(callable(f) for f in fns.values()):
+        raise TypeError(
+            f"fns must be a non-empty dict of name → callable taking no arguments, "
+            f"got {describe(fns)}"
+        )
+    xp = _check_xp(xp)
+    repeats, warmup = _check_repeats(repeats, warmup)
     times: dict[str, list[float]] = {name: [] for name in fns}
     for round_ in range(warmup + repeats):
         for name, fn in fns.items():
@@ -65,13 +118,25 @@ def median_seconds(fns: dict[str, Callable[[], object]], xp, *, repeats=5, warmu
 
 
 def random_inputs(xp, n, d=64, *, dtype="float32", seed=0):
-    """Gaussian ``q, k, v`` of shape ``(n, d)`` on backend ``xp``."""
+    """Gaussian ``q, k, v`` of shape ``(n, d)`` on backend ``xp``; ``dtype`` float32 or float64.
+
+    ``dtype`` may be a name or a NumPy type (``np.float32``); ``n·d`` is at most ``MAX_LENGTH·64``.
+    """
+    xp = _check_xp(xp)
+    n, d = check_int("n", n, minimum=1), check_int("d", d, minimum=1)
+    if n * d > MAX_LENGTH * 64:
+        raise ValueError(f"n · d must be <= {MAX_LENGTH * 64}, got n = {n} and d = {d}")
+    dtype = check_dtype("dtype", dtype)
     g = rng(seed, xp)
     return tuple(g.standard_normal((n, d), dtype=dtype) for _ in range(3))
 
 
 def peak_bytes(xp, attention, n, d=64, **options) -> int:
     """Peak bytes of one ``attention(q, k, v, **options)`` on random float32 inputs of length n."""
+    if not callable(attention):
+        raise TypeError(
+            f"attention must be a callable of the convention, got {describe(attention)}"
+        )
     q, k, v = random_inputs(xp, n, d, seed=n)
     return peak_memory(lambda: attention(q, k, v, **options), xp)[1]
 
@@ -89,6 +154,10 @@ def exact_report(xp, *, n=4096, d=64, chunk=256, memory_n=16384, repeats=5) -> d
       ``chunked_peak_over_dense_scores``: the same peak over the ``n²``
       float32 scores dense attention would hold.
     """
+    xp = _check_xp(xp)
+    n, d, chunk = _check_sizes(MAX_DENSE_LENGTH, n=n, d=d, chunk=chunk).values()
+    memory_n = check_int("memory_n", memory_n, minimum=1, maximum=MAX_LENGTH)
+    repeats, _ = _check_repeats(repeats)
     q, k, v = random_inputs(xp, n, d)
     k_t = xp.swapaxes(k, -1, -2)
     seconds = median_seconds(
@@ -136,6 +205,11 @@ def longformer_report(xp, *, n=16384, d=64, window=64, memory_n=65536, repeats=3
       blocked products (``(n, d) @ (d, K)`` then ``(n, K) @ (K, d)``, ``K``
       keys per block), timed in the same run.
     """
+    xp = _check_xp(xp)
+    n, d = _check_sizes(MAX_DENSE_LENGTH, n=n, d=d).values()
+    window = check_int("window", window, minimum=0, maximum=MAX_LENGTH)
+    memory_n = check_int("memory_n", memory_n, minimum=1, maximum=MAX_LENGTH)
+    repeats, _ = _check_repeats(repeats)
     from .longformer import sliding_window_attention
 
     q, k, v = random_inputs(xp, n, d)
@@ -187,6 +261,11 @@ def performer_report(xp, *, n=16384, d=64, features=256, memory_n=65536, repeats
       :func:`refattn.complexity.favor_memory`, bidirectional and causal;
     * ``peak_bytes_at_memory_n``: peak memory of causal FAVOR at ``memory_n``.
     """
+    xp = _check_xp(xp)
+    n, d = _check_sizes(MAX_DENSE_LENGTH, n=n, d=d).values()
+    features = check_int("features", features, minimum=1, maximum=2**20)
+    memory_n = check_int("memory_n", memory_n, minimum=1, maximum=MAX_LENGTH)
+    repeats, _ = _check_repeats(repeats)
     from .performer import favor_attention, random_features
 
     q, k, v = random_inputs(xp, n, d)
@@ -238,6 +317,11 @@ def linformer_report(xp, *, n=16384, d=64, k=256, memory_n=65536, repeats=3) -> 
       matmul of a similar size, the key projection ``(k, n) @ (n, d)``,
       timed in the same run.
     """
+    xp = _check_xp(xp)
+    n, d = _check_sizes(MAX_DENSE_LENGTH, n=n, d=d).values()
+    k = check_int("k", k, minimum=1, maximum=n)
+    memory_n = check_int("memory_n", memory_n, minimum=1, maximum=MAX_LENGTH)
+    repeats, _ = _check_repeats(repeats)
     from .jl import projection
     from .linformer import linformer_attention
 
@@ -287,6 +371,11 @@ def pretrained_report(xp, *, chunks=50, length=512, batch=10, repeats=1) -> dict
     runs after one warm-up batch; the peak memory (tracemalloc on NumPy) is of
     one further run, the loaded weights excluded.
     """
+    xp = _check_xp(xp)
+    chunks = check_int("chunks", chunks, minimum=1, maximum=10**6)
+    length = check_int("length", length, minimum=3, maximum=MAX_LENGTH)
+    batch = check_int("batch", batch, minimum=1, maximum=10**6)
+    repeats, _ = _check_repeats(repeats)
     from .pretrained import Encoder, load_minilm, text_chunks
 
     encoder = load_minilm(xp=xp)
@@ -336,6 +425,8 @@ def configurations() -> dict[str, str]:
 
 def configured(label: str, n: int):
     """The configured callable and ``causal`` flag of configuration ``label`` at length ``n``."""
+    label = _check_name("label", label)
+    n = check_int("n", n, minimum=1, maximum=MAX_LENGTH)
     from .mechanisms import REGISTRY, mechanism
 
     known = configurations()
@@ -360,6 +451,9 @@ def _runner(label, xp, n, d, heads):
 
 def matmul_rate(xp, n=4096, d=64, repeats=3) -> float:
     """The machine's dense matmul flop rate: the two products of attention at length ``n``."""
+    xp = _check_xp(xp)
+    n, d = _check_sizes(MAX_DENSE_LENGTH, n=n, d=d).values()
+    repeats, _ = _check_repeats(repeats)
     q, k, v = random_inputs(xp, n, d)
     k_t = xp.swapaxes(k, -1, -2)
     seconds = median_seconds({"mm": lambda: (q @ k_t) @ v}, xp, repeats=repeats)["mm"]
@@ -385,7 +479,25 @@ def scaling_grid(
     machine's matmul rate measured in the same run.  A configuration whose
     analytic working set exceeds ``max_bytes`` is skipped, with the reason.
     """
-    mechanisms = list(configurations()) if mechanisms is None else list(mechanisms)
+    xp = _check_xp(xp)
+    known = configurations()
+    if mechanisms is not None:
+        if isinstance(mechanisms, str) or not isinstance(mechanisms, (list, tuple)):
+            raise TypeError(
+                f"mechanisms must be None or a list of configuration labels, "
+                f"got {describe(mechanisms)}"
+            )
+        for label in mechanisms:
+            configured(label, 1)  # an unknown label raises with the list of known ones
+    sizes = check_int_sequence("sizes", sizes, minimum=1)
+    for i, size in enumerate(sizes):
+        check_int(f"sizes[{i}]", size, minimum=1, maximum=MAX_LENGTH)
+    d, heads = _check_sizes(2**16, d=d, heads=heads).values()
+    repeats, _ = _check_repeats(repeats)
+    max_bytes = check_int("max_bytes", max_bytes, minimum=1)
+    if not callable(log):
+        raise TypeError(f"log must be a callable taking one str (e.g. print), got {describe(log)}")
+    mechanisms = list(known) if mechanisms is None else list(mechanisms)
     rate = matmul_rate(xp)
     log(f"matmul rate on this machine: {rate / 1e9:.1f} GFLOP/s (float32, n = 4096, d = {d})")
     results, skipped = [], []
@@ -431,15 +543,35 @@ def scaling_grid(
 
 def slopes(rows, mechanism, key, lo=4096, hi=65536):
     """Log-log slope of ``key`` against n between ``lo`` and ``hi`` (None below 2 points)."""
+    rows = _check_rows(rows)
+    mechanism = _check_name("mechanism", mechanism)
+    if not isinstance(key, str) or not all(key in r for r in rows):
+        raise ValueError(f"key must be a column of every row (e.g. 'seconds'), got {key!r}")
+    lo, hi = _check_sizes(None, lo=lo, hi=hi).values()
+    if lo >= hi:
+        raise ValueError(f"lo must be < hi, got lo = {lo} and hi = {hi}")
     points = [(r["n"], r[key]) for r in rows if r["mechanism"] == mechanism and lo <= r["n"] <= hi]
     if len(points) < 2:
         return None
+    for n, value in points:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.number))
+            or not (np.isfinite(value) and value > 0)
+        ):
+            raise ValueError(
+                f"rows[...][{key!r}] must be a finite number > 0 (a log-log slope), "
+                f"got {value!r} at n = {n} for {mechanism}"
+            )
     n, y = np.log([p[0] for p in points]), np.log([p[1] for p in points])
     return float(np.polyfit(n, y, 1)[0])
 
 
 def crossover(rows, mechanism, reference="softmax"):
     """The smallest n from which ``mechanism`` stays faster than ``reference``, or None."""
+    rows = _check_rows(rows)
+    mechanism = _check_name("mechanism", mechanism)
+    reference = _check_name("reference", reference)
     ref = {r["n"]: r["seconds"] for r in rows if r["mechanism"] == reference}
     mine = sorted(
         (r["n"], r["seconds"]) for r in rows if r["mechanism"] == mechanism and r["n"] in ref
@@ -452,6 +584,14 @@ def crossover(rows, mechanism, reference="softmax"):
 
 def summary(data, *, at=16384, lo=4096, hi=65536) -> list[dict]:
     """Per mechanism: slopes over ``[lo, hi]``, roofline and memory ratio at ``at``, crossover n."""
+    if not isinstance(data, dict) or "results" not in data:
+        raise TypeError(
+            f"data must be scaling_grid's result (a dict with 'results'), got {describe(data)}"
+        )
+    _check_rows(data["results"])
+    at, lo, hi = _check_sizes(None, at=at, lo=lo, hi=hi).values()
+    if lo >= hi:
+        raise ValueError(f"lo must be < hi, got lo = {lo} and hi = {hi}")
     rows = data["results"]
     table = []
     for name in configurations():

@@ -11,7 +11,20 @@ measurements.  Conventions:
   sums) and boolean masks are left out; the docstrings say so where they are
   not negligible.
 * **Flops** count a multiply-add as 2, and every elementwise operation
-  (``exp`` included) as 1.
+  (``exp`` included) as 1: a matrix product ``(a × b)·(b × c)`` is
+  ``2·a·b·c``, an elementwise operation with ``N`` floating results ``N``,
+  and a reduction (sum, max) along an axis over ``N`` floating elements
+  ``N``.  Copies, padding, gathers, comparisons and other boolean or integer
+  work are not flops, nor are input checks (finiteness flags, overflow
+  bounds) and arithmetic on single numbers.  ``tests/test_flop_counts.py``
+  counts the operations of the implementations this way and holds these
+  formulas to the count (exactly, or to the precision of a formula that says
+  it counts only the leading terms).
+
+Every formula checks its arguments as the mechanisms do: sizes are integers
+(NumPy integers and 0-d integer arrays accepted, bool and floats not) in their
+domain, ``causal`` and ``keep_cls`` are booleans, ``kind`` and ``heads`` one
+of their choices; a wrong one raises ``TypeError`` or ``ValueError`` naming it.
 
 One head; leading batch/head axes multiply everything.  Derivations:
 ``derivations/00-exact-attention.md`` (0.2) and (0.5).
@@ -19,8 +32,13 @@ One head; leading batch/head axes multiply everything.  Derivations:
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import math
 from dataclasses import dataclass
+
+from ._validation import check_bool, check_choice, check_int, check_real
 
 __all__ = [
     "absolute_position_flops",
@@ -113,12 +131,13 @@ def chunked_attention_flops(
 
     Those of dense attention, plus one merge of partial softmaxes per chunk
     after the first (:func:`refattn.softmax.merge_partials_`): rescaling and
-    adding the two numerators, ``3·n·d_v``, and ``9·n`` for the new maximum,
-    its shift, the two correction factors and the normaliser update.
+    adding the two numerators, ``3·n·d_v``, and ``8·n`` for the new maximum
+    (``n``), the two shifts and their exponentials (``4·n``, the correction
+    factors) and the normaliser update (``3·n``).
     """
     m, d_v = _defaults(n, m, d, d_v, chunk)
     merges = -(-m // chunk) - 1
-    return dense_attention_flops(n, m, d, d_v) + merges * (3 * n * d_v + 9 * n)
+    return dense_attention_flops(n, m, d, d_v) + merges * (3 * n * d_v + 8 * n)
 
 
 # --- Longformer (derivations/01-longformer.md) ------------------------------------------
@@ -167,6 +186,7 @@ def band_geometry(n: int, window: int, dilation: int = 1, causal: bool = False) 
     """
     _at_least(1, n=n, dilation=dilation)
     _at_least(0, window=window)
+    dilation = min(dilation, n)  # (1.5)  a dilation of n or more is computed as n
     length = -(-n // dilation)
     w = min(window, length - 1)
     block = max(w, min(MIN_BLOCK, length))
@@ -188,7 +208,7 @@ def window_scores(n: int, window: int, *, causal: bool = False) -> int:
 
 
 def window_global_scores(n: int, window: int, g: int) -> int:
-    """Window plus ``g`` symmetric global tokens: ``(2w + 1)·n + 2·g·n`` (seed: ``w·n + g·n``).
+    """Window plus ``g`` symmetric global tokens: ``(2w + 1)·n + 2·g·n`` (the post: ``w·n + g·n``).
 
     The global rows add ``g·n`` scores and the global columns another ``g·n``.
     """
@@ -254,14 +274,14 @@ def sliding_window_memory(
     """
     d_v = d if d_v is None else d_v
     geo = band_geometry(n, window, dilation, causal)
-    key_steps = dilation * (geo.blocks * geo.block + geo.left + geo.right)  # after padding
+    key_steps = geo.dilation * (geo.blocks * geo.block + geo.left + geo.right)  # after padding
     padded = key_steps > n
     query_copy = geo.padded * d if geo.padded > n else 0
     keys_copy, values_copy = (key_steps * d, key_steps * d_v) if padded else (0, 0)
     scores = geo.padded * geo.keys_per_block
     scores_phase = n * d + query_copy + keys_copy + values_copy + scores
     values_phase = n * d + values_copy + scores + geo.padded * d_v
-    residues = dilation * geo.length
+    residues = geo.dilation * geo.length
     padding_phase = n * d + query_copy + keys_copy + values_copy
     if residues > n and key_steps > residues:
         padding_phase += residues * d_v
@@ -283,14 +303,16 @@ def sliding_window_flops(
 
     Every block multiplies ``c`` queries by ``K`` keys: ``N·K`` scores at
     :func:`pattern_flops` each (about ``1.5×`` the useful band for ``c = w``).
-    Global tokens add ``n·g`` column scores, ``g·n`` row scores and one merge
-    (``3·n·d_v + 9·n``); scaling the queries costs ``n·d``.
+    Global tokens add ``n·g`` column scores, ``g·n`` row scores, scaling and
+    dividing the ``g`` global rows ``g·(d + d_v)`` and one merge
+    (``3·n·d_v + 8·n``); scaling the queries costs ``n·d`` and dividing the
+    output by the normalisers ``n·d_v``.
     """
     d_v = d if d_v is None else d_v
     geo = band_geometry(n, window, dilation, causal)
     band = pattern_flops(geo.padded * geo.keys_per_block, d, d_v)
-    glob = pattern_flops(2 * g * n, d, d_v) + (3 * n * d_v + 9 * n if g else 0)
-    return band + glob + n * d
+    glob = pattern_flops(2 * g * n, d, d_v) + (3 * n * d_v + 8 * n + g * (d + d_v) if g else 0)
+    return band + glob + n * (d + d_v)
 
 
 # --- Performer / FAVOR (derivations/02-performer.md) -----------------------------------------
@@ -569,7 +591,7 @@ def compressive_memory_flops(
     :func:`xl_flops` with ``W`` raw keys per segment; compressing the keys and
     values, ``2·NB·rate·(d + d_v)``; ``N·C`` compressed scores at
     :func:`pattern_flops` each; one merge of the two partial softmaxes,
-    ``3·N·d_v + 9·N`` (as in :func:`chunked_attention_flops`).
+    ``3·N·d_v + 8·N`` (as in :func:`chunked_attention_flops`).
     """
     d_v = d if d_v is None else d_v
     _at_least(1, d=d, d_v=d_v)
@@ -577,7 +599,7 @@ def compressive_memory_flops(
     total = pattern_flops(padded * width, d, d_v) + padded * (d + d_v)
     if c:
         total += 2 * blocks * rate * (d + d_v) + pattern_flops(padded * c, d, d_v)
-        total += 3 * padded * d_v + 9 * padded
+        total += 3 * padded * d_v + 8 * padded
     return total
 
 
@@ -629,15 +651,18 @@ def funnel_flops(
 ) -> int:
     """Flops of :func:`refattn.funnel.funnel_attention` (13.6).
 
-    The pooling, ``n·d`` (each query element added or copied once) plus
-    ``n'·d`` divisions by the group size; then :func:`chunked_attention_flops`
-    with ``n'`` queries and ``m`` keys: ``≈ 2·n'·m·(d + d_v)``, that is ``1/s``
+    The pooling, ``n·d`` additions (each query element summed into its
+    group once) plus ``n'·d`` divisions by the group size (with ``keep_cls``
+    the [CLS] row is copied, not pooled: ``(n − 1)·d + (n' − 1)·d``); then
+    :func:`chunked_attention_flops` with ``n'`` queries and ``m`` keys:
+    ``≈ 2·n'·m·(d + d_v)``, that is ``1/s``
     of exact attention's.  Quadratic in ``n``: pooling the queries halves the
     work of this layer (and shortens every later one), it does not change its order.
     """
     n_out = _funnel_length(n, stride, keep_cls)
     m = n if m is None else m
-    return n * d + n_out * d + chunked_attention_flops(n_out, m, d, d_v, chunk=chunk)
+    pooled = (n - 1, n_out - 1) if keep_cls else (n, n_out)
+    return sum(pooled) * d + chunked_attention_flops(n_out, m, d, d_v, chunk=chunk)
 
 
 # --- position schemes (derivations/14-positions.md) -------------------------------------------
@@ -724,6 +749,7 @@ def bigbird_memory(
     d_v = d if d_v is None else d_v
     _at_least(1, n=n, d=d, d_v=d_v, block=block)
     _at_least(0, g=g, r=r)
+    block = min(block, n)  # (9.7)  a block beyond n is one block of n
     blocks = -(-n // block)
     padded = blocks * block
     rows = padded + 2 * block
@@ -750,20 +776,32 @@ def bigbird_flops(
 
     Every query block multiplies ``b`` queries by ``3b`` window keys, ``r·b``
     random keys and the ``G`` global keys: ``N·(3b + r·b + G)`` scores at
-    :func:`pattern_flops` each; the global rows ``G·n`` more; one merge per
-    extra part (``3·N·d_v + 9·N``); scaling the queries ``N·d``.
+    :func:`pattern_flops` each; the global rows ``G·n`` more, with ``G·(d + d_v)``
+    to scale their queries and divide their outputs; one merge per extra part
+    (``3·N·d_v + 8·N``); scaling the queries ``n·d`` and dividing the padded
+    output by the normalisers ``N·d_v``.
     """
     d_v = d if d_v is None else d_v
     _at_least(1, n=n, d=d, d_v=d_v, block=block)
     _at_least(0, g=g, r=r)
+    block = min(block, n)  # (9.7)  a block beyond n is one block of n
     padded = -(-n // block) * block
     globals_ = min(g * block, n)
     scores = padded * (3 * block + r * block + globals_) + globals_ * n
     merges = (r > 0) + (g > 0)
-    return pattern_flops(scores, d, d_v) + merges * (3 * padded * d_v + 9 * padded) + padded * d
+    rows = globals_ * (d + d_v) if g else 0
+    total = pattern_flops(scores, d, d_v) + merges * (3 * padded * d_v + 8 * padded) + rows
+    return total + n * d + padded * d_v
 
 
 # --- Sparse Transformer (derivations/08-sparse-transformer.md) -----------------------------
+
+
+def _stride_within(n, kind, stride, c):
+    """``(l, c)`` computed: a stride beyond n is n, fixed keeping its summary inside (8.8)."""
+    if stride <= n:
+        return stride, c
+    return n, (max(1, c - (stride - n)) if kind == "fixed" else c)
 
 
 def _sparse_transformer_sizes(n, kind, stride, summary, heads, causal):
@@ -822,6 +860,8 @@ def sparse_transformer_memory(
     d_v = d if d_v is None else d_v
     _at_least(1, d=d, d_v=d_v)
     c = summary if kind == "fixed" else 1
+    _at_least(1, n=n, stride=stride, summary=summary)
+    stride, c = _stride_within(n, kind, stride, c)
     rows, padded, key_rows, local = _sparse_transformer_sizes(n, kind, stride, c, heads, causal)
     first, second = heads in ("union", "first"), heads in ("union", "second")
     copies = key_rows > n  # strided always pads; fixed only when N > n
@@ -860,13 +900,15 @@ def sparse_transformer_flops(
     Every score the grid products compute, masked or not, at
     :func:`pattern_flops` each: the local head ``N·K`` or the block head
     ``N·l``; the stride head ``N·B`` or the summary head ``N·B·c`` (plus
-    ``N·c`` for the own block's summaries when alone); ``N·(d + d_v)`` to
-    scale the queries and divide by the normalisers, and one merge
-    ``3·N·d_v + 9·N`` for each part after the first.
+    ``N·c`` for the own block's summaries when alone); ``n·d`` to scale the
+    queries and ``N·d_v`` to divide by the normalisers, and one merge
+    ``3·N·d_v + 8·N`` for each part after the first.
     """
     d_v = d if d_v is None else d_v
     _at_least(1, d=d, d_v=d_v)
     c = summary if kind == "fixed" else 1
+    _at_least(1, n=n, stride=stride, summary=summary)
+    stride, c = _stride_within(n, kind, stride, c)
     rows, padded, _, local = _sparse_transformer_sizes(n, kind, stride, c, heads, causal)
     first, second = heads in ("union", "first"), heads in ("union", "second")
     scores, parts = 0, 0
@@ -876,8 +918,8 @@ def sparse_transformer_flops(
         scores, parts = scores + padded * rows * c, parts + 1
     if second and kind == "fixed" and heads == "second":
         scores, parts = scores + padded * c, parts + 1
-    merges = (parts - 1) * (3 * padded * d_v + 9 * padded)
-    return pattern_flops(scores, d, d_v) + padded * (d + d_v) + merges
+    merges = (parts - 1) * (3 * padded * d_v + 8 * padded)
+    return pattern_flops(scores, d, d_v) + n * d + padded * d_v + merges
 
 
 # --- Reformer LSH attention (derivations/10-reformer.md) -------------------------------------
@@ -915,6 +957,7 @@ def lsh_attention_memory(
     d_v = d if d_v is None else d_v
     _at_least(1, n=n, d=d, d_v=d_v, chunk=chunk, rounds=rounds)
     _at_least(2, buckets=buckets)
+    chunk = min(chunk, n)  # (10.9)  a chunk beyond n is one chunk of the whole sequence
     slots = -(-n // chunk) * chunk
     hashing = rounds * n * (buckets // 2)
     scores = rounds * slots * 2 * chunk
@@ -944,6 +987,7 @@ def lsh_attention_flops(
     d_v = d if d_v is None else d_v
     _at_least(1, n=n, d=d, d_v=d_v, chunk=chunk, rounds=rounds)
     _at_least(2, buckets=buckets)
+    chunk = min(chunk, n)  # (10.9)  a chunk beyond n is one chunk of the whole sequence
     slots = -(-n // chunk) * chunk
     half = buckets // 2
     per_round = 2 * n * d * half + 2 * n * half + slots * d + 3 * (chunk + slots) * d
@@ -1117,6 +1161,76 @@ def __getattr__(name):
             f"or refattn.mechanism(name, ...).memory(n, d)"
         )
     raise AttributeError(f"module 'refattn.complexity' has no attribute {name!r}")
+
+
+#: The domain of every size argument of the formulas: its smallest value.
+_SIZES = {
+    **dict.fromkeys(
+        ("n", "m", "d", "d_v", "d_r", "n_s", "n_t", "chunk", "dilation", "k", "block", "stride"),
+        1,
+    ),
+    **dict.fromkeys(("summary", "rounds", "segment", "rate"), 1),
+    **dict.fromkeys(("window", "g", "r", "memory", "compressed", "n_mem", "n_cmem"), 0),
+    **dict.fromkeys(("reach", "scores"), 0),
+    "buckets": 2,
+}
+_FAVOR_KINDS = ("positive", "hyperbolic", "trig", "relu")
+_SPARSE_KINDS = ("strided", "fixed")
+_SPARSE_HEADS = ("union", "first", "second")
+
+
+def _check_argument(formula: str, name: str, value, default):
+    """One argument of a formula, checked and returned as a Python int, float, bool or str."""
+    if value is None and default is None:
+        return None  # an optional size (m, d_v, d_r): its default is derived
+    if name in _SIZES:
+        return check_int(name, value, minimum=_SIZES[name])
+    if name in ("causal", "keep_cls"):
+        return check_bool(name, value)
+    if name == "kind":
+        return check_choice(name, value, _SPARSE_KINDS if "sparse" in formula else _FAVOR_KINDS)
+    if name == "heads":
+        return check_choice(name, value, _SPARSE_HEADS)
+    if name == "span":
+        return check_real(name, value, minimum=0)
+    if name == "ramp":
+        return check_real(name, value, minimum=0, open_min=True)
+    return value
+
+
+def _checked(formula):
+    """``formula`` with every argument checked (:func:`_check_argument`) before it runs.
+
+    Python ints reach the formula, never NumPy integers (whose products wrap
+    around silently at 2**63) or 0-d arrays.
+    """
+    signature = inspect.signature(formula)
+    names = tuple(signature.parameters)
+
+    @functools.wraps(formula)
+    def checked(*args, **kwargs):
+        unknown = [key for key in kwargs if key not in signature.parameters]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(
+                f"{formula.__name__}() got an unexpected argument {unknown[0]!r}{hint}; "
+                f"its arguments are {', '.join(names)}"
+            )
+        bound = signature.bind(*args, **kwargs)
+        for name, value in bound.arguments.items():
+            default = signature.parameters[name].default
+            bound.arguments[name] = _check_argument(formula.__name__, name, value, default)
+        return formula(*bound.args, **bound.kwargs)
+
+    return checked
+
+
+# the public formulas; the score counts (window_scores, ...) stay unchecked: figures
+# evaluate them on whole arrays of lengths at once
+for _name in __all__:
+    globals()[_name] = _checked(globals()[_name])
+del _name
 
 
 def _at_least(minimum, **values):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 
-from ._validation import check_int
+from ._validation import check_all_finite, check_array, check_int, check_int_sequence, describe
 from .backend import module_for, to_numpy
 from .mechanisms import REGISTRY, mechanism
 from .performer import favor_attention, random_features
@@ -117,8 +117,59 @@ def default_sweeps(n: int = 512) -> dict[str, tuple[str | None, tuple[dict, ...]
 
 def relative_error(approx, exact) -> float:
     """``‖approx − exact‖ / ‖exact‖`` over all entries (Frobenius), as a host float."""
+    check_array("approx", approx, dtype="real", finite=False)
+    check_array("exact", exact, dtype="real", finite=False)
+    if approx.shape != exact.shape:
+        raise ValueError(f"approx must have the shape of exact {exact.shape}, got {approx.shape}")
     a, e = to_numpy(approx).astype(host.float64), to_numpy(exact).astype(host.float64)
-    return float(host.linalg.norm(a - e) / host.linalg.norm(e))
+    check_all_finite({"approx": a, "exact": e}, host)
+    norm = host.linalg.norm(e)
+    if not norm > 0:
+        raise ValueError("exact must not be all zeros: the relative error to zero is undefined")
+    return float(host.linalg.norm(a - e) / norm)
+
+
+def _check_encoder_ids(encoder, ids):
+    """``encoder`` an :class:`Encoder`; ``ids`` its token ids ``(N, n)`` (checked by it)."""
+    if not isinstance(encoder, Encoder):
+        raise TypeError(f"encoder must be an Encoder (load_minilm()), got {describe(encoder)}")
+    return encoder._check_ids(ids)
+
+
+def _check_sweeps(sweeps):
+    """``sweeps``: name → (size option or None, configurations), as :func:`default_sweeps`."""
+    if not isinstance(sweeps, Mapping):
+        raise TypeError(
+            f"sweeps must be a mapping name → (option, configurations), got {describe(sweeps)}"
+        )
+    for name, entry in sweeps.items():
+        if name not in REGISTRY:
+            raise ValueError(
+                f"sweeps must name registered mechanisms ({', '.join(REGISTRY)}), got {name!r}"
+            )
+        if not (isinstance(entry, tuple) and len(entry) == 2):
+            raise TypeError(
+                f"sweeps[{name!r}] must be a pair (size option or None, configurations), "
+                f"got {describe(entry)}"
+            )
+        option, configurations = entry
+        if option is not None and not isinstance(option, str):
+            raise TypeError(f"sweeps[{name!r}]'s option must be a str or None, got {option!r}")
+        if not isinstance(configurations, (tuple, list)) or not all(
+            isinstance(c, dict) for c in configurations
+        ):
+            raise TypeError(
+                f"sweeps[{name!r}]'s configurations must be a tuple of option dicts, "
+                f"got {describe(configurations)}"
+            )
+        for options in configurations:
+            if option is not None and option not in options:
+                raise ValueError(
+                    f"sweeps[{name!r}]: every configuration must set its size option "
+                    f"{option!r}, got {options!r}"
+                )
+            mechanism(name, **options)  # a bad option raises now, before the model runs
+    return sweeps
 
 
 def _embeddings(encoder: Encoder, ids, attention=None):
@@ -160,8 +211,9 @@ def dropin_sweep(
         ``unrelated_cosine`` (): for scale, the exact model's mean cosine
         between the embeddings of *different* chunks (NaN for one chunk).
     """
+    ids = _check_encoder_ids(encoder, ids)
     n = ids.shape[-1]
-    sweeps = default_sweeps(n) if sweeps is None else sweeps
+    sweeps = default_sweeps(n) if sweeps is None else _check_sweeps(sweeps)
     config = encoder.config
     exact = _embeddings(encoder, ids)
     itemsize = host.dtype(str(encoder.embed(ids[:1, :1]).dtype)).itemsize
@@ -224,6 +276,11 @@ def error_propagation(
         layer's output with FAVOR in layer ``l`` only (how that error has
         grown or shrunk by the top).
     """
+    ids = _check_encoder_ids(encoder, ids)
+    features = check_int_sequence("features", features, minimum=1)
+    seeds = check_int_sequence("seeds", seeds, minimum=0)
+    if not features or not seeds:
+        raise ValueError(f"features and seeds must not be empty, got {features!r}, {seeds!r}")
     layers = encoder.config.layers
     exact = encoder.forward(ids).hidden_states[1:]  # L arrays (N, n, hidden)
     shape = (len(features), len(seeds), layers)
@@ -292,7 +349,18 @@ def favor_components(
         ``uniform_error`` (L, H): for scale, the same error of uniform
         attention (every query outputs the mean of the values).
     """
-    layers = list(range(encoder.config.layers)) if layers is None else list(layers)
+    ids = _check_encoder_ids(encoder, ids)
+    features = check_int_sequence("features", features, minimum=1)
+    seeds = check_int_sequence("seeds", seeds, minimum=0)
+    if not features or not seeds:
+        raise ValueError(f"features and seeds must not be empty, got {features!r}, {seeds!r}")
+    count = encoder.config.layers
+    if layers is None:
+        layers = list(range(count))
+    else:
+        layers = list(check_int_sequence("layers", layers, minimum=0))
+        for i, layer in enumerate(layers):
+            check_int(f"layers[{i}]", layer, minimum=0, maximum=count - 1)
     hidden = encoder.forward(ids).hidden_states
     config = encoder.config
     error = host.empty((len(COMPONENTS), len(features), len(seeds), len(layers), config.heads))

@@ -29,14 +29,24 @@ Performer paper resamples its features every so many training steps).
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import complexity
-from ._validation import Supports, array_module, check_int
-from .backend import module_name
+from ._validation import (
+    Supports,
+    array_module,
+    check_array,
+    check_bool,
+    check_choice,
+    check_int,
+    describe,
+)
+from .backend import _is_generator, module_name
 from .backend import rng as make_rng
 
 __all__ = [
@@ -74,6 +84,18 @@ class Paper:
     arxiv: str
     title: str
 
+    def __post_init__(self):
+        for name in ("authors", "title"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise TypeError(f"{name} must be a non-empty str, got {describe(value)}")
+        object.__setattr__(self, "year", check_int("year", self.year, minimum=1900, maximum=2100))
+        if not isinstance(self.arxiv, str) or not re.fullmatch(r"\d{4}\.\d{4,5}", self.arxiv):
+            raise ValueError(
+                f"arxiv must be an arXiv id like '2004.05150' (YYMM.NNNNN), "
+                f"got {describe(self.arxiv)}"
+            )
+
     def cite(self) -> str:
         """``'Beltagy, Peters & Cohan 2020, arXiv:2004.05150'``."""
         return f"{self.authors} {self.year}, arXiv:{self.arxiv}"
@@ -84,6 +106,9 @@ class DenseWeights:
     """An ``(..., n, m)`` weight array with the ``.to_dense()`` every mechanism's weights have."""
 
     array: Any
+
+    def __post_init__(self):
+        check_array("array", self.array, min_ndim=2, finite=False)
 
     def to_dense(self):
         return self.array
@@ -102,10 +127,26 @@ class Built:
     cost: dict
     draws: Any = None
 
+    def __post_init__(self):
+        for name in ("call", "cost"):
+            value = getattr(self, name)
+            if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+                raise TypeError(
+                    f"{name} must be a dict of option name → value, got {describe(value)}"
+                )
+        if self.draws is not None and not callable(getattr(self.draws, "draw", None)):
+            raise TypeError(
+                f"draws must be None or an object with a draw(q, k, v) method, "
+                f"got {describe(self.draws)}"
+            )
+
 
 def dense_weights(weights):
     """``weights.to_dense()``, or ``weights`` itself for a plain array (exact attention's form)."""
-    return weights.to_dense() if hasattr(weights, "to_dense") else weights
+    if hasattr(weights, "to_dense"):
+        return weights.to_dense()
+    check_array("weights", weights, min_ndim=2, axes="..., n, m", finite=False)
+    return weights
 
 
 @dataclass(frozen=True)
@@ -195,6 +236,37 @@ class Mechanism:
     def cross(self) -> bool:
         return self.supports.cross is None
 
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise TypeError(
+                f"name must be a str such as 'sliding_window', got {describe(self.name)}"
+            )
+        if not isinstance(self.paper, Paper):
+            raise TypeError(f"paper must be a Paper, got {describe(self.paper)}")
+        if not isinstance(self.supports, Supports):
+            raise TypeError(f"supports must be a Supports, got {describe(self.supports)}")
+        if not isinstance(self.families, tuple) or not self.families:
+            raise TypeError(
+                f"families must be a non-empty tuple of names among {FAMILIES}, "
+                f"got {describe(self.families)}"
+            )
+        for family in self.families:
+            check_choice("families[...]", family, FAMILIES)
+        check_bool("exact", self.exact)
+        for name in ("function", "build", "memory", "flops"):
+            if not callable(getattr(self, name)):
+                raise TypeError(f"{name} must be callable, got {describe(getattr(self, name))}")
+        for name in ("pattern", "narrow", "output_length", "queries"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise TypeError(f"{name} must be None or callable, got {describe(value)}")
+        if self.exact and self.pattern is None:
+            raise ValueError(f"pattern must be given for an exact mechanism ({self.name})")
+        if not isinstance(self.examples, tuple) or not all(
+            isinstance(e, dict) for e in self.examples
+        ):
+            raise TypeError(f"examples must be a tuple of dicts, got {describe(self.examples)}")
+
     def __call__(self, **options) -> Attention:
         return mechanism(self.name, **options)
 
@@ -205,6 +277,8 @@ REGISTRY: dict[str, Mechanism] = {}
 
 def register(entry: Mechanism) -> Mechanism:
     """Add ``entry`` to :data:`REGISTRY` (a name may be registered once)."""
+    if not isinstance(entry, Mechanism):
+        raise TypeError(f"entry must be a Mechanism, got {describe(entry)}")
     if entry.name in REGISTRY:
         raise ValueError(f"mechanism {entry.name!r} is registered twice")
     unknown = set(entry.families) - set(FAMILIES)
@@ -227,11 +301,55 @@ def mechanism(name: str, **options) -> Attention:
     array([[0. ], [1.5], [3. ], [4.5]])
     """
     if not isinstance(name, str) or name not in REGISTRY:
-        raise ValueError(
-            f"name must be a registered mechanism ({', '.join(REGISTRY)}), got {name!r}"
+        close = difflib.get_close_matches(name, REGISTRY, n=1) if isinstance(name, str) else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        error = ValueError if isinstance(name, str) else TypeError
+        raise error(
+            f"name must be a registered mechanism ({', '.join(REGISTRY)}), "
+            f"got {describe(name)}{hint}"
         )
     entry = REGISTRY[name]
+    _check_option_names(entry, options)
     return Attention(entry, options, entry.build(**options))
+
+
+def _option_names(entry: Mechanism) -> tuple[str, ...]:
+    """The options ``entry.build`` takes."""
+    parameters = inspect.signature(entry.build).parameters.values()
+    return tuple(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
+
+
+def _check_option_names(entry: Mechanism, options: dict) -> None:
+    """Every option must be one ``entry``'s build takes; the message lists them."""
+    valid = _option_names(entry)
+    unknown = [key for key in options if key not in valid]
+    if not unknown:
+        return
+    if not valid:
+        raise TypeError(f"{entry.name} takes no options, got option {unknown[0]!r}")
+    close = difflib.get_close_matches(unknown[0], valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise TypeError(
+        f"{entry.name} has no option {unknown[0]!r}{hint}; its options are {', '.join(valid)}"
+    )
+
+
+def _check_rng(rng):
+    """``rng``: None, an integer >= 0 (NumPy integers and 0-d arrays too) or a Generator."""
+    if rng is None or _is_generator(rng):
+        return rng
+    domain = "None, an integer >= 0 or a Generator"
+    try:
+        return check_int("rng", rng, minimum=0)
+    except TypeError:
+        raise TypeError(f"rng must be {domain}, got {describe(rng)}") from None
+    except ValueError:
+        raise ValueError(f"rng must be {domain}, got {describe(rng)}") from None
+
+
+#: The most random features, projection or rotation elements a factory draws per head
+#: dimension: a bigger request is rejected when configured, not when the first call allocates it.
+MAX_DRAWN = 2**26
 
 
 class Attention:
@@ -309,7 +427,9 @@ class Attention:
 
         if self.mechanism.pattern is None:
             raise ValueError(f"{self.mechanism.name} is not exact: it has no dense pattern")
-        m = n if m is None else m
+        n = check_int("n", n, minimum=1)
+        m = n if m is None else check_int("m", m, minimum=1)
+        causal = self._check_causal(causal)
         xp = module_for(xp)
         own = dict(self._built.call)
         if self._built.draws is not None:  # random structure that is part of the pattern
@@ -319,11 +439,13 @@ class Attention:
     def output_length(self, n: int) -> int:
         """The rows of the output for ``n`` queries: ``n``, except for pooling (Funnel)."""
         entry = self.mechanism
+        n = check_int("n", n, minimum=1)
         return n if entry.output_length is None else entry.output_length(n, **self._built.call)
 
     def queries(self, q):
         """The queries that attend, ``(..., n_out, d)``: ``q`` itself, or Funnel's pooled ones."""
         entry = self.mechanism
+        check_array("q", q, min_ndim=2, axes="..., n, d")
         return q if entry.queries is None else entry.queries(q, **self._built.call)
 
     def draw_for(self, q, k, v) -> dict:
@@ -332,21 +454,35 @@ class Attention:
         Calls draw them on first use anyway; a measurement calls this first so
         that the drawing is not part of what it measures.
         """
+        named = (("q", q, "..., n, d"), ("k", k, "..., m, d"), ("v", v, "..., m, d_v"))
+        for name, x, axes in named:
+            check_array(name, x, min_ndim=2, axes=axes, finite=False)
         return {} if self._built.draws is None else self._built.draws.draw(q, k, v)
 
     def memory(self, n: int, d: int = 64, d_v: int | None = None, *, causal: bool = False) -> int:
         """complexity.py's working set in elements, one head, ``m = n``."""
+        causal = self._check_causal(causal)
         return _evaluate(self.mechanism.memory, n, d, d_v, causal, self._built.cost)
 
     def flops(self, n: int, d: int = 64, d_v: int | None = None, *, causal: bool = False) -> int:
         """complexity.py's flop count, one head, ``m = n``."""
+        causal = self._check_causal(causal)
         return _evaluate(self.mechanism.flops, n, d, d_v, causal, self._built.cost)
+
+    def _check_causal(self, causal) -> bool:
+        """``causal`` a bool this configuration can honour (else the reason it cannot)."""
+        causal = check_bool("causal", causal)
+        reason = self.supports.causal
+        if causal and reason is not None:
+            raise ValueError(f"causal cannot be True for {self.mechanism.name}: {reason}")
+        return causal
 
     def redraw(self, rng=None) -> Attention:
         """A new callable with the same options and fresh random draws from ``rng``.
 
         For a mechanism without random draws it returns a copy.
         """
+        rng = _check_rng(rng)
         if self._built.draws is None:
             return mechanism(self.mechanism.name, **self.options)
         return mechanism(self.mechanism.name, **{**self.options, "rng": rng})
@@ -385,9 +521,7 @@ class _Draws:
         per_head_dim: bool,
         per_dtype: bool = True,
     ):
-        if rng is None or isinstance(rng, int):
-            make_rng(rng, "numpy")  # checks the seed now, not at the first call
-        self._seed = rng
+        self._seed = _check_rng(rng)  # checked now, not at the first call
         self._make = make
         self._per_head_dim = per_head_dim
         self._per_dtype = per_dtype
@@ -481,15 +615,17 @@ def _register_all():
     )
 
     def window_build(*, window=64, dilation=1, global_tokens=None):
-        check_int("window", window, minimum=0)
-        check_int("dilation", dilation, minimum=1)
+        window = check_int("window", window, minimum=0)
+        dilation = check_int("dilation", dilation, minimum=1)
         if global_tokens is not None:
             if isinstance(global_tokens, (str, bytes)) or not hasattr(global_tokens, "__len__"):
                 raise TypeError(
                     f"global_tokens must be a sequence of positions, got {global_tokens!r}"
                 )
-            for p in global_tokens:
-                check_int("global_tokens[...]", p, minimum=0)  # the range is checked per call
+            # the range is checked per call
+            global_tokens = tuple(
+                check_int(f"global_tokens[{i}]", p, minimum=0) for i, p in enumerate(global_tokens)
+            )
         options = {"window": window, "dilation": dilation}
         if global_tokens is not None:
             options["global_tokens"] = global_tokens
@@ -554,12 +690,15 @@ def _register_all():
     def linformer_build(*, k=256, max_length=512, kind="gaussian", share_kv=False, rng=None):
         from .jl import KINDS as PROJECTION_KINDS
 
-        k = check_int("k", k, minimum=1)
-        max_length = check_int("max_length", max_length, minimum=1)
-        if kind not in PROJECTION_KINDS:
-            raise ValueError(f"kind must be one of {PROJECTION_KINDS}, got {kind!r}")
-        if not isinstance(share_kv, bool):
-            raise TypeError(f"share_kv must be True or False, got {share_kv!r}")
+        k = check_int("k", k, minimum=1, maximum=MAX_DRAWN)
+        max_length = check_int("max_length", max_length, minimum=1, maximum=MAX_DRAWN)
+        if k * max_length > MAX_DRAWN:
+            raise ValueError(
+                f"k · max_length must be <= {MAX_DRAWN} (the elements of each projection "
+                f"E, F drawn at the first call), got k = {k} and max_length = {max_length}"
+            )
+        kind = check_choice("kind", kind, PROJECTION_KINDS)
+        share_kv = check_bool("share_kv", share_kv)
 
         def make(g, xp, q):
             from .jl import projection
@@ -599,12 +738,11 @@ def _register_all():
 
 def _register_favor(kind, label, summary, paper, performer, complexity):
     def build(*, features=256, orthogonal=True, norms="chi", chunk_size=256, rng=None):
-        features = check_int("features", features, minimum=1)
+        # ω is features × d: at most MAX_DRAWN elements for head dimensions up to 64
+        features = check_int("features", features, minimum=1, maximum=MAX_DRAWN // 64)
         chunk_size = check_int("chunk_size", chunk_size, minimum=1)
-        if not isinstance(orthogonal, bool):
-            raise TypeError(f"orthogonal must be True or False, got {orthogonal!r}")
-        if norms not in performer.NORMS:
-            raise ValueError(f"norms must be one of {performer.NORMS}, got {norms!r}")
+        orthogonal = check_bool("orthogonal", orthogonal)
+        norms = check_choice("norms", norms, performer.NORMS)
 
         def make(g, xp, q):
             omega = performer.random_features(
@@ -660,8 +798,8 @@ def _register_memories(compressive, complexity):
     )
 
     def xl_build(*, segment=512, memory=512):
-        check_int("segment", segment, minimum=1)
-        check_int("memory", memory, minimum=0)
+        segment = check_int("segment", segment, minimum=1)
+        memory = check_int("memory", memory, minimum=0)
         options = {"segment": segment, "memory": memory}
         return Built(options, options)
 
@@ -693,10 +831,10 @@ def _register_memories(compressive, complexity):
     )
 
     def compressive_build(*, segment=512, memory=512, compressed=512, rate=4, compress="mean"):
-        check_int("segment", segment, minimum=1)
-        check_int("memory", memory, minimum=0)
-        check_int("compressed", compressed, minimum=0)
-        check_int("rate", rate, minimum=1)
+        segment = check_int("segment", segment, minimum=1)
+        memory = check_int("memory", memory, minimum=0)
+        compressed = check_int("compressed", compressed, minimum=0)
+        rate = check_int("rate", rate, minimum=1)
         mean = isinstance(compress, str) and compress == "mean"
         taps = (isinstance(compress, tuple) and len(compress) == rate) or (
             getattr(compress, "shape", None) == (rate,)
@@ -758,7 +896,7 @@ def _register_bigbird():
         block = check_int("block", block, minimum=1)
         g = check_int("global_blocks", global_blocks, minimum=0)
         r = check_int("r", r, minimum=0)
-        max_length = check_int("max_length", max_length, minimum=1)
+        max_length = check_int("max_length", max_length, minimum=1, maximum=MAX_DRAWN)
         call = {"block": block, "global_blocks": g}
         if random_blocks is not None:  # an explicit assignment, checked per call
             if getattr(random_blocks, "ndim", None) != 2:
@@ -832,8 +970,13 @@ def _register_reformer():
         buckets = reformer._check_buckets(buckets)
         chunk = check_int("chunk", chunk, minimum=1)
         rounds = check_int("rounds", rounds, minimum=1)
-        if not isinstance(shared_qk, bool):
-            raise TypeError(f"shared_qk must be True or False, got {shared_qk!r}")
+        # the rotations are d × rounds × buckets/2: at most MAX_DRAWN for d up to 64
+        if rounds * buckets > 2 * MAX_DRAWN // 64:
+            raise ValueError(
+                f"rounds · buckets must be <= {2 * MAX_DRAWN // 64} (the random rotations drawn "
+                f"at the first call), got rounds = {rounds} and buckets = {buckets}"
+            )
+        shared_qk = check_bool("shared_qk", shared_qk)
 
         def make(g, xp, q):
             rotations = reformer.random_rotations(
@@ -983,6 +1126,7 @@ def _register_funnel():
 
     def build(*, stride=2, keep_cls=True, chunk_size=256):
         stride = funnel._check_pooling(stride, keep_cls)
+        keep_cls = check_bool("keep_cls", keep_cls)
         chunk_size = check_int("chunk_size", chunk_size, minimum=1)
         options = {"stride": stride, "keep_cls": keep_cls, "chunk_size": chunk_size}
         return Built(options, {"stride": stride, "keep_cls": keep_cls, "chunk": chunk_size})

@@ -29,12 +29,21 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._validation import array_module, check_int
+from ._validation import (
+    array_module,
+    check_all_finite,
+    check_array,
+    check_bool,
+    check_int,
+    check_real,
+    describe,
+)
 from .backend import asarray, erf, module_for
 from .mechanisms import dense_weights
 from .softmax import softmax_attention
@@ -90,9 +99,45 @@ class BertConfig:
     type_vocab_size: int
     eps: float
 
+    def __post_init__(self):
+        for name in (
+            "vocab_size",
+            "hidden",
+            "layers",
+            "heads",
+            "intermediate",
+            "max_positions",
+            "type_vocab_size",
+        ):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1))
+        if self.hidden % self.heads:
+            raise ValueError(
+                f"hidden must be a multiple of heads, got hidden = {self.hidden} "
+                f"and heads = {self.heads}"
+            )
+        object.__setattr__(self, "eps", check_real("eps", self.eps, minimum=0, open_min=True))
+
     @classmethod
     def from_json(cls, path) -> BertConfig:
-        raw = json.loads(Path(path).read_text())
+        path = _check_path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"path must be a config.json file, got {str(path)!r}")
+        raw = json.loads(path.read_text())
+        if not isinstance(raw, dict):
+            raise ValueError(f"path must hold a JSON object (config.json), got {str(path)!r}")
+        keys = (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+            "layer_norm_eps",
+        )
+        missing = [key for key in keys if key not in raw]
+        if missing:
+            raise ValueError(f"path {str(path)!r} lacks the config keys {', '.join(missing)}")
         if raw.get("hidden_act", "gelu") != "gelu":
             raise ValueError(f"only the exact GELU is implemented, got {raw['hidden_act']!r}")
         return cls(
@@ -103,7 +148,7 @@ class BertConfig:
             raw["intermediate_size"],
             raw["max_position_embeddings"],
             raw["type_vocab_size"],
-            float(raw["layer_norm_eps"]),
+            raw["layer_norm_eps"],
         )
 
     @property
@@ -149,15 +194,38 @@ class Encoder:
     tokenizer : tokenizers.Tokenizer or None
     xp : module
         The backend the weights live on.
-    max_length : int
+    max_length : int, optional
         Longest input :meth:`tokenize` produces by default (the model's
-        sentence-embedding setting, 256 for all-MiniLM-L6-v2).
+        sentence-embedding setting, 256 for all-MiniLM-L6-v2); default 256,
+        or the model's ``max_positions`` if that is fewer.
     """
 
-    def __init__(self, config: BertConfig, weights: dict, tokenizer=None, *, xp, max_length=256):
+    def __init__(self, config: BertConfig, weights: dict, tokenizer=None, *, xp, max_length=None):
+        if not isinstance(config, BertConfig):
+            raise TypeError(f"config must be a BertConfig, got {describe(config)}")
+        if isinstance(xp, str):
+            xp = module_for(xp)
+        if getattr(xp, "__name__", None) not in ("numpy", "cupy"):
+            raise TypeError(f"xp must be the numpy or cupy module, got {describe(xp)}")
+        if not isinstance(weights, dict):
+            raise TypeError(f"weights must be a dict of name → array, got {describe(weights)}")
+        for name, shape in _weight_shapes(config).items():
+            if name not in weights:
+                raise ValueError(f"weights must hold {name!r} {shape}; it is missing")
+            check_array(f"weights[{name!r}]", weights[name], finite=False)
+            if tuple(weights[name].shape) != shape:
+                raise ValueError(
+                    f"weights[{name!r}] must have shape {shape}, got {weights[name].shape}"
+                )
+        if max_length is None:
+            max_length = min(256, config.max_positions)
+        max_length = check_int("max_length", max_length, minimum=2, maximum=config.max_positions)
         self.config, self.xp, self.tokenizer = config, xp, tokenizer
         self.max_length = max_length
         self._w = {name: asarray(w, backend=xp) for name, w in weights.items()}
+        check_all_finite(
+            {f"weights[{name!r}]": self._w[name] for name in _weight_shapes(config)}, xp
+        )
         # nn.Linear computes x Wᵀ + b; store Wᵀ once, contiguous
         for name in list(self._w):
             if name.endswith(".weight") and self._w[name].ndim == 2 and "embeddings" not in name:
@@ -206,13 +274,28 @@ class Encoder:
             f"{name}.bias"
         ]
 
-    def embed(self, ids):
-        """Word + position + token-type (all 0) embeddings, then LayerNorm: ``(N, n, hidden)``."""
+    def _check_ids(self, ids):
+        """``ids``: an integer array ``(N, n)`` of token ids in ``[0, vocab_size)``."""
+        check_array("ids", ids, ndim=2, axes="N, n", dtype="int")
+        if ids.shape[0] < 1 or ids.shape[1] < 1:
+            raise ValueError(f"ids must hold at least one token, got shape {ids.shape}")
         n = ids.shape[-1]
         if n > self.config.max_positions:
             raise ValueError(
                 f"ids must have at most {self.config.max_positions} positions, got {n}"
             )
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= self.config.vocab_size:
+            raise ValueError(
+                f"ids must be token ids in [0, {self.config.vocab_size}), got values in "
+                f"[{low}, {high}]"
+            )
+        return self.xp.asarray(ids)
+
+    def embed(self, ids):
+        """Word + position + token-type (all 0) embeddings, then LayerNorm: ``(N, n, hidden)``."""
+        ids = self._check_ids(ids)
+        n = ids.shape[-1]
         w = self._w
         x = w["embeddings.word_embeddings.weight"][ids]  # (N, n, hidden)
         x = x + w["embeddings.position_embeddings.weight"][:n]
@@ -224,6 +307,11 @@ class Encoder:
         layer = check_int("layer", layer, minimum=0)
         if layer >= self.config.layers:
             raise ValueError(f"layer must be in [0, {self.config.layers}), got {layer}")
+        check_array("hidden", hidden, min_ndim=2, axes="..., n, hidden")
+        if hidden.shape[-1] != self.config.hidden:
+            raise ValueError(
+                f"hidden must have shape (..., n, {self.config.hidden}), got {hidden.shape}"
+            )
         prefix = f"encoder.layer.{layer}.attention.self"
         return tuple(
             self._heads(self._linear(hidden, f"{prefix}.{p}")) for p in ("query", "key", "value")
@@ -257,14 +345,16 @@ class Encoder:
         EncoderOutput
         """
         xp = self.xp
-        ids = xp.asarray(ids)
-        if ids.ndim != 2:
-            raise ValueError(f"ids must have shape (N, n), got {ids.shape}")
+        ids = self._check_ids(ids)
+        return_attention = check_bool("return_attention", return_attention)
+        if attention_mask is not None:
+            check_array("attention_mask", attention_mask, dtype="bool")
         mask = xp.ones(ids.shape, dtype=bool) if attention_mask is None else attention_mask
         if mask.shape != ids.shape:
             raise ValueError(
                 f"attention_mask must have the shape of ids {ids.shape}, got {mask.shape}"
             )
+        _check_rows_have_tokens(mask)
         key_mask = None if bool(mask.all()) else mask[:, None, None, :]  # (N, 1, 1, n)
         per_layer = _per_layer(attention, self.config.layers)
         x = self.embed(ids)
@@ -303,9 +393,23 @@ class Encoder:
         mean tokens), followed by its ``Normalize`` module.
         """
         xp = array_module(hidden=hidden, attention_mask=attention_mask)
+        check_array("hidden", hidden, min_ndim=2, axes="..., n, hidden")
+        check_array("attention_mask", attention_mask, dtype="bool")
+        if attention_mask.shape != hidden.shape[:-1]:
+            raise ValueError(
+                f"attention_mask must have shape {hidden.shape[:-1]} (hidden's without its last "
+                f"axis), got {attention_mask.shape}"
+            )
+        _check_rows_have_tokens(attention_mask)
         weight = attention_mask[..., None].astype(hidden.dtype)  # (N, n, 1)
         mean = (hidden * weight).sum(axis=-2) / weight.sum(axis=-2)  # (N, hidden)
-        return mean / xp.linalg.norm(mean, axis=-1, keepdims=True)
+        norm = xp.linalg.norm(mean, axis=-1, keepdims=True)
+        if not bool((norm > 0).all()):
+            raise FloatingPointError(
+                "pool produced NaN or inf from finite input: a mean embedding is zero and "
+                "cannot be normalised to unit length"
+            )
+        return mean / norm
 
     def encode(self, texts, *, attention=None, max_length=None, batch_size=16):
         """Sentence embeddings ``(N, hidden)`` of ``texts``, unit length, as sentence-transformers.
@@ -320,6 +424,50 @@ class Encoder:
             out = self.forward(ids[rows], mask[rows], attention=attention)
             parts.append(self.pool(out.last, mask[rows]))
         return self.xp.concatenate(parts, axis=0)
+
+
+def _check_rows_have_tokens(mask) -> None:
+    """Every row of ``mask`` (N, n) must hold a real token: a mean over none is undefined."""
+    if mask.ndim >= 1 and mask.size and not bool(mask.any(axis=-1).all()):
+        raise ValueError(
+            "attention_mask must have at least one True (real token) in every row, "
+            "got a row of padding only"
+        )
+
+
+def _weight_shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:
+    """The tensors the encoder reads, by Hugging Face ``BertModel`` name, with their shapes."""
+    h, inner = config.hidden, config.intermediate
+    shapes = {
+        "embeddings.word_embeddings.weight": (config.vocab_size, h),
+        "embeddings.position_embeddings.weight": (config.max_positions, h),
+        "embeddings.token_type_embeddings.weight": (config.type_vocab_size, h),
+        "embeddings.LayerNorm.weight": (h,),
+        "embeddings.LayerNorm.bias": (h,),
+    }
+    for layer in range(config.layers):
+        prefix = f"encoder.layer.{layer}"
+        for name, (rows, cols) in {
+            "attention.self.query": (h, h),
+            "attention.self.key": (h, h),
+            "attention.self.value": (h, h),
+            "attention.output.dense": (h, h),
+            "intermediate.dense": (inner, h),
+            "output.dense": (h, inner),
+        }.items():
+            shapes[f"{prefix}.{name}.weight"] = (rows, cols)
+            shapes[f"{prefix}.{name}.bias"] = (rows,)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[f"{prefix}.{norm}.weight"] = (h,)
+            shapes[f"{prefix}.{norm}.bias"] = (h,)
+    return shapes
+
+
+def _check_path(path) -> Path:
+    """``path``: a str or path-like, returned as a Path."""
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {describe(path)}")
+    return Path(path)
 
 
 def _pooled(attend, x, mask):
@@ -382,7 +530,11 @@ def load_minilm(path=None, *, xp=None) -> Encoder:
         If the files, or ``safetensors`` and ``tokenizers``, are missing; the
         message names the install command.
     """
-    folder = find_minilm() if path is None else Path(path)
+    if xp is not None and not isinstance(xp, str):
+        if getattr(xp, "__name__", None) not in ("numpy", "cupy"):
+            raise TypeError(f"xp must be None, 'numpy', 'cupy' or the module, got {describe(xp)}")
+    xp = module_for(xp)  # an unknown backend name raises here, before the files are read
+    folder = find_minilm() if path is None else _check_path(path)
     missing = [f for f in FILES if not (folder / f).is_file()]
     if missing:
         raise MinilmNotFound(
@@ -406,7 +558,7 @@ def load_minilm(path=None, *, xp=None) -> Encoder:
     if sbert.is_file():
         max_length = int(json.loads(sbert.read_text()).get("max_seq_length", max_length))
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    return Encoder(config, weights, tokenizer, xp=module_for(xp), max_length=max_length)
+    return Encoder(config, weights, tokenizer, xp=xp, max_length=max_length)
 
 
 # ---------------------------------------------------------------------------
@@ -424,12 +576,16 @@ def text_chunks(encoder: Encoder, *, count=50, length=512):
     """
     from pydoc_data.topics import topics
 
+    if not isinstance(encoder, Encoder):
+        raise TypeError(f"encoder must be an Encoder (load_minilm()), got {describe(encoder)}")
     count = check_int("count", count, minimum=1)
     length = check_int("length", length, minimum=3)
     if length > encoder.config.max_positions:
         raise ValueError(
             f"length must be at most {encoder.config.max_positions} positions, got {length}"
         )
+    if encoder.tokenizer is None:
+        raise ValueError("encoder must have a tokenizer (load_minilm()), got one built without")
     text = "\n\n".join(topics[key] for key in sorted(topics))
     tok = encoder.tokenizer
     tok.no_truncation()
