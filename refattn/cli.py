@@ -5,21 +5,131 @@ refattn list                      every registered mechanism: family, exact, cau
 refattn figures                   regenerate every figure into figures/
 refattn figures NAME ... --out D  some figures, elsewhere
 refattn figures --list            what can be drawn
-refattn bench                     exact attention's speed and memory ratios
+refattn bench                     the scaling grid of every mechanism (--quick: a smoke test)
+refattn bench --report NAME ...   the goal reports (exact, longformer, performer, ...)
+
+Every option is checked before any work starts; a value outside its domain, a
+backend that cannot be used here (``--backend`` or ``REFATTN_BACKEND``) or an
+output path that cannot be written is a usage error: exit status 2 and a
+message on stderr naming the option, the value and the allowed domain.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import math
 import os
 import platform
+import re
 import sys
 from importlib import metadata
 
 from . import __version__
 
+__all__ = ["main"]
+
 REPORTS = ("exact", "longformer", "performer", "linformer", "pretrained")
+BACKEND_NAMES = ("numpy", "cupy")
+
+#: Upper bounds of the numeric options: beyond them a run would need absurd memory or time.
+MAX_LENGTH = 2**22
+MAX_WIDTH = 2**16
+MAX_HEADS = 4096
+MAX_REPEATS = 1000
+
+
+def _integer(minimum: int, maximum: int):
+    """An argparse ``type=`` for an integer in ``[minimum, maximum]``, the domain in its message.
+
+    argparse turns the ``ArgumentTypeError`` into ``argument --x: <message>``
+    and exit status 2.
+    """
+
+    def parse(text: str) -> int:
+        domain = f"must be an integer >= {minimum} and <= {maximum}"
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{domain}, got {text!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{domain}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _positive_real(text: str) -> float:
+    """An argparse ``type=`` for a finite real number > 0."""
+    domain = "must be a finite real number > 0"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{domain}, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{domain}, got {text!r}")
+    return value
+
+
+def _writable_file(text: str) -> str:
+    """An argparse ``type=`` for an output file: checked before any work is done."""
+    path = os.path.abspath(text)
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"must be a writable file path, got {text!r}: a directory")
+    if not os.path.isdir(folder):
+        why = "is not a directory" if os.path.exists(folder) else "does not exist"
+        raise argparse.ArgumentTypeError(
+            f"must be a writable file path, got {text!r}: {folder} {why}"
+        )
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(
+            f"must be a writable file path, got {text!r}: the file is read-only"
+        )
+    if not os.path.exists(path) and not os.access(folder, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(
+            f"must be a writable file path, got {text!r}: the directory {folder} is not writable"
+        )
+    return text
+
+
+def _output_folder(text: str) -> str:
+    """An argparse ``type=`` for an output folder: an existing file there is an error."""
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"must be a folder, got {text!r}: an existing file")
+    return text
+
+
+def _backend(text: str) -> str:
+    """An argparse ``type=`` for ``--backend``: a known name whose backend is usable here."""
+    from .backend import available_backends
+
+    if text not in BACKEND_NAMES:
+        close = difflib.get_close_matches(text, BACKEND_NAMES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise argparse.ArgumentTypeError(
+            f"must be one of {', '.join(BACKEND_NAMES)}, got {text!r}{hint}"
+        )
+    status = available_backends()[text]
+    if status != "available":
+        raise argparse.ArgumentTypeError(f"{text!r} is not usable here: {status}")
+    return text
+
+
+def _environment_backend():
+    """REFATTN_BACKEND's module, or the message that says why it cannot be used."""
+    from .backend import default_backend
+
+    try:
+        return default_backend(), None
+    except (ValueError, RuntimeError) as exc:
+        value = os.environ.get("REFATTN_BACKEND")
+        text = str(exc)
+        if "REFATTN_BACKEND" not in text:
+            text = f"REFATTN_BACKEND={value!r} cannot be used: {text}"
+        return None, text
 
 
 def _version(package: str) -> str:
@@ -32,6 +142,10 @@ def _version(package: str) -> str:
 def _info(args) -> int:
     from .backend import available_backends, gpu_name
 
+    xp, problem = _environment_backend()
+    if problem is not None:
+        print(f"refattn info: {problem}", file=sys.stderr)
+        return 2
     print(f"refattn {__version__}")
     print(f"python {platform.python_version()} ({sys.executable})")
     for package in ("numpy", "scipy", "matplotlib", "cupy"):
@@ -39,7 +153,7 @@ def _info(args) -> int:
     for name, status in available_backends().items():
         print(f"backend {name}: {status}")
     print(f"GPU: {gpu_name() or 'none'}")
-    print(f"default backend (REFATTN_BACKEND): {os.environ.get('REFATTN_BACKEND') or 'numpy'}")
+    print(f"default backend (REFATTN_BACKEND): {xp.__name__}")
     return 0
 
 
@@ -181,6 +295,41 @@ def _print_pretrained(r) -> None:
     print(f"  peak memory {r['peak_bytes'] / 2**20:.0f} MiB (weights excluded)")
 
 
+#: How ``refattn bench`` shows a roofline fraction it did not measure.
+QUICK_ROOFLINE = "quick run: single timings at small n, no flop-rate measurement"
+ABOVE_ROOFLINE = "measured above 1: the n = 4096 matmul rate is no ceiling at this size"
+_ROOFLINE = re.compile(r"roofline (\S+)$")
+
+
+def _roofline_note(fraction, quick: bool):
+    """Why a roofline fraction is not shown (None when it is): quick runs and values above 1."""
+    if quick:
+        return QUICK_ROOFLINE
+    if not fraction <= 1.0:  # a flop rate above the machine's matmul rate is not a fraction
+        return ABOVE_ROOFLINE
+    return None
+
+
+def _grid_log(quick: bool):
+    """A ``log`` for :func:`refattn.bench.scaling_grid` that prints unmeasured rooflines as n/a."""
+
+    def log(line: str) -> None:
+        found = _ROOFLINE.search(line)
+        if found:
+            try:
+                note = _roofline_note(float(found.group(1)), quick)
+            except ValueError:
+                note = ABOVE_ROOFLINE
+            if note is not None:
+                line = f"{line[: found.start()]}roofline n/a ({note})"
+        print(line)
+
+    return log
+
+
+_REPORT_SIZES = ("n", "memory_n", "d", "chunk", "window", "features", "k")
+
+
 def _bench(args) -> int:
     from .backend import module_for
     from .bench import (
@@ -197,86 +346,158 @@ def _bench(args) -> int:
 
     MECHANISMS = configurations()
 
-    xp = module_for(args.backend)
+    if args.backend is None:
+        xp, problem = _environment_backend()
+        if problem is not None:
+            print(f"refattn bench: {problem}; or choose one with --backend", file=sys.stderr)
+            return 2
+    else:
+        xp = module_for(args.backend)
     if args.report:
         unknown = sorted(set(args.report) - set(REPORTS))
         if unknown:
             known = ", ".join(REPORTS)
-            print(f"refattn bench: unknown report(s) {unknown}; known: {known}", file=sys.stderr)
+            print(
+                f"refattn bench: --report: unknown report(s) {unknown}; known: {known}",
+                file=sys.stderr,
+            )
             return 2
-        sizes = {k: v for k, v in (("n", args.n), ("memory_n", args.memory_n)) if v is not None}
-        reports = {}
-        for name in args.report:
-            if name == "exact":
-                reports[name] = exact_report(
-                    xp, d=args.d, chunk=args.chunk, repeats=args.repeats, **sizes
-                )
-                _print_exact(reports[name])
-            elif name == "longformer":
-                reports[name] = longformer_report(
-                    xp, d=args.d, window=args.window, repeats=args.repeats, **sizes
-                )
-                _print_longformer(reports[name])
-            elif name == "pretrained":
-                reports[name] = pretrained_report(xp, repeats=args.repeats)
-                _print_pretrained(reports[name])
-            elif name == "linformer":
-                reports[name] = linformer_report(
-                    xp, d=args.d, k=args.k, repeats=args.repeats, **sizes
-                )
-                _print_linformer(reports[name])
-            else:
-                reports[name] = performer_report(
-                    xp, d=args.d, features=args.features, repeats=args.repeats, **sizes
-                )
-                _print_performer(reports[name])
-        result = reports
     else:
         unknown = sorted(set(args.mechanisms or ()) - set(MECHANISMS))
         if unknown:
             known = ", ".join(MECHANISMS)
-            print(f"refattn bench: unknown mechanism(s) {unknown}; known: {known}", file=sys.stderr)
+            print(
+                f"refattn bench: --mechanisms: unknown mechanism(s) {unknown}; known: {known}",
+                file=sys.stderr,
+            )
             return 2
-        sizes = QUICK_SIZES if args.quick else FULL_SIZES
-        if args.n is not None:
-            sizes = (args.n,)
-        print(f"scaling grid on {xp.__name__}: n = {', '.join(map(str, sizes))}, d = {args.d}")
-        result = scaling_grid(
-            xp,
-            mechanisms=args.mechanisms or None,
-            sizes=sizes,
-            d=args.d,
-            heads=args.heads,
-            repeats=1 if args.quick else args.repeats,
-            max_bytes=int(args.max_mem * 2**30),
+    try:
+        if args.report:
+            sizes = {k: v for k, v in (("n", args.n), ("memory_n", args.memory_n)) if v is not None}
+            reports = {}
+            for name in args.report:
+                if name == "exact":
+                    reports[name] = exact_report(
+                        xp, d=args.d, chunk=args.chunk, repeats=args.repeats, **sizes
+                    )
+                    _print_exact(reports[name])
+                elif name == "longformer":
+                    reports[name] = longformer_report(
+                        xp, d=args.d, window=args.window, repeats=args.repeats, **sizes
+                    )
+                    _print_longformer(reports[name])
+                elif name == "pretrained":
+                    reports[name] = pretrained_report(xp, repeats=args.repeats)
+                    _print_pretrained(reports[name])
+                elif name == "linformer":
+                    reports[name] = linformer_report(
+                        xp, d=args.d, k=args.k, repeats=args.repeats, **sizes
+                    )
+                    _print_linformer(reports[name])
+                else:
+                    reports[name] = performer_report(
+                        xp, d=args.d, features=args.features, repeats=args.repeats, **sizes
+                    )
+                    _print_performer(reports[name])
+            result = reports
+        else:
+            sizes = QUICK_SIZES if args.quick else FULL_SIZES
+            if args.n is not None:
+                sizes = (args.n,)
+            print(f"scaling grid on {xp.__name__}: n = {', '.join(map(str, sizes))}, d = {args.d}")
+            result = scaling_grid(
+                xp,
+                mechanisms=args.mechanisms or None,
+                sizes=sizes,
+                d=args.d,
+                heads=args.heads,
+                repeats=1 if args.quick else args.repeats,
+                max_bytes=int(args.max_mem * 2**30),
+                log=_grid_log(args.quick),
+            )
+            for row in result["results"]:
+                note = _roofline_note(row["roofline_fraction"], args.quick)
+                if note is not None:
+                    row["roofline_fraction"], row["roofline_note"] = None, note
+            if not result["results"]:
+                print(
+                    "refattn bench: every configuration was skipped (see the reasons above); "
+                    "raise --max-mem or lower --n to measure something",
+                    file=sys.stderr,
+                )
+    except ValueError as exc:  # an option outside a mechanism's domain, e.g. --k > --n
+        given = " ".join(
+            f"--{name.replace('_', '-')} {value}"
+            for name, value in vars(args).items()
+            if name in (_REPORT_SIZES if args.report else ("n", "d", "heads")) and value is not None
         )
+        print(
+            f"refattn bench: a measurement rejected the options ({given}): {exc}", file=sys.stderr
+        )
+        return 2
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        try:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+        except OSError as exc:
+            print(f"refattn bench: cannot write --json {args.json!r}: {exc}", file=sys.stderr)
+            return 2
         print(f"written to {args.json}")
     return 0
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: ...)`` after every option whose default is a value (not None/False)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _check_bench_combination(parser, args) -> None:
+    """Options that the chosen mode would silently ignore are usage errors (exit 2)."""
+    if args.report:
+        if args.quick:
+            parser.error("argument --quick: applies to the grid, not to --report")
+        if args.mechanisms:
+            parser.error("argument --mechanisms: applies to the grid, not to --report")
+    elif args.memory_n is not None:
+        parser.error("argument --memory-n: applies to --report, not to the grid")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="refattn", description="Reference implementations of long-range attention."
+        prog="refattn",
+        description="Reference implementations of long-range attention.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"refattn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("info", help="versions, available backends and GPU").set_defaults(run=_info)
     sub.add_parser(
-        "list", help="every registered mechanism: family, exact, causal, memory order, paper"
+        "info", help="versions, available backends and GPU", formatter_class=_HelpFormatter
+    ).set_defaults(run=_info)
+    sub.add_parser(
+        "list",
+        help="every registered mechanism: family, exact, causal, memory order, paper",
+        formatter_class=_HelpFormatter,
     ).set_defaults(run=_list)
 
-    fig = sub.add_parser("figures", help="regenerate the figures (all, or the NAMEs given)")
+    fig = sub.add_parser(
+        "figures",
+        help="regenerate the figures (all, or the NAMEs given)",
+        formatter_class=_HelpFormatter,
+    )
     fig.add_argument("names", nargs="*", metavar="NAME", help="figures to make (default: all)")
     fig.add_argument("--list", action="store_true", help="list the figures and exit")
-    fig.add_argument("--out", default="figures", help="output folder (default: figures)")
+    fig.add_argument("--out", default="figures", type=_output_folder, help="output folder")
     fig.set_defaults(run=_figures)
 
     bench = sub.add_parser(
-        "bench", help="scaling grid of every mechanism (or, with --report, one goal report)"
+        "bench",
+        help="scaling grid of every mechanism (or, with --report, one goal report)",
+        formatter_class=_HelpFormatter,
     )
     bench.add_argument(
         "--quick",
@@ -289,12 +510,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="benchmark configurations to measure (default: every one in the registry)",
     )
-    bench.add_argument("--heads", type=int, default=1, help="heads per call (default 1)")
+    length = _integer(1, MAX_LENGTH)
+    width = _integer(1, MAX_WIDTH)
+    bench.add_argument("--heads", type=_integer(1, MAX_HEADS), default=1, help="heads per call")
     bench.add_argument(
         "--max-mem",
-        type=float,
+        type=_positive_real,
         default=8.0,
-        help="skip configurations whose analytic working set exceeds this (GiB)",
+        metavar="GIB",
+        help="skip configurations whose analytic working set exceeds this many GiB",
     )
     bench.add_argument(
         "--report",
@@ -304,35 +528,69 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--backend",
-        choices=("numpy", "cupy"),
+        type=_backend,
         default=None,
-        help="array backend (default: REFATTN_BACKEND or numpy)",
+        metavar="{numpy,cupy}",
+        help="array backend (default: REFATTN_BACKEND, or numpy when it is unset)",
     )
     bench.add_argument(
         "--n",
-        type=int,
+        type=length,
         default=None,
-        help="one sequence length (grid) or the timing length (reports)",
+        help="one sequence length (grid; default: the grid's lengths) or the timing "
+        "length (reports; default: each report's own)",
     )
     bench.add_argument(
         "--memory-n",
-        type=int,
+        type=length,
         default=None,
-        help="reports: sequence length for the memory measurement",
+        help="reports: sequence length for the memory measurement (default: each report's own)",
     )
-    bench.add_argument("--d", type=int, default=64, help="head dimension")
-    bench.add_argument("--chunk", type=int, default=256, help="chunk size of chunked_attention")
+    bench.add_argument("--d", type=_integer(1, 4096), default=64, help="head dimension")
     bench.add_argument(
-        "--window", type=int, default=64, help="one-sided window of the sliding window"
+        "--chunk", type=length, default=256, help="reports: chunk size of chunked_attention"
     )
-    bench.add_argument("--features", type=int, default=256, help="random features of FAVOR")
-    bench.add_argument("--k", type=int, default=256, help="projected length of Linformer")
-    bench.add_argument("--repeats", type=int, default=3, help="timed rounds per measurement")
-    bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    bench.set_defaults(run=_bench)
+    bench.add_argument(
+        "--window", type=length, default=64, help="reports: one-sided window of the sliding window"
+    )
+    bench.add_argument(
+        "--features", type=width, default=256, help="reports: random features of FAVOR"
+    )
+    bench.add_argument(
+        "--k", type=width, default=256, help="reports: projected length of Linformer"
+    )
+    bench.add_argument(
+        "--repeats",
+        type=_integer(1, MAX_REPEATS),
+        default=3,
+        help="timed rounds per measurement (--quick: 1)",
+    )
+    bench.add_argument(
+        "--json",
+        metavar="PATH",
+        type=_writable_file,
+        help="also write the results as JSON (the path is checked before any work)",
+    )
+    bench.set_defaults(run=_bench, parser=bench)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run ``refattn`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
+
+    A usage error (an option outside its domain, a backend that cannot be
+    used) exits with status 2 and a message on stderr naming the option, the
+    value and the allowed domain.
+    """
+    if argv is not None and (
+        isinstance(argv, (str, bytes))
+        or not isinstance(argv, (list, tuple))
+        or not all(isinstance(a, str) for a in argv)
+    ):
+        got = repr(argv) if len(repr(argv)) <= 80 else repr(argv)[:77] + "..."
+        raise TypeError(f"argv must be None or a list of strings, got {got}")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        _check_bench_combination(args.parser, args)
     return args.run(args)

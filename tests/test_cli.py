@@ -1,6 +1,8 @@
 """The command line: refattn info | figures | bench, also as python -m refattn."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -115,7 +117,13 @@ def test_bench_quick_grid_writes_the_contracted_json(tmp_path, capsys):
         } <= set(row)
         assert row["seconds"] > 0 and row["peak_bytes"] > 0
         assert 0.5 < row["peak_bytes"] / row["model_bytes"] < 2.5
-    assert "matmul rate on this machine" in capsys.readouterr().out
+        # one timing per size is no rate measurement: no roofline, and the reason
+        assert row["roofline_fraction"] is None
+        assert row["roofline_note"].startswith("quick run")
+    out = capsys.readouterr().out
+    assert "matmul rate on this machine" in out
+    assert re.search(r"roofline [0-9]", out) is None
+    assert out.count("roofline n/a (quick run: ") == len(data["results"])
 
 
 def test_bench_skips_what_exceeds_max_mem_and_names_unknown_mechanisms(tmp_path, capsys):
@@ -136,9 +144,11 @@ def test_bench_skips_what_exceeds_max_mem_and_names_unknown_mechanisms(tmp_path,
     assert data["results"] == []
     assert data["skipped"][0]["mechanism"] == "softmax"
     assert "> --max-mem 0.0 GiB" in data["skipped"][0]["reason"]
-    assert "skipped, working set" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "skipped, working set" in captured.out
+    assert "every configuration was skipped" in captured.err
     assert main(["bench", "--mechanisms", "bogus"]) == 2
-    assert "unknown mechanism(s) ['bogus']" in capsys.readouterr().err
+    assert "--mechanisms: unknown mechanism(s) ['bogus']" in capsys.readouterr().err
 
 
 def test_crossover_and_slopes():
@@ -181,3 +191,106 @@ def test_list_prints_the_registry_as_a_table(capsys):
         assert entry.paper.cite() in line
         assert f"O({entry.memory_order})" in line
         assert (" yes " if entry.exact else " no ") in line
+
+
+# --- options: defaults shown, domains checked before any work, rooflines never above 1 -------
+
+
+def test_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "--help"])
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # help text wraps lines
+    for fragment in (
+        "--d D head dimension (default: 64)",
+        "(default: 8.0)",
+        "heads per call (default: 1)",
+        "timed rounds per measurement (--quick: 1) (default: 3)",
+        "random features of FAVOR (default: 256)",
+        "(default: REFATTN_BACKEND, or numpy when it is unset)",
+    ):
+        assert fragment in out
+    assert "(default: None)" not in out and "(default: False)" not in out
+    with pytest.raises(SystemExit):
+        main(["figures", "--help"])
+    assert "output folder (default: figures)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_bad_option_writes_no_json_and_runs_nothing(tmp_path, capsys):
+    path = tmp_path / "out.json"
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "--n", "64", "--heads", "0", "--json", str(path)])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and not path.exists()
+    assert "argument --heads: must be an integer >= 1 and <= 4096, got 0" in captured.err
+
+
+def test_numeric_options_accept_their_domain_edges(tmp_path, capsys):
+    path = tmp_path / "one.json"
+    args = ["bench", "--mechanisms", "softmax", "--n", "16", "--d", "1", "--heads", "2"]
+    assert main([*args, "--repeats", "1", "--max-mem", "1e-3", "--json", str(path)]) == 0
+    (row,) = json.loads(path.read_text())["results"]
+    assert (row["n"], row["d"], row["heads"]) == (16, 1, 2)
+    assert "written to" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("  softmax n =    256:  0.35 ms, peak 0.4 MiB (1.09 x model), roofline 0.45", "0.45"),
+        ("  softmax n =    256:  0.35 ms, peak 0.4 MiB (1.09 x model), roofline 1.00", "1.00"),
+        ("  softmax n =    256:  0.35 ms, peak 0.4 MiB (1.09 x model), roofline 1.29", "n/a"),
+        ("  softmax n =    256:  0.35 ms, peak 0.4 MiB (1.09 x model), roofline nan", "n/a"),
+    ],
+)
+def test_a_full_run_prints_no_roofline_above_one(line, shown, capsys):
+    from refattn.cli import ABOVE_ROOFLINE, _grid_log
+
+    _grid_log(quick=False)(line)
+    out = capsys.readouterr().out.rstrip("\n")
+    if shown == "n/a":
+        assert out.endswith(f"roofline n/a ({ABOVE_ROOFLINE})")
+    else:
+        assert out == line
+    _grid_log(quick=True)(line)
+    assert "roofline n/a (quick run: " in capsys.readouterr().out
+    _grid_log(quick=False)("matmul rate on this machine: 37.4 GFLOP/s")
+    assert capsys.readouterr().out == "matmul rate on this machine: 37.4 GFLOP/s\n"
+
+
+def test_bench_quick_at_one_length_marks_every_roofline(tmp_path, capsys):
+    path = tmp_path / "quick.json"
+    assert main(["bench", "--quick", "--n", "32", "--mechanisms", "softmax", "linformer",
+                 "--json", str(path)]) == 0  # fmt: skip
+    rows = json.loads(path.read_text())["results"]
+    assert [r["mechanism"] for r in rows] == ["softmax", "linformer"]
+    assert all(r["roofline_fraction"] is None for r in rows)
+    out = capsys.readouterr().out
+    assert out.count("roofline n/a (quick run: single timings") == 2
+    assert re.search(r"roofline [0-9]", out) is None
+
+
+def test_info_names_the_backend_it_would_use(capsys, monkeypatch):
+    monkeypatch.setenv("REFATTN_BACKEND", "NumPy ")
+    assert main(["info"]) == 0
+    assert "default backend (REFATTN_BACKEND): numpy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "fragment"),
+    [
+        (["bench", "--n", "-5"], {}, "argument --n: must be an integer >= 1"),
+        (["info"], {"REFATTN_BACKEND": "bogus"}, "REFATTN_BACKEND must be one of numpy, cupy"),
+    ],
+)
+def test_the_console_command_fails_cleanly(argv, env, fragment):
+    result = subprocess.run(
+        [sys.executable, "-m", "refattn", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert result.returncode == 2
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr and "bogus" not in result.stdout

@@ -23,7 +23,7 @@ def collision_rates(buckets: int, rounds: int = 1, *, draws: int = DRAWS, seed: 
     Returns ``(mean, sd_of_mean)`` over ``draws`` independent rotation sets (d = 64).
     """
     pairs = np.stack(
-        [np.stack(vector_pair(1.0, 1.0, math.cos(a), d=D, seed=i)) for i, a in enumerate(ANGLES)]
+        [np.stack(vector_pair(1.0, 1.0, math.cos(a), d=D, rng=i)) for i, a in enumerate(ANGLES)]
     )  # (angles, 2, d)
     rotations = random_rotations(D, buckets=buckets, rounds=draws * rounds, rng=seed)
     h = lsh_buckets(pairs, rotations).reshape(draws, rounds, len(ANGLES), 2)
