@@ -407,3 +407,20 @@ def test_output_length_is_the_rows_the_mechanism_returns(name):
             q, k, v = random_qkv(np, n=n, d=4, batch=(2,))  # two heads: one span each
             assert attend(q, k, v).shape[-2] == attend.output_length(n), (options, n)
             assert attend.queries(q).shape[-2] == attend.output_length(n)
+
+
+@pytest.mark.parametrize("magnitude", [1e-30, 1e2, 1e5, 1e10, 1e20])
+@pytest.mark.parametrize(("name", "case"), CASES)
+def test_finite_input_gives_a_finite_output_or_a_floating_point_error(name, case, magnitude):
+    # derivations/06 (6.10): never NaN or inf silently, whatever the size of the inputs; a
+    # RuntimeWarning on the way fails too (the suite turns them into errors)
+    options, causal, padded, m = case
+    q, k, v = _inputs(np, m, "float32")
+    mask = _key_padding(np, m) if padded else None
+    attend = mechanism(name, **options)
+    try:
+        out = attend(magnitude * q, magnitude * k, magnitude * v, mask=mask, causal=causal)
+    except FloatingPointError as error:
+        assert "overflow" in str(error) or "NaN or inf" in str(error), str(error)
+        return
+    assert np.isfinite(to_numpy(out)).all(), (name, magnitude)
