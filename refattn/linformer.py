@@ -26,14 +26,19 @@ from ._validation import (
     Supports,
     array_module,
     broadcast_shapes,
+    check_all_finite,
+    check_array,
     check_attention_call,
     check_attention_inputs,
-    check_float_array,
+    check_choice,
     check_int,
+    describe,
 )
+from .backend import module_for, module_name
 from .backend import rng as make_rng
 from .jl import projection
 from .softmax import softmax, softmax_attention
+from .spectra import _overflow_reported
 
 __all__ = [
     "SHARING",
@@ -84,13 +89,19 @@ def linformer_attention(
         shorter than the projections (``m < L``) use their first ``m``
         columns, as the reference implementation does: a padded sequence would
         give the same result with zero keys, which here are simply absent.
-        Longer inputs raise.
+        Longer inputs raise.  float32 or float64, finite, ``k, L >= 1``.
 
     Returns
     -------
     out : array (..., n, d_v)
     weights : LinformerWeights
         Only when ``return_weights``.
+
+    Raises
+    ------
+    FloatingPointError
+        When finite inputs overflow: ``E K`` or ``F V``, or the attention over
+        them (the logits or the weighted sum of the projected values).
 
     Examples
     --------
@@ -121,39 +132,60 @@ def linformer_attention(
     dims = call.dims
     for name, p in (("E", E), ("F", F)):
         if p is None:
-            raise TypeError(f"linformer_attention needs {name}=, a (k, L) projection array")
-    array_module(q=q, E=E, F=F)
-    for name, p in (("E", E), ("F", F)):
-        check_float_array(name, p)
-        if p.ndim < 2:
-            raise ValueError(
-                f"{name} must have shape (..., k, L) with ndim >= 2, got shape {p.shape}"
+            raise TypeError(
+                f"{name} must be a numpy or cupy array of shape (..., k, L), got None: "
+                "linformer_attention needs E= and F=, the projections of the keys and values"
             )
+        check_array(name, p, min_ndim=2, axes="..., k, L", finite=False)
+        if p.shape[-2] < 1:
+            raise ValueError(f"{name} must project to k >= 1 rows, got shape {p.shape}")
         if p.shape[-1] < dims.m:
             raise ValueError(
                 f"{name} projects sequences of at most L = {p.shape[-1]} positions, "
                 f"got inputs of length {dims.m}"
             )
+    xp = array_module(q=q, E=E, F=F)
     if E.shape[-2] != F.shape[-2]:
         raise ValueError(
             f"E and F must project to the same k, got E.shape {E.shape} and F.shape {F.shape}"
         )
     broadcast_shapes({"q, k, v": dims.batch, "E": E.shape[:-2], "F": F.shape[:-2]})
+    check_all_finite({"E": E, "F": F}, xp)
     m = dims.m
     if call.key_mask is not None:
         # (4.7)  key padding: zero the padded keys and values before projecting them
         keep = call.key_mask[..., :, None]  # (..., m, 1)
         k, v = k * keep, v * keep  # (..., m, d), (..., m, d_v): new arrays, inputs untouched
     # (4.1)  project the sequence axis: k keys and values instead of m
-    projected_k = E[..., :, :m] @ k  # (..., k, d)
-    projected_v = F[..., :, :m] @ v  # (..., k, d_v)
-    result = softmax_attention(
-        q, projected_k, projected_v, scale=call.scale, return_weights=return_weights
-    )  # (..., n, d_v)
+    with _overflow_reported(xp):  # by _check_projected, not as a warning
+        projected_k = E[..., :, :m] @ k  # (..., k, d)
+        projected_v = F[..., :, :m] @ v  # (..., k, d_v)
+    _check_projected(xp, projected_k, projected_v)
+    try:
+        result = softmax_attention(
+            q, projected_k, projected_v, scale=call.scale, return_weights=return_weights
+        )  # (..., n, d_v)
+    except FloatingPointError as error:  # its message names its own inputs: k is E·K here
+        raise FloatingPointError(
+            f"linformer_attention produced NaN or inf from finite input: the attention over "
+            f"the projected keys E·K and values F·V overflowed ({error})"
+        ) from None
     if not return_weights:
         return result
     out, p_bar = result
     return out, LinformerWeights(p_bar, F[..., :, :m], call.key_mask)
+
+
+def _check_projected(xp, projected_k, projected_v):
+    """Raise ``FloatingPointError`` if ``E K`` or ``F V`` overflowed; one host sync for both."""
+    flags = xp.stack([xp.isfinite(projected_k).all(), xp.isfinite(projected_v).all()]).tolist()
+    if all(flags):
+        return
+    what = "E·K" if not flags[0] else "F·V"
+    raise FloatingPointError(
+        f"linformer_attention produced NaN or inf from finite input: {what} overflowed the "
+        f"float range; rescale k, v or the projections E and F"
+    )
 
 
 @dataclass(frozen=True)
@@ -189,12 +221,26 @@ def projections(n, k, *, heads=1, layers=1, sharing="none", kind="gaussian", rng
     * ``key-value``: one matrix per layer, ``E = F``, shared by its heads;
     * ``layerwise``: one matrix for every layer, head, keys and values.
 
+    ``rng`` is None, an integer >= 0 or a Generator; every matrix is the next
+    draw of one generator (layer by layer, head by head, ``E`` before ``F``).
+    Sizes whose matrices would not fit in the memory free on the backend raise
+    ``ValueError`` before anything is drawn.
+
     >>> p = projections(16, 4, heads=2, layers=3, sharing="layerwise", rng=0)
     >>> p[0][0][0] is p[2][1][1]
     True
     """
     n, k, heads, layers = _check_sharing(n, k, heads, layers, sharing)
-    g = make_rng(rng, xp)
+    xp = _module("xp", xp)
+    # the distinct k × n float64 matrices, the working set of one draw, and the lists
+    matrices = parameter_count(n, k, heads=heads, layers=layers, sharing=sharing)
+    _check_working_set(
+        f"projections(n={n}, k={k}, heads={heads}, layers={layers}, sharing={sharing!r})",
+        8 * matrices + 32 * k * n + 64 * heads * layers,
+        "8·(matrices·k·n) + 32·k·n + 64·heads·layers",
+        xp,
+    )
+    g = _generator(rng, xp)
 
     def draw():
         return projection(n, k, kind=kind, rng=g, xp=xp)
@@ -235,8 +281,7 @@ def parameter_count(n, k, *, heads=1, layers=1, sharing="none"):
 
 
 def _check_sharing(n, k, heads, layers, sharing):
-    if sharing not in SHARING:
-        raise ValueError(f"sharing must be one of {SHARING}, got {sharing!r}")
+    check_choice("sharing", sharing, SHARING)
     return tuple(
         check_int(name, value, minimum=1)
         for name, value in (("n", n), ("k", k), ("heads", heads), ("layers", layers))
@@ -252,12 +297,84 @@ def lowrank_context(q, k, kdim, *, rng=None):
     ``P̃w = P Rᵀ(Rw)`` and JL keeps ``p_iᵀ w ≈ (R p_i)ᵀ(R w)``.  Dense ``n × n``:
     for checking the theorem only, not an efficient mechanism.
 
-    Returns ``(P̃, P)``, each ``(..., n, n)``.
+    Returns ``(P̃, P)``, each ``(..., n, n)``.  Raises ``FloatingPointError``
+    if the logits of finite ``q, k`` overflow, and ``ValueError`` before
+    drawing ``R`` if the arrays would not fit in the free memory.
     """
     dims = check_attention_inputs(q, k, k)
     xp = dims.xp
     kdim = check_int("kdim", kdim, minimum=1)
-    logits = q @ xp.swapaxes(k, -1, -2) / math.sqrt(dims.d)  # (..., n, n)  A
+    itemsize = xp.dtype(dims.dtype).itemsize
+    batch = math.prod(broadcast_shapes({"q": q.shape[:-2], "k": k.shape[:-2]}))
+    _check_working_set(
+        f"lowrank_context(kdim={kdim}) with n = {dims.n}, m = {dims.m}",
+        itemsize * (4 * kdim * dims.m + batch * (3 * dims.n * dims.m + dims.n * kdim)),
+        "itemsize·(4·kdim·m + batch·(3·n·m + n·kdim))",
+        xp,
+    )
+    g = _generator(rng, xp)
+    with _overflow_reported(xp):
+        logits = q @ xp.swapaxes(k, -1, -2) / math.sqrt(dims.d)  # (..., n, m)  A
+    if not bool(xp.isfinite(logits).all()):
+        raise FloatingPointError(
+            "lowrank_context produced NaN or inf from finite input: the logits q·kᵀ/√d "
+            "overflowed the float range; rescale q or k"
+        )
     p = softmax(logits, axis=-1)  # D⁻¹ exp(A)
-    r = projection(dims.m, kdim, rng=make_rng(rng, xp), xp=xp, dtype=str(p.dtype))  # (kdim, n)
+    r = projection(dims.m, kdim, rng=g, xp=xp, dtype=str(p.dtype))  # (kdim, m)
     return (p @ r.T) @ r, p  # P Rᵀ R
+
+
+# ---------------------------------------------------------------------------
+# private checks (also used by refattn.real_attention)
+
+
+def _module(name, xp):
+    """``backend.module_for(xp)``, with the argument named ``name`` in the message."""
+    try:
+        return module_for(xp)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"{name} must be None, 'numpy', 'cupy' or the numpy/cupy module, got {describe(xp)}"
+        ) from None
+
+
+def _generator(rng, xp, *, name="rng"):
+    """``backend.rng(rng, xp)``, naming the argument ``name``; 0-d integer arrays accepted."""
+    if rng is not None and not hasattr(rng, "standard_normal"):
+        try:
+            rng = check_int(name, rng, minimum=0)
+        except (TypeError, ValueError) as error:
+            raise type(error)(
+                f"{name} must be None, an integer >= 0 or a random Generator, got {describe(rng)}"
+            ) from None
+    try:
+        return make_rng(rng, xp)
+    except (TypeError, ValueError) as error:
+        raise type(error)(str(error).replace("seed", name, 1)) from None
+
+
+def _available_bytes(xp):
+    """Memory free for new arrays on backend ``xp`` (bytes), or None where it cannot be read."""
+    if module_name(xp) == "cupy":
+        free, _ = xp.cuda.runtime.memGetInfo()
+        return free + xp.get_default_memory_pool().free_bytes()
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _check_working_set(what, nbytes, formula, xp):
+    """Raise ``ValueError`` before allocating anything if ``nbytes`` exceed the free memory."""
+    available = _available_bytes(xp)
+    if available is not None and nbytes > available:
+        raise ValueError(
+            f"{what} would need about {nbytes / 2**30:.3g} GiB ({formula} bytes), more than "
+            f"the {available / 2**30:.3g} GiB available on {module_name(xp)}: "
+            f"ask for smaller sizes"
+        )

@@ -29,13 +29,22 @@ from __future__ import annotations
 
 import math
 
-from ._validation import array_module, check_float_array, check_int
+from ._validation import (
+    array_module,
+    check_all_finite,
+    check_array,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_int_sequence,
+    check_real,
+    describe,
+)
 from .backend import module_for, to_numpy
-from .backend import rng as make_rng
 from .jl import KINDS, projection
-from .linformer import linformer_attention
+from .linformer import _check_working_set, _generator, _module, linformer_attention
 from .softmax import softmax, softmax_attention
-from .spectra import cumulative_spectrum
+from .spectra import _overflow_reported, _power_of_two_scale, cumulative_spectrum
 
 #: Results are gathered on the host (NumPy), whatever backend the encoder runs on.
 host = module_for("numpy")
@@ -70,13 +79,18 @@ def chunk_outputs(encoder, ids):
     ids : int array (N, n)
         Token ids without padding, e.g. :func:`refattn.pretrained.text_chunks`.
 
-    Yields
-    ------
-    EncoderOutput
-        Of one chunk: ``hidden_states`` ``(1, n, hidden)`` per layer and
+    Returns
+    -------
+    iterator of EncoderOutput
+        One per chunk (computed as it is read; the arguments are checked at
+        the call): ``hidden_states`` ``(1, n, hidden)`` per layer and
         ``attentions`` ``(1, heads, n, n)`` per layer.
     """
-    ids = _check_ids(encoder, ids)
+    ids = _check_ids(encoder, ids)  # checked now, not at the first chunk
+    return _chunks(encoder, ids)
+
+
+def _chunks(encoder, ids):
     for row in range(ids.shape[0]):
         yield encoder.forward(ids[row : row + 1], return_attention=True)
 
@@ -92,15 +106,17 @@ def attention_singular_values(p):
     (``eigvalsh``), which is about twice as fast as an SVD at ``n = 512``
     and matches it to ``~1e-8·σ₁`` (squaring loses the relative accuracy of the
     smallest values, not their absolute accuracy, and ``c_k`` only sums them).
+    ``P`` is first divided by a power of two near its largest entry (exact),
+    so entries near the ends of the float range do not overflow or underflow.
     """
-    xp = array_module(p=p)
-    check_float_array("p", p)
-    if p.ndim < 2 or p.shape[-1] != p.shape[-2]:
-        raise ValueError(f"p must have shape (..., n, n), got {p.shape}")
+    xp = _check_square("p", p)
     p = p.astype("float64")
+    # divide by a power of two near max|p| (exact) so that P Pᵀ neither overflows nor underflows
+    scale = _power_of_two_scale(xp, xp.abs(p).max(axis=(-2, -1), keepdims=True))  # (..., 1, 1)
+    p = p / scale
     gram = p @ xp.swapaxes(p, -1, -2)  # (..., n, n)  P Pᵀ = U Σ² Uᵀ
     eigenvalues = xp.linalg.eigvalsh(gram)[..., ::-1]  # (..., n)  σ², descending
-    return xp.sqrt(xp.maximum(eigenvalues, 0.0))
+    return xp.sqrt(xp.maximum(eigenvalues, 0.0)) * scale[..., 0]
 
 
 def random_attention_spectra(*, n=512, d=64, scales=(0.5, 1.0, 2.0, 4.0), seed=3):
@@ -116,12 +132,16 @@ def random_attention_spectra(*, n=512, d=64, scales=(0.5, 1.0, 2.0, 4.0), seed=3
         ``scale`` ``(S,)``; ``c`` ``(S, n)``: ``c[s, i−1] = Σ_{j<=i} σ_j / Σ σ_j``.
     """
     n, d = check_int("n", n, minimum=1), check_int("d", d, minimum=1)
-    g = make_rng(seed, "numpy")  # a NumPy stream: the same curves on every backend
+    scales = _check_reals("scales", scales, minimum=0.0)
+    _check_size("random_attention_spectra", n, d, len(scales))
+    g = _generator(seed, "numpy", name="seed")  # a NumPy stream: the same curves on every backend
     curves = []
     for scale in scales:
         q, k = (scale * g.standard_normal((n, d)) for _ in range(2))  # (n, d)
-        p = softmax(q @ k.T / math.sqrt(d))  # (n, n)
-        curves.append(cumulative_spectrum(attention_singular_values(p)))
+        with _overflow_reported(host):  # by _check_logits, not as a warning
+            logits = q @ k.T / math.sqrt(d)  # (n, n)
+        _check_logits("random_attention_spectra", logits, f"scales entry {scale!r}")
+        curves.append(cumulative_spectrum(attention_singular_values(softmax(logits))))
     return {"scale": host.asarray(scales, dtype=float), "c": host.stack(curves)}
 
 
@@ -160,6 +180,7 @@ def attention_spectra(encoder, ids, *, quantiles=(0.1, 0.9), seed=0):
     """
     lo, hi = _check_quantiles(quantiles)
     ids = _check_ids(encoder, ids)
+    seed = _check_seed(seed)
     xp = module_for(encoder.xp)
     curves, spreads = [], []
     for out in chunk_outputs(encoder, ids):
@@ -205,16 +226,23 @@ def random_attention_like(logit_spread, *, n, d, seed=0):
     -------
     numpy array (*logit_spread.shape, n)
     """
-    spreads = host.asarray(logit_spread, dtype=float)
-    n, d = check_int("n", n, minimum=1), check_int("d", d, minimum=1)
+    check_array("logit_spread", logit_spread, dtype="real")
+    spreads = host.asarray(to_numpy(logit_spread), dtype=float)
     if not bool((spreads >= 0).all()):
-        raise ValueError("logit_spread must be >= 0 everywhere")
-    g = make_rng(seed, "numpy")
+        raise ValueError(
+            f"logit_spread must be >= 0 everywhere, got {describe(logit_spread)} "
+            f"with minimum {float(spreads.min())!r}"
+        )
+    n, d = check_int("n", n, minimum=1), check_int("d", d, minimum=1)
+    _check_size("random_attention_like", n, d, spreads.size)
+    g = _generator(seed, "numpy", name="seed")
     curves = []
     for s in spreads.ravel():
         z, w = g.standard_normal((n, d)), g.standard_normal((n, d))  # (n, d)
         logits = z @ w.T / math.sqrt(d)  # (n, n)
-        logits *= s / _logit_spread(z, w)  # spread exactly s
+        with _overflow_reported(host):
+            logits *= s / _logit_spread(z, w)  # spread exactly s
+        _check_logits("random_attention_like", logits, f"logit_spread entry {float(s)!r}")
         curves.append(cumulative_spectrum(attention_singular_values(softmax(logits))))
     return host.reshape(curves, (*spreads.shape, n))
 
@@ -236,7 +264,7 @@ def spectrum_heatmap(spectra, *, k=128):
         heads)``: ``c_k`` of random attention at each head's logit spread;
         ``k``: the scalar, as a 0-d array.
     """
-    c = spectra["c"]  # (N, layers, heads, n)
+    c, random = _check_spectra(spectra)  # (N, layers, heads, n), (layers, heads, n)
     k = check_int("k", k, minimum=1)
     if k > c.shape[-1]:
         raise ValueError(f"k must be at most n = {c.shape[-1]}, got {k}")
@@ -245,7 +273,7 @@ def spectrum_heatmap(spectra, *, k=128):
         "k": host.asarray(k),
         "c_k": at_k.mean(axis=0),
         "spread": at_k.std(axis=0),
-        "random": spectra["random"][..., k - 1],
+        "random": random[..., k - 1],
     }
 
 
@@ -273,16 +301,13 @@ def window_mass(p, *, global_tokens=()):
     -------
     array (..., n)
     """
-    xp = array_module(p=p)
-    check_float_array("p", p)
-    if p.ndim < 2 or p.shape[-1] != p.shape[-2]:
-        raise ValueError(f"p must have shape (..., n, n), got {p.shape}")
+    xp = _check_square("p", p)
     *batch, n, _ = p.shape
-    positions = xp.arange(n)
-    distance = xp.abs(positions[:, None] - positions[None, :])  # (n, n)  |i − j|
-    glob = [check_int("global token", g, minimum=0) for g in global_tokens]
+    glob = check_int_sequence("global_tokens", global_tokens, minimum=0)
     if any(g >= n for g in glob):
         raise ValueError(f"global_tokens must lie in [0, {n}), got {list(global_tokens)}")
+    positions = xp.arange(n)
+    distance = xp.abs(positions[:, None] - positions[None, :])  # (n, n)  |i − j|
     if glob:
         is_global = xp.zeros(n, dtype=bool)
         is_global[xp.asarray(glob)] = True
@@ -327,12 +352,14 @@ def attention_locality(encoder, ids, *, widths=WIDTHS, global_tokens=(0, -1), le
     """
     ids = _check_ids(encoder, ids)
     n = ids.shape[1]
-    widths = host.asarray([check_int("width", w, minimum=0) for w in widths])
+    widths = host.asarray(check_int_sequence("widths", widths, minimum=0), dtype=int)
     if widths.size == 0 or widths.max() >= n:
         raise ValueError(f"widths must be non-empty and lie in [0, {n}), got {widths.tolist()}")
-    if not 0 < level <= 1:
-        raise ValueError(f"level must lie in (0, 1], got {level}")
-    glob = sorted({g % n for g in global_tokens})
+    level = check_real("level", level, minimum=0.0, maximum=1.0, open_min=True)
+    glob = check_int_sequence("global_tokens", global_tokens, minimum=-n)
+    if any(g >= n for g in glob):
+        raise ValueError(f"global_tokens must lie in [-{n}, {n}), got {list(global_tokens)}")
+    glob = sorted({g % n for g in glob})
     plain, with_global = [], []
     for out in chunk_outputs(encoder, ids):
         plain.append([to_numpy(window_mass(p[0])) for p in out.attentions])
@@ -375,7 +402,9 @@ def mean_pooling(n, k, *, xp=None, dtype="float64"):
     n, k = check_int("n", n, minimum=1), check_int("k", k, minimum=1)
     if k > n:
         raise ValueError(f"k must be at most n = {n}, got {k}")
-    xp = module_for(xp)
+    dtype = check_dtype("dtype", dtype)
+    xp = _module("xp", xp)
+    _check_working_set(f"mean_pooling(n={n}, k={k})", 8 * k * n, "8·k·n", xp)
     edges = [(r * n) // k for r in range(k + 1)]  # block r is [edges[r], edges[r + 1])
     e = xp.zeros((k, n), dtype=dtype)
     for r in range(k):
@@ -425,13 +454,22 @@ def linformer_projection_errors(encoder, ids, *, ks=KS, kinds=KINDS, seeds=4):
     ids = _check_ids(encoder, ids)
     xp = module_for(encoder.xp)
     n = ids.shape[1]
-    ks = [check_int("k", kdim, minimum=1) for kdim in ks]
+    ks = list(check_int_sequence("ks", ks, minimum=1))
     if not ks or max(ks) > n:
         raise ValueError(f"ks must be non-empty and lie in [1, {n}], got {ks}")
-    for kind in kinds:
-        if kind not in KINDS:
-            raise ValueError(f"kinds must be among {KINDS}, got {kind!r}")
+    if not isinstance(kinds, (tuple, list)):
+        raise TypeError(f"kinds must be a tuple of strings among {KINDS}, got {describe(kinds)}")
+    for i, kind in enumerate(kinds):
+        check_choice(f"kinds[{i}]", kind, KINDS)
     seeds = check_int("seeds", seeds, minimum=1)
+    # every map is a k × n float32 array: seeds per random kind (two for Gaussian), one mean pool
+    maps_bytes = 4 * n * sum(ks) * (seeds * (len(kinds) + ("gaussian" in kinds)) + 1)
+    _check_working_set(
+        f"linformer_projection_errors(ks={ks}, seeds={seeds}) with n = {n}",
+        maps_bytes,
+        "4·n·Σk·(seeds·kinds + 1)",
+        xp,
+    )
     # the projections, drawn once: every chunk, layer and head sees the same E = F
     maps = {
         kind: [
@@ -510,17 +548,111 @@ def _best_rank_k_errors(p, v, ks):
 # checks
 
 
+def _check_encoder(encoder):
+    """``encoder`` must be like a :class:`refattn.pretrained.Encoder` (config, xp, forward, qkv)."""
+    needed = ("config", "xp", "forward", "qkv")
+    if encoder is None or not all(hasattr(encoder, a) for a in needed):
+        raise TypeError(
+            "encoder must be a refattn.pretrained.Encoder (e.g. from "
+            f"refattn.pretrained.load_minilm()), got {type(encoder).__name__} {describe(encoder)}"
+        )
+
+
 def _check_ids(encoder, ids):
-    ids = module_for(encoder.xp).asarray(ids)
-    if ids.ndim != 2 or ids.shape[0] < 1 or ids.shape[1] < 2:
+    """``ids``: integer token ids ``(N, n)``, ``N >= 1``, ``2 <= n <= max_positions``."""
+    _check_encoder(encoder)
+    check_array("ids", ids, ndim=2, axes="N, n", dtype="int")
+    if ids.shape[0] < 1 or ids.shape[1] < 2:
         raise ValueError(f"ids must have shape (N, n) with N >= 1 and n >= 2, got {ids.shape}")
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"ids must be integer token ids, got dtype {ids.dtype}")
+    config = encoder.config
+    if ids.shape[1] > config.max_positions:
+        raise ValueError(
+            f"ids must have at most n = {config.max_positions} positions (the model's), "
+            f"got shape {ids.shape}"
+        )
+    xp = module_for(encoder.xp)
+    ids = xp.asarray(ids)
+    low, high = xp.stack([ids.min(), ids.max()]).tolist()  # one host sync
+    if low < 0 or high >= config.vocab_size:
+        raise ValueError(
+            f"ids must be token ids in [0, {config.vocab_size}), got values in [{low}, {high}]"
+        )
     return ids
 
 
+def _check_square(name, p):
+    """``p``: a finite float array ``(..., n, n)`` with ``n >= 1``; returns its module."""
+    xp = check_array(name, p, min_ndim=2, axes="..., n, n")
+    if p.shape[-1] != p.shape[-2] or p.shape[-1] < 1:
+        raise ValueError(f"{name} must have shape (..., n, n) with n >= 1, got shape {p.shape}")
+    return xp
+
+
 def _check_quantiles(quantiles):
-    lo, hi = (float(x) for x in quantiles)
-    if not 0 <= lo <= hi <= 1:
-        raise ValueError(f"quantiles must be two numbers 0 <= low <= high <= 1, got {quantiles}")
+    if not isinstance(quantiles, (tuple, list)) or len(quantiles) != 2:
+        raise TypeError(
+            f"quantiles must be a pair (low, high) with 0 <= low <= high <= 1, "
+            f"got {describe(quantiles)}"
+        )
+    lo, hi = (
+        check_real(f"quantiles[{i}]", x, minimum=0, maximum=1) for i, x in enumerate(quantiles)
+    )
+    if lo > hi:
+        raise ValueError(
+            f"quantiles must be a pair (low, high) with 0 <= low <= high <= 1, got {quantiles!r}"
+        )
     return lo, hi
+
+
+def _check_seed(seed):
+    """``seed``: an integer >= 0 (a NumPy integer or a 0-d integer array too)."""
+    return check_int("seed", seed, minimum=0)
+
+
+def _check_reals(name, values, *, minimum):
+    """A non-empty tuple or list of finite reals ``>= minimum``; returns a tuple of floats."""
+    if not isinstance(values, (tuple, list)) or not values:
+        raise TypeError(
+            f"{name} must be a non-empty tuple of finite real numbers >= {minimum}, "
+            f"got {describe(values)}"
+        )
+    return tuple(check_real(f"{name}[{i}]", x, minimum=minimum) for i, x in enumerate(values))
+
+
+def _check_size(what, n, d, count):
+    """Refuse before drawing when ``count`` random ``n × n`` attention matrices cannot fit."""
+    # per matrix: two (n, d) draws and about five (n, n) float64 arrays (logits, P, P Pᵀ, eigh)
+    _check_working_set(
+        f"{what}(n={n}, d={d})",
+        8 * (2 * n * d + 5 * n * n) + 8 * count * n,
+        "8·(2·n·d + 5·n²)",
+        host,
+    )
+
+
+def _check_logits(what, logits, entry):
+    """Random logits of a huge scale overflow: raise ``FloatingPointError`` naming the entry."""
+    if not bool(host.isfinite(logits).all()):
+        raise FloatingPointError(
+            f"{what} produced NaN or inf from finite input: the logits at {entry} overflowed "
+            f"the float range; use a smaller value"
+        )
+
+
+def _check_spectra(spectra):
+    """``spectra``: what :func:`attention_spectra` returns; its ``c`` and ``random`` arrays."""
+    if not isinstance(spectra, dict) or "c" not in spectra or "random" not in spectra:
+        raise TypeError(
+            "spectra must be the dict attention_spectra returns, with 'c' (N, layers, heads, n) "
+            f"and 'random' (layers, heads, n), got {describe(spectra)}"
+        )
+    c, random = spectra["c"], spectra["random"]
+    check_array("spectra['c']", c, ndim=4, axes="N, layers, heads, n", finite=False)
+    check_array("spectra['random']", random, ndim=3, axes="layers, heads, n", finite=False)
+    if random.shape != c.shape[1:] or c.shape[-1] < 1:
+        raise ValueError(
+            f"spectra['random'] must have shape (layers, heads, n) = {c.shape[1:]} to match "
+            f"spectra['c'] {c.shape}, got {random.shape}"
+        )
+    check_all_finite({"spectra['c']": c, "spectra['random']": random}, array_module(c=c))
+    return c, random

@@ -204,6 +204,17 @@ def test_sharing_modes_share_the_very_same_arrays(xp, sharing, distinct):
         assert p[0][0] == p[0][1] and p[0][0][0] is not p[1][0][0]
 
 
+def test_projections_are_successive_draws_of_one_generator(xp):
+    p = projections(16, 4, heads=2, layers=2, sharing="none", rng=3, xp=xp)
+    drawn = [a for layer in p for pair in layer for a in pair]  # layer, head, then E, F
+    g = rng(3, xp)
+    for got in drawn:
+        assert_attention_close(got, projection(16, 4, rng=g, xp=xp), atol=0)
+    assert len({float(a[0, 0]) for a in drawn}) == 8  # eight different matrices
+    again = projections(16, 4, heads=2, layers=2, sharing="none", rng=3, xp=xp)
+    assert_attention_close(again[1][1][1], p[1][1][1], atol=0)
+
+
 # --- (4.2) Theorem 1, checked empirically ------------------------------------------------------------
 
 
@@ -324,12 +335,12 @@ BAD_INPUTS = [
     (lambda: linformer_attention(X, X, X, E=np.ones(6), F=np.ones(6)), ValueError, r"E must have shape \(\.\.\., k, L\) with ndim >= 2, got shape \(6,\)"),
     (lambda: linformer_attention(X, X, X, E=np.eye(6, dtype=int), F=np.eye(6)), TypeError, r"E must have a floating dtype"),
     (lambda: linformer_attention(X, X, X, E=np.ones((2, 6, 6)), F=np.ones((3, 6, 6))), ValueError, r"leading \(batch\) axes must broadcast together"),
-    (lambda: projections(10, 3, sharing="all"), ValueError, r"sharing must be one of \('none', 'headwise', 'key-value', 'layerwise'\), got 'all'"),
+    (lambda: projections(10, 3, sharing="all"), ValueError, r"sharing must be one of 'none', 'headwise', 'key-value', 'layerwise', got 'all'"),
     (lambda: parameter_count(10, 3, heads=0), ValueError, r"heads must be an integer >= 1, got 0"),
     (lambda: lowrank_context(X, X, 0), ValueError, r"kdim must be an integer >= 1, got 0"),
     (lambda: singular_values(np.ones(3)), ValueError, r"p must have shape \(\.\.\., n, m\) with ndim >= 2, got shape \(3,\)"),
-    (lambda: effective_rank(np.array([-1.0, 2.0])), ValueError, r"s must be non-negative with a positive sum"),
-    (lambda: energy_at(np.ones(3), -1), ValueError, r"k must be an integer >= 0, got -1"),
+    (lambda: effective_rank(np.array([-1.0, 2.0])), ValueError, r"s must be non-negative \(singular values\), got an array of shape \(2,\) and dtype float64 with minimum -1.0"),
+    (lambda: energy_at(np.ones(3), -1), ValueError, r"k must be an integer >= 0 and <= 3, got -1"),
 ]
 # fmt: on
 

@@ -213,7 +213,13 @@ def test_missing_weights_skip_names_the_install_command(monkeypatch):
         (lambda: mean_pooling(4, 5), ValueError, "k must be at most n = 4, got 5"),
         (lambda: mean_pooling(4, 0), ValueError, "k must be an integer >= 1"),
         (lambda: random_attention_like(np.array([-1.0]), n=4, d=2), ValueError, ">= 0"),
-        (lambda: spectrum_heatmap({"c": np.ones((1, 1, 1, 8))}, k=9), ValueError, "at most n = 8"),
+        (
+            lambda: spectrum_heatmap(
+                {"c": np.ones((1, 1, 1, 8)), "random": np.ones((1, 1, 8))}, k=9
+            ),
+            ValueError,
+            "at most n = 8",
+        ),
     ],
 )
 def test_bad_inputs_are_refused_with_the_reason(call, error, fragment):
@@ -225,7 +231,7 @@ def test_bad_inputs_are_refused_with_the_reason(call, error, fragment):
     ("call", "error", "fragment"),
     [
         (lambda e, ids: attention_spectra(e, ids[0]), ValueError, "ids must have shape (N, n)"),
-        (lambda e, ids: attention_spectra(e, ids * 1.0), TypeError, "integer token ids"),
+        (lambda e, ids: attention_spectra(e, ids * 1.0), TypeError, "ids must be an integer array"),
         (lambda e, ids: attention_spectra(e, ids, quantiles=(0.9, 0.1)), ValueError, "quantiles"),
         (lambda e, ids: attention_locality(e, ids, widths=(64,)), ValueError, "widths must"),
         (lambda e, ids: attention_locality(e, ids, widths=(0,), level=0), ValueError, "level must"),
@@ -245,3 +251,202 @@ def test_bad_inputs_are_refused_with_the_reason(call, error, fragment):
 def test_experiments_refuse_bad_inputs(encoder, chunks, call, error, fragment):
     with pytest.raises(error, match=re.escape(fragment)):
         call(encoder, chunks)
+
+
+# --- the experiments on a tiny random encoder: no weights needed ------------------------
+
+
+class TinyEncoder:
+    """A stand-in for :class:`refattn.pretrained.Encoder` with random weights.
+
+    It has what the experiments use: ``config`` (layers, heads, head_dim,
+    vocab_size, max_positions), ``xp``, ``qkv(layer, hidden)`` and
+    ``forward(ids, return_attention=True)``, whose ``attentions[layer]`` is the
+    exact softmax attention of ``qkv(layer, hidden_states[layer])``.
+    """
+
+    def __init__(self, *, layers=2, heads=2, head_dim=4, vocab_size=50, max_positions=64, seed=0):
+        from types import SimpleNamespace
+
+        self.xp = np
+        self.config = SimpleNamespace(
+            layers=layers,
+            heads=heads,
+            head_dim=head_dim,
+            vocab_size=vocab_size,
+            max_positions=max_positions,
+        )
+        hidden = heads * head_dim
+        g = np.random.default_rng(seed)
+        self.embedding = g.standard_normal((vocab_size, hidden))
+        self.position = g.standard_normal((max_positions, hidden))
+        self.weights = 2 * g.standard_normal((layers, 3, hidden, hidden)) / np.sqrt(hidden)
+
+    def qkv(self, layer, hidden):
+        """``(1, n, hidden)`` → q, k, v, each ``(1, heads, n, head_dim)``."""
+        heads, d = self.config.heads, self.config.head_dim
+        n = hidden.shape[1]
+        return tuple(
+            (hidden @ w).reshape(1, n, heads, d).transpose(0, 2, 1, 3) for w in self.weights[layer]
+        )
+
+    def forward(self, ids, return_attention=False):
+        from types import SimpleNamespace
+
+        n = ids.shape[1]
+        x = self.embedding[ids] + self.position[:n]  # (1, n, hidden)
+        hidden_states, attentions = [x], []
+        for layer in range(self.config.layers):
+            q, k, v = self.qkv(layer, x)
+            p = softmax(q @ k.swapaxes(-1, -2) / np.sqrt(self.config.head_dim))
+            attentions.append(p)  # (1, heads, n, n)
+            x = x + (p @ v).transpose(0, 2, 1, 3).reshape(x.shape)
+            hidden_states.append(x)
+        return SimpleNamespace(hidden_states=hidden_states, attentions=attentions)
+
+
+def _tiny(count=2, n=24, seed=5):
+    ids = np.random.default_rng(seed).integers(0, 50, size=(count, n))
+    return TinyEncoder(), ids
+
+
+def test_attention_spectra_are_those_of_each_heads_attention():
+    enc, ids = _tiny()
+    data = attention_spectra(enc, ids, quantiles=(0.25, 0.75), seed=1)
+    assert data["c"].shape == (2, 2, 2, 24)
+    np.testing.assert_array_equal(data["index"], np.arange(1, 25))
+    for chunk in range(2):
+        out = enc.forward(ids[chunk : chunk + 1])
+        for layer in range(2):
+            p = out.attentions[layer][0]  # (heads, n, n)
+            np.testing.assert_allclose(
+                data["c"][chunk, layer], cumulative_spectrum(singular_values(p)), atol=1e-9
+            )
+    pooled = data["c"].transpose(1, 0, 2, 3).reshape(2, 4, 24)  # (layers, chunks·heads, n)
+    np.testing.assert_allclose(data["mean"], pooled.mean(axis=1))
+    np.testing.assert_allclose(data["low"], np.quantile(pooled, 0.25, axis=1))
+    np.testing.assert_allclose(data["high"], np.quantile(pooled, 0.75, axis=1))
+    # the logit spread: std over keys of q·k/√d, mean over queries, mean over chunks
+    spreads = []
+    for chunk in range(2):
+        out = enc.forward(ids[chunk : chunk + 1])
+        per_layer = []
+        for layer in range(2):
+            q, k, _ = enc.qkv(layer, out.hidden_states[layer])
+            logits = q[0] @ k[0].swapaxes(-1, -2) / 2.0  # √d = 2
+            per_layer.append(logits.std(axis=-1).mean(axis=-1))
+        spreads.append(per_layer)
+    np.testing.assert_allclose(data["logit_spread"], np.mean(spreads, axis=0))
+    np.testing.assert_allclose(
+        data["random"], random_attention_like(data["logit_spread"], n=24, d=4, seed=1)
+    )
+    heat = spectrum_heatmap(data, k=5)
+    np.testing.assert_allclose(heat["c_k"], data["c"][..., 4].mean(axis=0))
+    np.testing.assert_allclose(heat["spread"], data["c"][..., 4].std(axis=0))
+    np.testing.assert_allclose(heat["random"], data["random"][..., 4])
+    assert int(heat["k"]) == 5
+
+
+def test_random_attention_like_has_exactly_the_requested_spread():
+    from refattn.real_attention import _logit_spread
+
+    g = np.random.default_rng(1)  # the stream random_attention_like draws from with seed=1
+    z, w = g.standard_normal((16, 4)), g.standard_normal((16, 4))
+    logits = z @ w.T / 2.0
+    logits *= 1.5 / _logit_spread(z, w)
+    assert float(logits.std(axis=-1).mean()) == pytest.approx(1.5)
+    expect = cumulative_spectrum(singular_values(softmax(logits)))
+    np.testing.assert_allclose(
+        random_attention_like(np.array([1.5]), n=16, d=4, seed=1)[0], expect, atol=1e-9
+    )
+
+
+def test_attention_locality_is_the_window_mass_of_each_head():
+    enc, ids = _tiny()
+    widths = (0, 1, 3, 23)
+    data = attention_locality(enc, ids, widths=widths, global_tokens=(0, -1), level=0.5)
+    plain, glob = [], []
+    for chunk in range(2):
+        out = enc.forward(ids[chunk : chunk + 1])
+        plain.append([window_mass(p[0]) for p in out.attentions])
+        glob.append([window_mass(p[0], global_tokens=(0, 23)) for p in out.attentions])
+    plain, glob = np.asarray(plain), np.asarray(glob)  # (chunks, layers, heads, n)
+    np.testing.assert_allclose(data["mass_chunks"], plain[..., list(widths)])
+    np.testing.assert_allclose(data["mass"], plain.mean(axis=0)[..., list(widths)])
+    np.testing.assert_allclose(data["mass_global"], glob.mean(axis=0)[..., list(widths)])
+    np.testing.assert_array_equal(data["w_level"], np.argmax(plain.mean(axis=0) >= 0.5, axis=-1))
+    np.testing.assert_array_equal(
+        data["w_level_global"], np.argmax(glob.mean(axis=0) >= 0.5, axis=-1)
+    )
+    # uniform P = 1/n: the n(2w + 1) − w(w + 1) pairs with |i − j| <= w, over n²
+    w = np.array(widths)
+    np.testing.assert_allclose(data["uniform"], (24 * (2 * w + 1) - w * (w + 1)) / 24**2)
+    np.testing.assert_array_equal(data["widths"], widths)
+
+
+def test_linformer_projection_errors_are_the_relative_output_errors():
+    from refattn.jl import projection
+    from refattn.linformer import linformer_attention
+    from refattn.softmax import softmax_attention
+
+    enc, ids = _tiny(count=1, n=16)
+    ks = (4, 16)
+    data = linformer_projection_errors(enc, ids, ks=ks, kinds=("gaussian", "sparse"), seeds=2)
+    assert set(data) == {"k", "gaussian", "gaussian_rescaled", "sparse", "mean_pool", "svd"}
+    np.testing.assert_array_equal(data["k"], ks)
+    out = enc.forward(ids)
+    for layer in range(2):
+        q, k, v = (x[0] for x in enc.qkv(layer, out.hidden_states[layer]))
+        exact = softmax_attention(q, k, v)
+
+        def error(e, q=q, k=k, v=v, exact=exact):
+            got = linformer_attention(q, k, v, E=e, F=e)
+            return np.linalg.norm(got - exact, axis=(-2, -1)) / np.linalg.norm(exact, axis=(-2, -1))
+
+        for s in range(2):
+            for i, kdim in enumerate(ks):
+                e = projection(16, kdim, kind="gaussian", rng=1000 * kdim + s, dtype="float32")
+                np.testing.assert_allclose(data["gaussian"][s, layer, :, i], error(e), rtol=1e-6)
+                np.testing.assert_allclose(
+                    data["gaussian_rescaled"][s, layer, :, i],
+                    error(e * (kdim / 16) ** 0.5),
+                    rtol=1e-6,
+                )
+                e = projection(16, kdim, kind="sparse", rng=1000 * kdim + s, dtype="float32")
+                np.testing.assert_allclose(data["sparse"][s, layer, :, i], error(e), rtol=1e-6)
+        for i, kdim in enumerate(ks):
+            e = mean_pooling(16, kdim, dtype="float32")
+            np.testing.assert_allclose(data["mean_pool"][layer, :, i], error(e), rtol=1e-6)
+        np.testing.assert_allclose(
+            data["svd"][layer], _best_rank_k_errors(out.attentions[layer][0], v, ks).T
+        )
+    np.testing.assert_allclose(data["mean_pool"][..., -1], 0.0, atol=1e-6)  # k = n: exact
+
+
+def test_chunk_outputs_checks_its_arguments_at_the_call():
+    from refattn.real_attention import chunk_outputs
+
+    enc, ids = _tiny()
+    with pytest.raises(ValueError, match="ids must be token ids in \\[0, 50\\)"):
+        chunk_outputs(enc, ids + 100)  # raises here, before anything is iterated
+    outputs = list(chunk_outputs(enc, ids))
+    assert len(outputs) == 2
+    np.testing.assert_allclose(outputs[1].attentions[0], enc.forward(ids[1:2]).attentions[0])
+
+
+@pytest.mark.parametrize("magnitude", [1e-200, 1e-150, 1e150, 1e300])
+def test_attention_singular_values_at_the_ends_of_the_float_range(magnitude):
+    p = _attention(12, heads=2)
+    s = attention_singular_values(p * magnitude)
+    assert np.all(np.isfinite(s))
+    np.testing.assert_allclose(s / magnitude, singular_values(p), atol=1e-7)
+    np.testing.assert_allclose(
+        cumulative_spectrum(s), cumulative_spectrum(singular_values(p)), atol=1e-7
+    )
+
+
+def test_random_attention_of_overflowing_scale_raises_with_the_reason():
+    with pytest.raises(FloatingPointError, match="scales entry 1e\\+200"):
+        random_attention_spectra(n=8, d=2, scales=(1.0, 1e200))
+    with pytest.raises(FloatingPointError, match="logit_spread entry 1e\\+308"):
+        random_attention_like(np.array([1e308]), n=8, d=2)
