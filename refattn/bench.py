@@ -19,6 +19,7 @@ from .backend import BACKENDS, module_for, module_name, peak_memory, rng, synchr
 from .softmax import chunked_attention, softmax_attention
 
 __all__ = [
+    "choice_table",
     "configurations",
     "configured",
     "crossover",
@@ -611,3 +612,48 @@ def summary(data, *, at=16384, lo=4096, hi=65536) -> list[dict]:
             }
         )
     return table
+
+
+def choice_table(data, *, at=16384) -> list[tuple[str, ...]]:
+    """The README's "Which mechanism should I use?" table, from a benchmark run.
+
+    One row per benchmark configuration: its mechanism, whether it is exact,
+    whether the configuration is causal, the memory order, and the measured
+    time and peak memory at ``n = at`` as multiples of ``softmax_attention``'s
+    in the same run ("—" where softmax or the configuration was not measured
+    there, e.g. skipped for memory).  The first row is the header.
+    """
+    if not isinstance(data, dict) or "results" not in data:
+        raise TypeError(
+            f"data must be scaling_grid's result (a dict with 'results'), got {describe(data)}"
+        )
+    _check_rows(data["results"])
+    at = check_int("at", at, minimum=1, maximum=MAX_LENGTH)
+    from .mechanisms import REGISTRY
+
+    measured = {r["mechanism"]: r for r in data["results"] if r["n"] == at}
+    dense = measured.get("softmax")
+    rows = [
+        ("configuration", "mechanism", "exact", "causal", "memory", "speed-up", "memory saving")
+    ]
+    for label, name in configurations().items():
+        entry = REGISTRY[name]
+        causal = bool(entry.bench[label](at).get("causal", False))
+        here = measured.get(label)
+        if dense is None or here is None:
+            speed = saving = "—"
+        else:
+            speed = f"{dense['seconds'] / here['seconds']:.1f}×"
+            saving = f"{dense['peak_bytes'] / here['peak_bytes']:.0f}×"
+        rows.append(
+            (
+                f"`{label}`",
+                name,
+                "yes" if entry.exact else "no",
+                "yes" if causal else "no",
+                f"O({entry.memory_order})",
+                speed,
+                saving,
+            )
+        )
+    return rows

@@ -190,3 +190,15 @@ def test_ci_passes_on_pytest_s_exit_status_and_fails_when_nothing_was_collected(
         ["bash", "-c", f"rc={pytest_status}\n{after}"], capture_output=True, text=True, check=False
     )
     assert done.returncode == pytest_status, done.stdout
+
+
+def test_readme_choice_table_is_the_committed_benchmark_run():
+    from refattn.bench import choice_table
+    from refattn.figures.scaling import bench_data
+
+    section = README.split("## Which mechanism should I use?", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")]
+    cells = [tuple(c.strip() for c in line.strip("|").split("|")) for line in lines]
+    rows = choice_table(bench_data())
+    assert cells[1:] == rows[1:]
+    assert len(cells) == len(rows)
