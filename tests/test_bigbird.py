@@ -280,17 +280,18 @@ def test_memory_is_linear_and_matches_the_formula(b, g, r):
     for n in (4096, 8192, 16384):
         peaks[n] = peak = _peak_bytes(n, b, g, r)
         model = 4 * complexity.bigbird_memory(n, 64, block=b, g=g, r=r)
-        assert 0.97 * model <= peak <= 1.1 * model, (n, peak, model)
+        assert 0.99 * model <= peak <= 1.01 * model, (n, peak, model)  # measured: 1.005–1.008
     assert 1.8 <= peaks[8192] / peaks[4096] <= 2.2
     assert 1.8 <= peaks[16384] / peaks[8192] <= 2.2
-    # at n = 16384 far below dense attention's n² scores
-    assert peaks[16384] < 4 * complexity.dense_attention_memory(16384, d=64) / 10
+    # at n = 16384 far below dense attention's n² scores (measured: 23x at b, g, r = 64, 2, 3)
+    below = 20 if (b, g, r) == (64, 2, 3) else 10
+    assert peaks[16384] < 4 * complexity.dense_attention_memory(16384, d=64) / below
 
 
 def test_a_padded_length_matches_the_formula():
     n = 4000  # 62.5 blocks of 64
     model = 4 * complexity.bigbird_memory(n, 64, block=64, g=2, r=3)
-    assert 0.97 * model <= _peak_bytes(n) <= 1.1 * model
+    assert 0.99 * model <= _peak_bytes(n) <= 1.01 * model  # measured: 1.007
 
 
 def test_flop_formula_counts_the_block_scores():

@@ -455,7 +455,7 @@ def test_reconstruction_gradient_matches_finite_differences(xp):
             - conv1d_loss_and_gradient(h, old, xp.asarray(minus), *weights)[0]
         ) / (2 * step)
     gradient = to_numpy(gradient)
-    assert np.abs(numeric - gradient).max() / np.abs(gradient).max() < 1e-6
+    assert np.abs(numeric - gradient).max() / np.abs(gradient).max() < 1e-8  # measured: 3e-10
 
 
 def test_fitting_a_conv_compressor_lowers_the_loss(xp):
@@ -785,7 +785,7 @@ def test_qkv_form_memory_matches_the_formula_and_is_linear(form, config):
         q, k, v = random_qkv(np, n=n, d=64, dtype="float32", seed=n)
         peaks[n] = peak = peak_memory(lambda q=q, k=k, v=v: call(q, k, v, c), np)[1]
         model = 4 * formula(n, c)  # float32: 4 bytes an element
-        assert 0.9 * model <= peak <= 1.1 * model, (n, peak, model)
+        assert 0.99 * model <= peak <= 1.01 * model, (n, peak, model)  # measured: 1.002–1.006
     assert 1.8 <= peaks[8192] / peaks[4096] <= 2.2
     assert 1.8 <= peaks[16384] / peaks[8192] <= 2.2
     # nothing of size n×n: at n = 16384 that alone would be 1 GiB

@@ -203,7 +203,7 @@ def test_memory_is_linear_and_matches_the_formula(options):
     for n in (4096, 8192, 16384):
         peaks[n] = peak = _peak_bytes(n, **options)
         model = 4 * complexity.funnel_memory(n, 64, **cost)
-        assert 0.9 * model <= peak <= 1.1 * model, (n, peak, model)
+        assert 0.98 * model <= peak <= 1.02 * model, (n, peak, model)  # measured: 1.006–1.010
     assert 1.8 <= peaks[8192] / peaks[4096] <= 2.2
     assert 1.8 <= peaks[16384] / peaks[8192] <= 2.2
     # far below the n'×n scores dense attention of the pooled queries would hold

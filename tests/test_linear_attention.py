@@ -196,7 +196,7 @@ def test_memory_is_linear_and_matches_the_formula(causal):
     peaks = {n: _peak_bytes(n, causal) for n in (4096, 8192, 16384)}
     for n, peak in peaks.items():
         model = 4 * complexity.linear_attention_memory(n, 64, causal=causal)
-        assert 0.9 * model <= peak <= 1.1 * model, (n, peak, model)
+        assert 0.98 * model <= peak <= 1.02 * model, (n, peak, model)  # measured: 0.988–1.012
     for n in (4096, 8192):  # doubling n: the formula's growth, and never more than 2×
         growth = peaks[2 * n] / peaks[n]
         model = complexity.linear_attention_memory(

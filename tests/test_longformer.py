@@ -328,10 +328,10 @@ def test_memory_is_linear_and_matches_the_formula(g):
         glob = [i * (n // 8) for i in range(g)] or None
         peaks[n] = peak = _peak_bytes(n, glob)
         model = 4 * complexity.sliding_window_memory(n, 64, window=64, g=g)
-        assert 0.97 * model <= peak <= 1.1 * model, (n, peak, model)
+        assert model <= peak <= 1.04 * model, (n, peak, model)  # measured: 1.009–1.024
     assert 3.6 <= peaks[16384] / peaks[4096] <= 4.4
-    # the performance goal, at n = 16384: >= 20x below dense attention
-    assert peaks[16384] < 4 * complexity.dense_attention_memory(16384, d=64) / 20
+    # the performance goal, at n = 16384: > 40x below dense attention (measured: 42.5x)
+    assert peaks[16384] < 4 * complexity.dense_attention_memory(16384, d=64) / 40
 
 
 def test_scores_and_flop_formulas():

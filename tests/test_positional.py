@@ -247,6 +247,18 @@ def test_extrapolation_figure_measures_what_it_says():
         assert data[name][LENGTHS[-1]][L:].max() < 0.01, name
     alibi = [data["alibi"][t].mean() for t in LENGTHS]
     assert max(alibi) - min(alibi) < 0.01 and max(alibi) < 0.26  # holds, but only recency
+    # the table of (14.5), to half a unit of its last printed digit
+    table = {
+        "absolute": ((0.999, 3), (0.49, 2), (0.24, 2)),
+        "relative": ((0.999, 3), (0.49, 2), (0.24, 2)),
+        "relative_memory": ((0.999, 3), (0.999, 3), (0.999, 3)),
+        "infused": ((0.999, 3), (0.999, 3), (0.999, 3)),
+        "rotary": ((0.999, 3), (0.49, 2), (0.24, 2)),
+        "alibi": ((0.248, 3), (0.243, 3), (0.241, 3)),
+    }
+    for name, row in table.items():
+        for t, (printed, digits) in zip(LENGTHS, row, strict=True):
+            assert abs(float(data[name][t].mean()) - printed) <= 0.5 * 10.0**-digits, (name, t)
 
 
 # --- bad inputs -------------------------------------------------------------------------------------

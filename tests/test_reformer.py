@@ -314,7 +314,8 @@ def _peak(n, options):
 def test_measured_peak_memory_is_the_formula_and_grows_linearly(n):
     options = {"buckets": 64, "chunk": 64, "rounds": 1, "rng": 0}
     peak, model = _peak(n, options)
-    assert 0.9 <= peak / model <= 1.1, (peak, model)
+    # the formula leaves out about five int64 index arrays per slot (measured: 1.052, 1.054)
+    assert 1.03 <= peak / model <= 1.08, (peak, model)
     peak_half, _ = _peak(n // 2, options)
     assert 1.8 <= peak / peak_half <= 2.2, (peak, peak_half)
 

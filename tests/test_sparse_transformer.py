@@ -213,7 +213,7 @@ def test_memory_matches_the_formula_and_grows_as_n_sqrt_n(kind):
     model_growth = complexity.sparse_transformer_memory(
         16384, 64, causal=True, **BENCH_LIKE[kind](16384)
     ) / complexity.sparse_transformer_memory(4096, 64, causal=True, **BENCH_LIKE[kind](4096))
-    assert 0.9 <= growth / model_growth <= 1.1, (growth, model_growth)
+    assert 0.95 <= growth / model_growth <= 1.05, (growth, model_growth)  # measured: 0.99, 1.00
     assert 4.4 <= growth <= 12, peaks
     # and far below dense attention's n² scores
     assert peaks[16384] < 4 * complexity.dense_attention_memory(16384, d=64) / 10
