@@ -309,7 +309,8 @@ def test_memory_is_linear_and_matches_the_formula():
             lambda q=q, k_=k_, v=v, E=E, F=F: linformer_attention(q, k_, v, E=E, F=F), np
         )[1]
         model = 4 * complexity.linformer_memory(n, d, k=kdim)
-        assert 0.95 * model <= peaks[n] <= 1.1 * model, (n, peaks[n], model)
+        # measured 1.009 and 1.004: derivations/04 (4.1) says "within 1 %"
+        assert 0.99 * model <= peaks[n] <= 1.01 * model, (n, peaks[n], model)
     assert 3.6 <= peaks[16384] / peaks[4096] <= 4.4
 
 
