@@ -2,8 +2,8 @@
 
 refattn info                      versions, backends, GPU
 refattn list                      every registered mechanism: family, exact, causal, memory, paper
-refattn figures                   regenerate every figure into figures/
-refattn figures NAME ... --out D  some figures, elsewhere
+refattn figures                   regenerate every figure into figures/ (in a clone)
+refattn figures NAME ... --out D  some figures, into D (--out is required outside a clone)
 refattn figures --list            what can be drawn
 refattn bench                     the scaling grid of every mechanism (--quick: a smoke test)
 refattn bench --report NAME ...   the goal reports (exact, longformer, performer, ...)
@@ -17,6 +17,8 @@ message on stderr naming the option, the value and the allowed domain.
 from __future__ import annotations
 
 import argparse
+import configparser
+import datetime
 import difflib
 import json
 import math
@@ -187,14 +189,67 @@ def _list(args) -> int:
     return 0
 
 
+def in_a_clone(folder=".") -> bool:
+    """Whether ``folder`` is the root of a clone of refattn (or an unpacked sdist).
+
+    That is: it holds the ``refattn/`` package and a ``setup.cfg`` or
+    ``pyproject.toml`` that names the project ``refattn``.
+    """
+    root = os.path.abspath(folder)
+    if not os.path.isfile(os.path.join(root, "refattn", "__init__.py")):
+        return False
+    cfg = configparser.ConfigParser(interpolation=None)
+    try:
+        cfg.read(os.path.join(root, "setup.cfg"), encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        cfg = None
+    if cfg is not None and cfg.get("metadata", "name", fallback="").strip() == "refattn":
+        return True
+    try:
+        with open(os.path.join(root, "pyproject.toml"), encoding="utf-8") as f:
+            pyproject = f.read()
+    except (OSError, UnicodeDecodeError):
+        return False
+    project = re.search(r"^\[project\]\s*$(.*?)(?=^\[|\Z)", pyproject, flags=re.M | re.S)
+    return bool(project and re.search(r"^name\s*=\s*[\"']refattn[\"']", project.group(1), re.M))
+
+
+#: Where ``refattn figures`` writes inside a clone when --out is not given.
+CLONE_FIGURES = "figures"
+
+
+def _check_figures_out(parser, args) -> None:
+    """--out defaults to figures/ inside a clone only; anywhere else it is required (exit 2)."""
+    if args.out is not None or args.list:
+        return
+    if not in_a_clone():
+        parser.error(
+            f"argument --out: required outside a clone of refattn ({os.getcwd()} is not the "
+            "root of one); name the folder to write the PNGs to, e.g. --out refattn-figures"
+        )
+    args.out = CLONE_FIGURES
+
+
 def _figures(args) -> int:
     from .figures import FIGURES, generate
+    from .figures.scaling import describe_run
 
     if args.list:
         width = max(map(len, FIGURES))
         for fig in FIGURES.values():
             print(f"{fig.name:<{width}}  {fig.title}  [reproduces {fig.reproduces}]")
         return 0
+    scaling = [
+        name
+        for name in (args.names or FIGURES)
+        if name in FIGURES and FIGURES[name].make.__module__ == "refattn.figures.scaling"
+    ]
+    if scaling:
+        try:
+            print(f"{', '.join(scaling)}: drawn from the committed benchmark run {describe_run()}")
+        except FileNotFoundError as exc:
+            print(f"refattn figures: {exc}", file=sys.stderr)
+            return 1
     try:
         generate(args.names or None, out_dir=args.out)
     except ValueError as exc:
@@ -405,16 +460,20 @@ def _bench(args) -> int:
             if args.n is not None:
                 sizes = (args.n,)
             print(f"scaling grid on {xp.__name__}: n = {', '.join(map(str, sizes))}, d = {args.d}")
+            repeats = 1 if args.quick else args.repeats
             result = scaling_grid(
                 xp,
                 mechanisms=args.mechanisms or None,
                 sizes=sizes,
                 d=args.d,
                 heads=args.heads,
-                repeats=1 if args.quick else args.repeats,
+                repeats=repeats,
                 max_bytes=int(args.max_mem * 2**30),
                 log=_grid_log(args.quick),
             )
+            # which run this is, for whoever draws figures from the JSON later
+            result["date"] = datetime.date.today().isoformat()
+            result["repeats"] = repeats
             for row in result["results"]:
                 note = _roofline_note(row["roofline_fraction"], args.quick)
                 if note is not None:
@@ -491,8 +550,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fig.add_argument("names", nargs="*", metavar="NAME", help="figures to make (default: all)")
     fig.add_argument("--list", action="store_true", help="list the figures and exit")
-    fig.add_argument("--out", default="figures", type=_output_folder, help="output folder")
-    fig.set_defaults(run=_figures)
+    fig.add_argument(
+        "--out",
+        default=None,
+        type=_output_folder,
+        help=f"output folder (default: {CLONE_FIGURES}) when run at the root of a clone of "
+        "refattn; required anywhere else, so that an installed refattn never writes into "
+        "whatever folder it is started in",
+    )
+    fig.set_defaults(run=_figures, parser=fig)
 
     bench = sub.add_parser(
         "bench",
@@ -593,4 +659,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "bench":
         _check_bench_combination(args.parser, args)
+    elif args.command == "figures":
+        _check_figures_out(args.parser, args)
     return args.run(args)

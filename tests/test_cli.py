@@ -294,3 +294,111 @@ def test_the_console_command_fails_cleanly(argv, env, fragment):
     assert result.returncode == 2
     assert fragment in result.stderr
     assert "Traceback" not in result.stderr and "bogus" not in result.stdout
+
+
+# --- figures: --out outside a clone, and which benchmark run the scaling figures draw ------
+
+
+def _fake_clone(folder, *, setup_cfg=None, pyproject=None):
+    """A folder that looks like the root of a clone: refattn/ and the given project files."""
+    (folder / "refattn").mkdir()
+    (folder / "refattn" / "__init__.py").write_text("")
+    if setup_cfg is not None:
+        (folder / "setup.cfg").write_text(setup_cfg)
+    if pyproject is not None:
+        (folder / "pyproject.toml").write_text(pyproject)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("setup_cfg", "pyproject"),
+    [
+        ("[metadata]\nname = refattn\nversion = 0.1\n", None),
+        (None, '[build-system]\nrequires = []\n\n[project]\nname = "refattn"\n'),
+    ],
+    ids=["setup.cfg", "pyproject.toml"],
+)
+def test_figures_writes_into_figures_at_the_root_of_a_clone(
+    tmp_path, monkeypatch, capsys, setup_cfg, pyproject
+):
+    from refattn.cli import in_a_clone
+
+    monkeypatch.chdir(_fake_clone(tmp_path, setup_cfg=setup_cfg, pyproject=pyproject))
+    assert in_a_clone()
+    assert main(["figures", "taxonomy"]) == 0
+    assert (tmp_path / "figures" / "taxonomy.png").read_bytes()[:4] == b"\x89PNG"
+    assert "-> figures/taxonomy.png" in capsys.readouterr().out
+
+
+def _project_files_only(folder):
+    (folder / "setup.cfg").write_text("[metadata]\nname = refattn\n")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda folder: folder,  # an empty folder
+        lambda folder: _fake_clone(folder, setup_cfg="[metadata]\nname = other\n"),
+        lambda folder: _fake_clone(folder, pyproject='[tool.x]\nname = "refattn"\n'),
+        lambda folder: _project_files_only(folder),
+    ],
+    ids=["empty", "another-project", "name-outside-project-table", "no-package"],
+)
+def test_figures_outside_a_clone_requires_out_and_writes_nothing(
+    tmp_path, monkeypatch, capsys, make
+):
+    from refattn.cli import in_a_clone
+
+    monkeypatch.chdir(make(tmp_path))
+    assert not in_a_clone()
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(SystemExit) as info:
+        main(["figures", "taxonomy"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --out: required outside a clone of refattn" in err
+    assert "--out refattn-figures" in err
+    assert sorted(tmp_path.rglob("*")) == before
+    # --list needs no folder, and --out is enough anywhere
+    assert main(["figures", "--list"]) == 0
+    assert main(["figures", "taxonomy", "--out", "mine"]) == 0
+    assert (tmp_path / "mine" / "taxonomy.png").is_file()
+
+
+def test_scaling_figures_name_the_committed_run_they_are_drawn_from(tmp_path, capsys):
+    from refattn.figures.scaling import BENCH_JSON, bench_data
+
+    data = bench_data()
+    assert BENCH_JSON.parent.name == "data" and BENCH_JSON.parent.parent.name == "refattn"
+    assert main(["figures", "taxonomy", "scaling-memory", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if "benchmark run" in line]
+    assert line.startswith("scaling-memory: drawn from the committed benchmark run ")
+    assert str(BENCH_JSON) in line
+    assert data["machine"] in line and f"measured {data['date']}" in line
+    assert "taxonomy" not in line
+    assert main(["figures", "taxonomy", "--out", str(tmp_path)]) == 0
+    assert "benchmark run" not in capsys.readouterr().out  # said only for the scaling figures
+
+
+def test_scaling_figures_refuse_when_the_committed_run_is_missing(tmp_path, monkeypatch, capsys):
+    from refattn.figures import scaling
+
+    monkeypatch.setattr(scaling, "BENCH_JSON", tmp_path / "gone.json")
+    with pytest.raises(FileNotFoundError, match="committed benchmark run .*gone.json is missing"):
+        scaling.bench_data()
+    assert main(["figures", "scaling-time", "--out", str(tmp_path)]) == 1
+    assert "reinstall refattn" in capsys.readouterr().err
+    assert not (tmp_path / "scaling-time.png").exists()
+
+
+def test_bench_json_records_its_date_and_repeats(tmp_path):
+    import datetime
+
+    path = tmp_path / "run.json"
+    assert main(["bench", "--mechanisms", "softmax", "--n", "16", "--repeats", "2",
+                 "--json", str(path)]) == 0  # fmt: skip
+    data = json.loads(path.read_text())
+    assert data["repeats"] == 2
+    assert datetime.date.fromisoformat(data["date"]) <= datetime.date.today()
