@@ -66,7 +66,7 @@ def adaptive_span_figure() -> Figure:
         arrowprops={"arrowstyle": "->", "color": "0.4"},
     )
     mask_ax.set_xlabel("distance x = i − j (causal)")
-    mask_ax.set_ylabel("m_z(x) = clamp((R + z − x)/R, 0, 1)")
+    mask_ax.set_ylabel(r"$m_z(x) = \mathrm{clamp}((R + z - x)/R,\, 0,\, 1)$")
     mask_ax.set_title(f"(a) the soft mask, R = {RAMP}: weights × m, renormalised", fontsize=10)
     mask_ax.set_ylim(-0.03, 1.08)
     mask_ax.legend(loc="lower left", fontsize=8)

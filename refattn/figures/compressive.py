@@ -64,10 +64,10 @@ def compressive_memory_layout() -> Figure:
     ax.grid(False)
     names = [
         "discarded / not yet seen",
-        f"compressed memory (n_cm = {n_cmem}, rate {rate})",
+        f"compressed memory ($n_{{cm}} = {n_cmem}$, rate {rate})",
         "pending (waiting for a full block)",
-        f"memory (n_m = {n_mem})",
-        f"current segment (n_s = {n_s})",
+        f"memory ($n_m = {n_mem}$)",
+        f"current segment ($n_s = {n_s}$)",
     ]
     ax.legend(
         handles=[Patch(color=c, label=n) for c, n in zip(colours, names, strict=True)],
@@ -77,7 +77,7 @@ def compressive_memory_layout() -> Figure:
     )
     ax.set_title(
         "Compressive Transformer memory, simulated with refattn.compressive.update\n"
-        f"each segment sees n_m + rate·n_cm = {n_mem + rate * n_cmem} past positions "
+        rf"each segment sees $n_m + \mathrm{{rate}} \cdot n_{{cm}} = {n_mem + rate * n_cmem}$ past positions "
         f"through {n_mem + n_cmem} memory slots",
         fontsize=10,
     )
@@ -100,7 +100,7 @@ def compressive_range_cost() -> Figure:
         [temporal_range(layers=layers, n_mem=int(m), n_cmem=0, rate=1) for m in slots],
         "o-",
         color="#1b9e77",
-        label="Transformer-XL: n_m = slots",
+        label="Transformer-XL: $n_m$ = slots",
     )
     for colour, rate in zip(("#d95f02", "#7570b3", "#e7298a"), (2, 3, 4), strict=True):
         half = slots // 2
@@ -115,7 +115,7 @@ def compressive_range_cost() -> Figure:
             reach,
             "s--",
             color=colour,
-            label=f"Compressive, n_m = n_cm = slots/2, rate {rate}",
+            label=f"Compressive, $n_m = n_{{cm}}$ = slots/2, rate {rate}",
         )
     for m, c in zip(
         slots, [complexity.xl_attention_flops(n_s, n_mem=int(m)) for m in slots], strict=True
@@ -130,11 +130,11 @@ def compressive_range_cost() -> Figure:
         )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(f"attention flops per layer and segment (n_s = {n_s}, d = 64)")
+    ax.set_xlabel(f"attention flops per layer and segment ($n_s = {n_s}$, $d = 64$)")
     ax.set_ylabel(f"temporal range of {layers} layers (positions)")
     ax.set_title(
         "Same attention cost, longer reach: compressed memory (Rae et al. 2019)\n"
-        "range = layers × (n_m + rate × n_cm)",
+        r"range = layers $\times$ ($n_m$ + rate $\times$ $n_{cm}$)",
         fontsize=10,
     )
     ax.legend(fontsize=8)
@@ -171,7 +171,7 @@ def compression_functions() -> Figure:
         "conv1d, fitted": lambda h, old: conv1d(fitted)(old, rate),
     }
     windows = test.shape[0] // segment - 1
-    losses = {}
+    losses, spread = {}, {}  # mean over windows, and 2 standard errors of it
     for name, compress in compressors.items():
         values = []
         for w in range(windows):
@@ -179,19 +179,29 @@ def compression_functions() -> Figure:
             h = test[(w + 1) * segment : (w + 2) * segment]
             values.append(attention_reconstruction_loss(h, old, compress(h, old), wq, wk, wv))
         losses[name] = np.mean(values)
+        spread[name] = 2 * np.std(values, ddof=1) / np.sqrt(len(values))
     fig = Figure()
     ax = fig.subplots()
     names = list(losses)
     colours = ["#1b9e77", "#1b9e77", "#7570b3", "#7570b3", "#e7298a", "#d95f02"]
-    ax.barh(names, [losses[n] for n in names], color=colours)
+    ax.barh(
+        names,
+        [losses[n] for n in names],
+        xerr=[spread[n] for n in names],
+        color=colours,
+        error_kw={"capsize": 3, "elinewidth": 1, "ecolor": "0.25"},
+    )
     for i, n in enumerate(names):
-        ax.text(losses[n], i, f" {losses[n]:.3f}", va="center", fontsize=8)
+        ax.text(
+            losses[n] + spread[n], i, f" {losses[n]:.3f} ± {spread[n]:.3f}", va="center", fontsize=8
+        )
     ax.invert_yaxis()
     ax.set_xlabel(
-        "attention-reconstruction loss ‖attn(h, M) − attn(h, f_c(M))‖², mean over held-out windows"
+        r"attention-reconstruction loss $\|\mathrm{attn}(h, M) - \mathrm{attn}(h, f_c(M))\|^2$"
+        f"\nmean over {windows} held-out windows, bars $\\pm 2$ standard errors"
     )
     ax.set_title(
-        f"Compression functions at rate {rate}, structured stream, d = {d}, segments of {segment}\n"
+        f"Compression functions at rate {rate}, structured stream, $d = {d}$, segments of {segment}\n"
         "the fitted conv is trained on the first half of the stream, scored on the second",
         fontsize=10,
     )

@@ -38,8 +38,8 @@ def exact_memory() -> Figure:
     ax = fig.subplots()
     mib = 2.0**20
     curves = (
-        ("softmax", "softmax_attention (dense)", "n·m + n·d + n·d_v"),
-        ("chunked", f"chunked_attention (chunk c = {CHUNK})", "n·c + n·d + 2·n·d_v"),
+        ("softmax", "softmax_attention (dense)", r"$n m + n d + n d_v$"),
+        ("chunked", f"chunked_attention (chunk c = {CHUNK})", r"$n c + n d + 2 n d_v$"),
     )
     for name, label, formula in curves:
         ax.plot(data["n"], data[name] / mib, "o", color=COLORS[name], label=f"{label}: measured")

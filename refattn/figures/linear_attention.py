@@ -110,7 +110,7 @@ def linear_attention_figure() -> Figure:
         n, 4 * n**2 / mib, ":", color="0.3", label="the n² float32 scores dense attention holds"
     )
     ax_mem.set_title(
-        "(d) peak memory is linear in n: 4·n·d elements bidirectional, n·(2d + d_v) + O(c²) causal"
+        r"(d) peak memory is linear in $n$: $4 n d$ elements bidirectional, $n (2d + d_v) + O(c^2)$ causal"
     )
     ax_mem.legend(fontsize=8, loc="upper left")
     fig.suptitle(
