@@ -123,3 +123,87 @@ def test_scaling_figures_fall_back_to_a_quick_grid(tmp_path):
     assert "scaling-time" in FIGURES and "scaling-memory" in FIGURES
     for make in (scaling_time, scaling_memory):
         assert len(make().axes[0].get_lines()) >= 16  # measured and analytic line per mechanism
+
+
+#: Maths that matplotlib would print verbatim: a subscript or superscript written TeX-style
+#: (``_{``, ``_(``, ``^``) or a one-letter name with a subscript (``c_128``, ``n_m``).
+RAW_TEX = r"_\{|_\(|\^|\b[A-Za-z]_\w"
+
+
+def _outside_mathtext(text):
+    """The parts of ``text`` that are not between ``$`` signs (mathtext)."""
+    return " ".join(text.replace(r"\$", "").split("$")[::2])
+
+
+def _raw_tex_in(text):
+    import re
+
+    return re.findall(RAW_TEX, _outside_mathtext(text))
+
+
+def test_raw_tex_detector():
+    assert _raw_tex_in("c_128 = 0.5") and _raw_tex_in("∝ m^(−1/2)") and _raw_tex_in("Σ_{j<=i}")
+    assert not _raw_tex_in(r"$c_{128}$ = 0.5, $m^{-1/2}$, sliding_window, softmax_attention")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "jl-min-dim",
+        "compressive-memory-layout",
+        "compressive-range-cost",
+        "compression-functions",
+        "performer-lemma2",
+        "scaling-memory",
+        "scaling-time",
+        "taxonomy",
+        "bigbird-pattern",
+        "lsh-collision",
+    ],
+)
+def test_cheap_figures_draw_no_raw_tex(name):
+    from matplotlib.text import Text
+
+    fig = FIGURES[name].make()
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert texts
+    assert {t: _raw_tex_in(t) for t in texts if _raw_tex_in(t)} == {}
+
+
+def test_figure_sources_write_maths_as_mathtext():
+    """Every string a figure module draws keeps TeX-style sub/superscripts inside $…$."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import refattn.figures
+
+    bad = []
+    for path in sorted(Path(refattn.figures.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        docstrings |= {  # the literal parts of f-strings are checked with their f-string
+            id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(
+                    v.value if isinstance(v, ast.Constant) else "{}" for v in node.values
+                )
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if id(node) in docstrings:
+                    continue
+                text = node.value
+            else:
+                continue
+            # TeX-style sub/superscripts only: one-letter names like "c_k" are also dict keys
+            if re.search(r"_\{|_\(|\w\^|\^\(", _outside_mathtext(text)):
+                bad.append(f"{path.name}:{node.lineno}: {text!r}")
+    assert bad == []

@@ -40,9 +40,9 @@ def bigbird_pattern_panels() -> list[tuple[str, np.ndarray]]:
     combined[window] = 2
     combined[glob & ~window] = 3
     return [
-        (f"(a) random attention, r = {PATTERN_R}", random.astype(int)),
+        (f"(a) random attention, $r = {PATTERN_R}$", random.astype(int)),
         ("(b) window attention, 3 blocks", 2 * window.astype(int)),
-        (f"(c) global attention, g = {PATTERN_G}", 3 * glob.astype(int)),
+        (f"(c) global attention, $g = {PATTERN_G}$", 3 * glob.astype(int)),
         ("(d) BigBird: (a) + (b) + (c)", combined),
     ]
 
@@ -63,8 +63,8 @@ def bigbird_pattern_figure() -> Figure:
         ax.imshow(tokens, cmap=cmap, vmin=0, vmax=3, interpolation="nearest")
         count = int((tokens > 0).sum())
         ax.set_title(f"{title}\n{count} of {n * n} scores", fontsize=10)
-        ax.set_xlabel("key j")
-        ax.set_ylabel("query i")
+        ax.set_xlabel("key $j$")
+        ax.set_ylabel("query $i$")
         ax.grid(False)
         ax.set_xticks([t - 0.5 for t in ticks], [str(t) for t in ticks])
         ax.set_yticks([t - 0.5 for t in ticks], [str(t) for t in ticks])
@@ -72,17 +72,20 @@ def bigbird_pattern_figure() -> Figure:
             ax.axhline(edge - 0.5, color="white", linewidth=0.4)
             ax.axvline(edge - 0.5, color="white", linewidth=0.4)
     fig.suptitle(
-        f"BigBird's attention pattern (Zaheer et al. 2020, Figure 1), n = {n}, blocks of b = {b}\n"
+        f"BigBird's attention pattern (Zaheer et al. 2020, Figure 1), $n = {n}$, "
+        f"blocks of $b = {b}$\n"
         "random blocks purple, window teal, global rows and columns orange; "
         "each cell is a token pair"
     )
+    fig.subplots_adjust(hspace=0.3)
     return fig
 
 
 GRAPH_BLOCKS = (16, 32, 64, 128, 256, 512, 1024)
 GRAPH_R = (0, 1, 2, 3, 4, 6, 8)
 GRAPH_AT = 256  # blocks in panel (b): n = 16384 tokens at b = 64
-SEEDS = (0, 1, 2)
+#: Independent draws of the random blocks behind each point of bigbird-graph.
+SEEDS = tuple(range(6))
 
 
 def bigbird_graph_data() -> dict:
@@ -90,14 +93,17 @@ def bigbird_graph_data() -> dict:
 
     ``by_blocks``: against the number of blocks ``B`` for the window alone, the
     window with 3 random blocks and with 3 random plus 2 global blocks;
-    ``by_r``: against ``r`` at ``B = 256`` for 0, 1 and 2 global blocks.
-    Random graphs are averaged over three seeds.
+    ``by_r``: against ``r`` at ``B = 256`` for 0, 1 and 2 global blocks.  Each
+    is an array ``(points, 2)`` of (diameter, mean shortest path), averaged over
+    the draws of :data:`SEEDS` for the random graphs; ``by_blocks_draws`` and
+    ``by_r_draws`` hold every draw, ``(draws, points, 2)`` (one draw where
+    ``r = 0``: the graph is then fixed).
     """
 
     def distances(blocks, r, g):
         if r == 0:
-            return attention_graph_distances(block_pattern(blocks, global_blocks=g))
-        runs = [
+            return [attention_graph_distances(block_pattern(blocks, global_blocks=g))]
+        return [
             attention_graph_distances(
                 block_pattern(
                     blocks,
@@ -107,18 +113,24 @@ def bigbird_graph_data() -> dict:
             )
             for seed in SEEDS
         ]
-        return tuple(np.mean(runs, axis=0))
+
+    def stack(points):  # (points, draws, 2) -> (draws, points, 2); r = 0 repeats its one draw
+        draws = max(len(p) for p in points)
+        return np.array([p * (draws // len(p)) for p in points], dtype=float).transpose(1, 0, 2)
 
     by_blocks = {
-        key: np.array([distances(blocks, r, g) for blocks in GRAPH_BLOCKS])
+        key: stack([distances(blocks, r, g) for blocks in GRAPH_BLOCKS])
         for key, (r, g) in {"window": (0, 0), "random": (3, 0), "global": (3, 2)}.items()
     }
-    by_r = {g: np.array([distances(GRAPH_AT, r, g) for r in GRAPH_R]) for g in (0, 1, 2)}
+    by_r = {g: stack([distances(GRAPH_AT, r, g) for r in GRAPH_R]) for g in (0, 1, 2)}
     return {
         "blocks": np.array(GRAPH_BLOCKS),
-        "by_blocks": by_blocks,
+        "by_blocks": {key: draws.mean(axis=0) for key, draws in by_blocks.items()},
+        "by_blocks_draws": by_blocks,
         "r": np.array(GRAPH_R),
-        "by_r": by_r,
+        "by_r": {g: draws.mean(axis=0) for g, draws in by_r.items()},
+        "by_r_draws": by_r,
+        "draws": len(SEEDS),
     }
 
 
@@ -131,6 +143,13 @@ def bigbird_graph_figure() -> Figure:
     data = bigbird_graph_data()
     fig = Figure(figsize=(11.0, 4.6))
     left, right = fig.subplots(1, 2)
+
+    def draw(ax, x, draws, linestyle, label, look):
+        """Mean over the draws, bars min–max over them (none where the graph is fixed)."""
+        mean = draws.mean(axis=0)
+        bars = np.maximum(0, (mean - draws.min(axis=0), draws.max(axis=0) - mean))  # rounding
+        ax.errorbar(x, mean, yerr=bars, linestyle=linestyle, label=label, capsize=3, **look)
+
     blocks = data["blocks"]
     styles = {
         "window": ("window only (3 blocks)", "0.4", "s"),
@@ -138,31 +157,32 @@ def bigbird_graph_figure() -> Figure:
         "global": ("window + 3 random + 2 global", "#d95f02", "^"),
     }
     for key, (label, colour, marker) in styles.items():
-        series = data["by_blocks"][key]
-        left.plot(blocks, series[:, 0], marker=marker, color=colour, label=f"{label}: diameter")
-        left.plot(
-            blocks, series[:, 1], marker=marker, color=colour, linestyle=":", label="   mean path"
-        )
-    left.plot(blocks, np.log2(blocks), "--", color="0.7", label="log₂ B")
+        draws = data["by_blocks_draws"][key]
+        look = {"marker": marker, "color": colour}
+        draw(left, blocks, draws[..., 0], "-", f"{label}: diameter", look)
+        draw(left, blocks, draws[..., 1], ":", "   mean path", look)
+    left.plot(blocks, np.log2(blocks), "--", color="0.7", label=r"$\log_2 B$")
     left.set_xscale("log", base=2)
     left.set_yscale("log", base=2)
-    left.set_xlabel("blocks B (n = 64·B tokens at b = 64)")
+    left.set_ylim(top=2**13)  # room for the legend above the window's lines
+    left.set_xlabel(r"blocks $B$ ($n = 64 B$ tokens at $b = 64$)")
     left.set_ylabel("layers (edges of the shortest path)")
-    left.set_title("(a) against the sequence length, r = 3")
+    left.set_title("(a) against the sequence length, $r = 3$")
     left.legend(fontsize=7, loc="upper left")
 
     r = data["r"]
     window = data["by_r"][0][0]  # r = 0, g = 0: the window alone
     looks = {0: ("#7570b3", "o", 5), 1: ("#e7298a", "s", 8), 2: ("#d95f02", "^", 5)}
-    for g, series in data["by_r"].items():
+    for g, draws in data["by_r_draws"].items():
         colour, marker, size = looks[g]
         look = {"marker": marker, "markersize": size, "color": colour}
-        right.plot(r, series[:, 0], "-", label=f"g = {g}: diameter", **look)
-        right.plot(r, series[:, 1], ":", label=f"g = {g}: mean shortest path", **look)
+        draw(right, r, draws[..., 0], "-", f"$g = {g}$: diameter", look)
+        draw(right, r, draws[..., 1], ":", f"$g = {g}$: mean shortest path", look)
     right.axhline(window[0], color="0.4", linestyle="--", linewidth=1)
     right.text(
-        0.2, 2.25, "g = 1 and g = 2: every pair within 2 hops", ha="left", fontsize=8, color="0.3"
-    )
+        0.2, 2.25, "$g = 1$ and $g = 2$: every pair within 2 hops", ha="left", fontsize=8,
+        color="0.3",
+    )  # fmt: skip
     right.annotate(
         f"window only: diameter {window[0]:.0f}, mean {window[1]:.1f}",
         xy=(r[-1], window[0]),
@@ -172,15 +192,15 @@ def bigbird_graph_figure() -> Figure:
         color="0.3",
     )
     right.set_yscale("log", base=2)
-    right.set_xlabel("random blocks per query block r")
+    right.set_xlabel("random blocks per query block $r$")
     right.set_ylabel("layers (edges of the shortest path)")
-    right.set_title(f"(b) against r and g, B = {GRAPH_AT} blocks")
+    right.set_title(f"(b) against $r$ and $g$, $B = {GRAPH_AT}$ blocks")
     right.legend(fontsize=7, loc="center right")
     fig.suptitle(
         "BigBird's attention graph is a small world (Zaheer et al. 2020, §2): random blocks bring "
-        "the diameter from B − 1 to about log B, global blocks to 2\n"
-        "directed block graph 'query block i attends key block j', breadth-first search; "
-        "random graphs averaged over 3 draws",
+        r"the diameter from $B - 1$ to about $\log B$, global blocks to 2"
+        "\ndirected block graph 'query block $i$ attends key block $j$', breadth-first search; "
+        f"random graphs: mean over {data['draws']} independent draws, bars min–max over the draws",
         fontsize=10,
         y=1.04,
     )

@@ -34,8 +34,11 @@ def _encoder_and_chunks(count):
 
 
 def _label(option, size):
-    short = {"window": "w", "features": "m", "segment": "n_s", "chunk_size": "c"}
-    return f"{short.get(option, option)} = {size}" if option else ""
+    """``$w = 64$`` for a size the plot marks: its symbol in mathtext, else the option's name."""
+    short = {"window": "w", "features": "m", "segment": "n_s", "chunk_size": "c", "k": "k"}
+    if not option:
+        return ""
+    return f"${short[option]} = {size}$" if option in short else f"{option} = {size}"
 
 
 @register(
@@ -95,10 +98,10 @@ def dropin_real() -> Figure:
     )
     axes[0].set_ylabel("cosine of sentence embedding to the exact model's")
     axes[0].set_ylim(min(-0.1, float(data["cosine"].min()) - 0.05), 1.05)
-    axes[0].set_title("cosine: mean over chunks, bars min–max", fontsize=10)
+    axes[0].set_title(f"cosine: mean over the {ids.shape[0]} chunks, bars min–max", fontsize=10)
     axes[1].set_yscale("log")
-    axes[1].set_ylabel("1 − cosine (log; exact rounding floored at 10⁻⁸)")
-    axes[1].set_title("the same as 1 − cosine", fontsize=10)
+    axes[1].set_ylabel(r"$1 - $cosine (log; exact rounding floored at $10^{-8}$)")
+    axes[1].set_title(r"the same as $1 - $cosine", fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", fontsize=8, bbox_to_anchor=(0.85, 0.45))
     unmarked = []  # the swept sizes the plot does not label
@@ -110,8 +113,9 @@ def dropin_real() -> Figure:
     fig.suptitle(
         f"Every registered mechanism in all 6 layers of {MODEL}, no fine-tuning: "
         f"{ids.shape[0]} chunks of {LENGTH} tokens of pydoc_data.topics\n"
-        "sliding window with [CLS] global; Linformer with Gaussian E, F; FAVOR+ with orthogonal "
-        "features, χ norms\n"
+        "sliding window with [CLS] global; Linformer with Gaussian $E$, $F$; FAVOR+ with "
+        r"orthogonal features, $\chi$ norms; each mechanism one fixed draw of its randomness"
+        "\n"
         "xl and compressive (as much memory as segment): bidirectional within a segment, "
         "the memory holds only the past\n"
         + textwrap.fill(f"sizes not marked: {'; '.join(unmarked)}", 140),
@@ -119,6 +123,11 @@ def dropin_real() -> Figure:
     )
     fig.subplots_adjust(top=0.74, bottom=0.13, right=0.84, wspace=0.25)
     return fig
+
+
+def _maths(text):
+    """``√d`` and ``χ`` of :data:`refattn.dropin.EFFECTS` in mathtext."""
+    return text.replace("√d", r"$\sqrt{d}$").replace("χ", r"$\chi$")
 
 
 def _band(ax, x, values, color, style, label):
@@ -148,16 +157,19 @@ def error_propagation_real() -> Figure:
     colors = ("#c5b0d5", "#9467bd", "#4b2c6f", "#1b0a33")
     for i, m in enumerate(data["features"]):
         color = colors[i % len(colors)]
-        _band(axes[0], layers, data["all_layers"][i], color, "o-", f"m = {m}: FAVOR in all layers")
-        _band(axes[0], layers, data["one_layer"][i], color, "s--", f"m = {m}: in layer l only")
-        _band(axes[1], layers, data["one_layer_last"][i], color, "s--", f"m = {m}: in layer l only")
+        everywhere, alone = f"$m = {m}$: FAVOR in all layers", f"$m = {m}$: in layer $l$ only"
+        _band(axes[0], layers, data["all_layers"][i], color, "o-", everywhere)
+        _band(axes[0], layers, data["one_layer"][i], color, "s--", alone)
+        _band(axes[1], layers, data["one_layer_last"][i], color, "s--", alone)
         last = data["all_layers"][i, :, -1]
-        axes[1].axhline(np.median(last), color=color, linewidth=1.2, label=f"m = {m}: all layers")
+        axes[1].axhline(np.median(last), color=color, linewidth=1.2, label=f"$m = {m}$: all layers")
         axes[1].axhspan(last.min(), last.max(), color=color, alpha=0.1)
-    axes[0].set_ylabel("‖h − h_exact‖ / ‖h_exact‖ of the hidden states")
-    axes[0].set_xlabel("layer l (error of its output)")
-    axes[0].set_title("error of layer l's output", fontsize=10)
-    axes[1].set_xlabel("layer l that FAVOR replaces (error of the last layer's output)")
+    axes[0].set_ylabel(
+        r"$\|h - h_{\mathrm{exact}}\| \,/\, \|h_{\mathrm{exact}}\|$ of the hidden states"
+    )
+    axes[0].set_xlabel("layer $l$ (error of its output)")
+    axes[0].set_title("error of layer $l$'s output", fontsize=10)
+    axes[1].set_xlabel("layer $l$ that FAVOR replaces (error of the last layer's output)")
     axes[1].set_title("error of the last layer's output", fontsize=10)
     for ax in axes:
         ax.set_yscale("log")
@@ -165,8 +177,9 @@ def error_propagation_real() -> Figure:
     fig.suptitle(
         f"FAVOR+ (positive orthogonal features) in {MODEL}, no fine-tuning: does the error grow "
         "with depth?\n"
-        f"{ids.shape[0]} chunks of {LENGTH} tokens; line: median over {len(data['seeds'])} "
-        "draws of ω (each layer its own), band: min–max",
+        f"{ids.shape[0]} chunks of {LENGTH} tokens, errors over all of them; line: median over "
+        rf"{len(data['seeds'])} independent draws of $\omega$ (each layer its own), "
+        "band: min–max over the draws",
         fontsize=10,
     )
     fig.subplots_adjust(top=0.84, wspace=0.12)
@@ -194,7 +207,7 @@ def favor_components_real() -> Figure:
     fig = Figure(figsize=(11.0, 4.8))
     axes = fig.subplots(1, len(data["features"]), sharey=True)
     labels = [
-        f"{kind}\n{'orth' if orth else 'iid'}\n{'χ' if norms == 'chi' else '√d'}"
+        f"{kind}\n{'orth' if orth else 'iid'}\n{_maths('χ' if norms == 'chi' else '√d')}"
         for kind, orth, norms in zip(data["kind"], data["orthogonal"], data["norms"], strict=True)
     ]
     trig = EXTRA_COLORS["favor_trig"]
@@ -221,19 +234,22 @@ def favor_components_real() -> Figure:
         ax.set_xticks(x, labels, fontsize=7)
         ax.set_yscale("log")
         effects = "\n".join(
-            f"{name}: ×{np.median(data['effect'][e, f]):.2f} "
+            f"{_maths(name)}: ×{np.median(data['effect'][e, f]):.2f} "
             f"({data['effect'][e, f].min():.2f}–{data['effect'][e, f].max():.2f})"
             for e, name in enumerate(data["effect_names"])
         )
         ax.text(0.02, 0.97, effects, transform=ax.transAxes, va="top", fontsize=7)
-        ax.set_title(f"m = {data['features'][f]} random features ω", fontsize=10)
-    np.atleast_1d(axes)[0].set_ylabel("‖FAVOR − softmax‖ / ‖softmax‖ per head (median)")
+        ax.set_title(rf"$m = {data['features'][f]}$ random features $\omega$", fontsize=10)
+    np.atleast_1d(axes)[0].set_ylabel(
+        r"$\|$FAVOR $-$ softmax$\| \,/\, \|$softmax$\|$ per head (median)"
+    )
     fig.suptitle(
         f"FAVOR's components on the real q, k, v of {MODEL} (all {len(data['layers'])} layers × "
         f"{encoder.config.heads} heads, {ids.shape[0]} chunks of {LENGTH} tokens)\n"
-        f"bar: median over {len(data['seeds'])} draws of ω of the median over layers × heads; "
-        "whiskers: min–max over draws; text: median error ratio (min–max over draws)\n"
-        "dashed: uniform attention (every query outputs the mean of v), median over layers × heads",
+        f"bar: median over {len(data['seeds'])} independent draws of $\\omega$ of the median over "
+        "layers × heads; whiskers: min–max over the draws;\n"
+        "text: median error ratio over the draws (min–max over the draws); "
+        "dashed: uniform attention (every query outputs the mean of $v$), median over layers × heads",
         fontsize=10,
     )
     fig.subplots_adjust(top=0.8, wspace=0.08)

@@ -80,10 +80,12 @@ def spectrum_real() -> Figure:
             index,
             spectra["mean"][layer],
             color=color,
-            label=f"layer {layer + 1}: c_128 = {spectra['mean'][layer][SPECTRUM_K - 1]:.2f}",
+            label=f"layer {layer + 1}: $c_{{128}}$ = {spectra['mean'][layer][SPECTRUM_K - 1]:.2f}",
         )
     per_layer.set_title("real heads: mean, band 10–90 % over heads and chunks", fontsize=10)
-    per_layer.set_ylabel("cumulative spectrum  c_i = Σ_(j≤i) σ_j / Σ_j σ_j")
+    per_layer.set_ylabel(
+        r"cumulative spectrum  $c_i = \Sigma_{j \leq i}\, \sigma_j \,/\, \Sigma_j\, \sigma_j$"
+    )
 
     real = spectra["c"].reshape(-1, index.size)  # (chunks · layers · heads, n)
     contrast.fill_between(
@@ -93,7 +95,7 @@ def spectrum_real() -> Figure:
         index,
         real.mean(axis=0),
         color="0.1",
-        label=f"real heads, all layers: c_128 = {real.mean(axis=0)[SPECTRUM_K - 1]:.2f}",
+        label=f"real heads, all layers: $c_{{128}}$ = {real.mean(axis=0)[SPECTRUM_K - 1]:.2f}",
     )
     matched = spectra["random"].reshape(-1, index.size)  # (layers · heads, n)
     contrast.plot(
@@ -102,7 +104,7 @@ def spectrum_real() -> Figure:
         "--",
         color=COLORS["linformer"],
         label="random Q, K at each head's own logit spread, d = 32: "
-        f"c_128 = {matched.mean(axis=0)[SPECTRUM_K - 1]:.2f}",
+        f"$c_{{128}}$ = {matched.mean(axis=0)[SPECTRUM_K - 1]:.2f}",
     )
     grays = ("0.75", "0.6", "0.45", "0.3")
     for gray, scale, c in zip(grays, synthetic["scale"], synthetic["c"], strict=True):
@@ -112,7 +114,7 @@ def spectrum_real() -> Figure:
             ":",
             color=gray,
             label=f"linformer-spectrum-synthetic, N(0, {scale:g}²), d = 64: "
-            f"c_128 = {c[SPECTRUM_K - 1]:.2f}",
+            f"$c_{{128}}$ = {c[SPECTRUM_K - 1]:.2f}",
         )
     contrast.set_title("real vs random attention (mean, band 10–90 %)", fontsize=10)
     contrast.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.14))
@@ -171,9 +173,13 @@ def spectrum_heatmap_real() -> Figure:
         ax.set_ylabel("layer")
         ax.grid(False)
         ax.set_title(title, fontsize=10)
-    fig.colorbar(image, ax=axes, label=f"c_{SPECTRUM_K} = Σ_(i<={SPECTRUM_K}) σ_i / Σ σ_i")
+    fig.colorbar(
+        image,
+        ax=axes,
+        label=rf"$c_{{{SPECTRUM_K}}} = \Sigma_{{i \leq {SPECTRUM_K}}}\, \sigma_i \,/\, \Sigma_i\, \sigma_i$",
+    )
     fig.suptitle(
-        f"Linformer Figure 1 (right) on real attention: c_{SPECTRUM_K} per layer × head, "
+        f"Linformer Figure 1 (right) on real attention: $c_{{{SPECTRUM_K}}}$ per layer × head, "
         f"all-MiniLM-L6-v2, n = {N} (singular values)\n"
         f"{above} of {layers * heads} real heads are more low-rank than random attention "
         "at the same temperature",
@@ -220,7 +226,7 @@ def locality_real() -> Figure:
         ax.set_xscale("symlog", linthresh=1, linscale=0.5)
         ax.set_xticks([0, 1, 4, 16, 64, 256], ["0", "1", "4", "16", "64", "256"])
         ax.set_title(
-            f"layer {layer + 1}: w_90 median {int(np.median(w90))} "
+            f"layer {layer + 1}: $w_{{90}}$ median {int(np.median(w90))} "
             f"(heads {int(w90.min())}–{int(w90.max())})\n"
             f"with [CLS], [SEP] global: median {int(np.median(data['w_level_global'][layer]))}",
             fontsize=9,
@@ -228,7 +234,7 @@ def locality_real() -> Figure:
     for ax in axes[3:]:
         ax.set_xlabel("one-sided window w (symlog)")
     for ax in axes[::3]:
-        ax.set_ylabel("mass kept: Σ P_ij / n over |i − j| ≤ w")
+        ax.set_ylabel(r"mass kept: $\Sigma\, P_{ij} \,/\, n$ over $|i - j| \leq w$")
     handles = [
         axes[0].lines[0],
         axes[0].lines[heads],
@@ -241,7 +247,7 @@ def locality_real() -> Figure:
         "mean over heads",
         "mean, [CLS] and [SEP] global",
         "uniform attention (no locality)",
-        "w_90 of each head: the window keeping 90 %",
+        "$w_{90}$ of each head: the window keeping 90 %",
     ]
     fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(
@@ -296,7 +302,7 @@ def linformer_projections_real() -> Figure:
     overall.axhline(1.0, color="0.5", linestyle=":", linewidth=1)
     overall.text(ks[0], 1.05, "error of the output 0", fontsize=7, color="0.4")
     overall.set_title(f"mean over layers and heads; band: min–max over {SEEDS} seeds", fontsize=9)
-    overall.set_ylabel("‖Ã − A‖_F / ‖A‖_F per head")
+    overall.set_ylabel(r"$\|\tilde{A} - A\|_F \,/\, \|A\|_F$ per head")
     overall.legend(fontsize=7, loc="lower left")
     layers = data["svd"].shape[0]
     for layer, color in enumerate(_layer_colors(layers)):

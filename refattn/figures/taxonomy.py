@@ -12,6 +12,8 @@ appears without any change here.
 
 from __future__ import annotations
 
+import re
+
 from matplotlib.figure import Figure
 
 from .registry import register
@@ -27,6 +29,23 @@ LABELS = {
     "recurrence": "recurrence /\nmemory",
     "downsampling": "down-\nsampling",
 }
+
+
+def mathtext(order: str) -> str:
+    r"""The registry's plain-text order of memory (``n·(n_s + n_cm)``) as mathtext.
+
+    Subscripts are braced, ``²`` becomes ``^2``, ``·`` ``\cdot`` and words of
+    two or more letters (``rounds``) upright.
+
+    >>> mathtext("n²")
+    '$n^2$'
+    >>> mathtext("n·c·rounds")
+    '$n \\cdot c \\cdot \\mathrm{rounds}$'
+    """
+    text = re.sub(r"(?<=_)(\w+)", r"{\1}", order)  # braces after each underscore
+    text = re.sub(r"(?<![\w{])([A-Za-z]{2,})\b", r"\\mathrm{\1}", text)
+    text = text.replace("²", "^2").replace("³", "^3").replace("·", r" \cdot ")
+    return f"${text}$"
 
 
 def taxonomy_data() -> dict:
@@ -83,7 +102,9 @@ def taxonomy() -> Figure:
                 linewidth=1.8,
                 zorder=2,
             )
-        ax.text(len(families) - 0.4, y, f"O({row['memory_order']})", va="center", fontsize=9)
+        ax.text(
+            len(families) - 0.4, y, mathtext(f"O({row['memory_order']})"), va="center", fontsize=9
+        )
     ax.set_xticks(range(len(families)))
     ax.set_xticklabels([LABELS.get(f, f) for f in families], fontsize=9)
     ax.xaxis.tick_top()
