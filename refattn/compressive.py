@@ -345,20 +345,42 @@ def _check_compress_call(rows, rate):
     return xp, check_int("rate", rate, minimum=1)
 
 
+def _check_whole_blocks(rows, rate):
+    """A pooling compressor's ``rows (e, d)`` are whole blocks: ``e`` a multiple of ``rate``.
+
+    :func:`update` passes only complete blocks (a remainder waits in ``pending``),
+    so a partial block here is a caller's mistake, not a row to drop silently.
+    """
+    if rows.shape[0] % rate:
+        raise ValueError(
+            f"rows must be whole blocks of rate = {rate} rows (a number of rows divisible by "
+            f"rate), got {rows.shape[0]} rows: a remainder of {rows.shape[0] % rate} would be "
+            "dropped (update() keeps such rows pending until their block is complete)"
+        )
+
+
 def max_pool(rows, rate):
-    """Each block of ``rate`` rows to its elementwise maximum."""
+    """Each block of ``rate`` rows to its elementwise maximum: ``(e, d) -> (e/rate, d)``.
+
+    ``e`` must be a multiple of ``rate`` (``ValueError`` otherwise): pooling
+    works on whole blocks, and :func:`update` hands over only those.
+    """
     xp, rate = _check_compress_call(rows, rate)
+    _check_whole_blocks(rows, rate)
     _finite_peak("rows", rows, xp)
     return _blocks(rows, rate).max(axis=1)
 
 
 def mean_pool(rows, rate):
-    """Each block of ``rate`` rows to its mean.
+    """Each block of ``rate`` rows to its mean: ``(e, d) -> (e/rate, d)``.
 
-    Rows so large that their sum would overflow are divided by ``rate`` before
-    they are summed (the mean of finite rows is always finite).
+    ``e`` must be a multiple of ``rate`` (``ValueError`` otherwise): pooling
+    works on whole blocks, and :func:`update` hands over only those.  Rows so
+    large that their sum would overflow are divided by ``rate`` before they
+    are summed (the mean of finite rows is always finite).
     """
     xp, rate = _check_compress_call(rows, rate)
+    _check_whole_blocks(rows, rate)
     peak = _finite_peak("rows", rows, xp)
     blocks = _blocks(rows, rate)
     if peak * rate <= float(xp.finfo(rows.dtype).max):

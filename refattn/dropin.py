@@ -28,6 +28,7 @@ backend; the results are host-side NumPy arrays (:func:`refattn.backend.to_numpy
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 
 from ._validation import check_all_finite, check_array, check_int, check_int_sequence, describe
@@ -116,17 +117,42 @@ def default_sweeps(n: int = 512) -> dict[str, tuple[str | None, tuple[dict, ...]
 
 
 def relative_error(approx, exact) -> float:
-    """``‖approx − exact‖ / ‖exact‖`` over all entries (Frobenius), as a host float."""
+    """``‖approx − exact‖ / ‖exact‖`` over all entries (Frobenius), as a host float.
+
+    Both norms are taken of arrays rescaled by powers of two (exact scalings): the
+    difference ``approx − exact`` is formed after dividing both by ``2^k ≥`` their
+    largest magnitude, so it cannot overflow; each norm is then taken of its array
+    divided by its own largest magnitude, so no square overflows or underflows.  The
+    result is right for entries anywhere in the float64 range (``2e200`` against
+    ``1e200`` or ``2e-200`` against ``1e-200``: 1.0), and ``FloatingPointError`` is
+    raised only when the ratio itself exceeds the largest float64.
+    """
     check_array("approx", approx, dtype="real", finite=False)
     check_array("exact", exact, dtype="real", finite=False)
     if approx.shape != exact.shape:
         raise ValueError(f"approx must have the shape of exact {exact.shape}, got {approx.shape}")
     a, e = to_numpy(approx).astype(host.float64), to_numpy(exact).astype(host.float64)
     check_all_finite({"approx": a, "exact": e}, host)
-    norm = host.linalg.norm(e)
-    if not norm > 0:
+    top_e = float(host.abs(e).max()) if e.size else 0.0
+    if not top_e > 0:
         raise ValueError("exact must not be all zeros: the relative error to zero is undefined")
-    return float(host.linalg.norm(a - e) / norm)
+    # 2^k > every |entry| of both: the scaled difference lies in (−2, 2)
+    k = math.frexp(max(top_e, float(host.abs(a).max())))[1]
+    diff = host.ldexp(a, -k) - host.ldexp(e, -k)
+    top_d = float(host.abs(diff).max())
+    if top_d == 0:
+        return 0.0
+    k_d, k_e = math.frexp(top_d)[1], math.frexp(top_e)[1]
+    # ‖a − e‖ = 2^(k + k_d)·‖diff/2^k_d‖ and ‖e‖ = 2^k_e·‖e/2^k_e‖, each norm of entries < 1
+    ratio = float(host.linalg.norm(host.ldexp(diff, -k_d)) / host.linalg.norm(host.ldexp(e, -k_e)))
+    try:
+        return math.ldexp(ratio, k + k_d - k_e)
+    except OverflowError:
+        raise FloatingPointError(
+            f"relative_error produced inf from finite input: ‖approx − exact‖ / ‖exact‖ ≈ "
+            f"{ratio}·2^{k + k_d - k_e} exceeds the largest float64 (exact is tiny, "
+            f"max |exact| = {top_e:.3g}, against a difference of about {top_d:.3g}·2^{k})"
+        ) from None
 
 
 def _check_encoder_ids(encoder, ids):

@@ -290,6 +290,7 @@ def _check_pair(x, y, omega, kind):
     return xp
 
 
+@_quiet
 def lemma2_mse(x, y, *, kind="positive", m=1):
     """Closed-form mean squared error of the ``m``-feature iid estimate of ``exp(xᵀy)`` (2.3).
 
@@ -303,8 +304,13 @@ def lemma2_mse(x, y, *, kind="positive", m=1):
     Positive features are exact where the kernel is small and ``x ≈ −y``;
     trig features are at their worst there.  Each form is evaluated as
     ``exp`` of its logarithm (``exp(‖x+y‖²)·SM⁻²`` is ``exp(‖x‖² + ‖y‖²)``),
-    so that no ``inf/inf`` arises; an MSE beyond the largest float of the
-    dtype raises ``FloatingPointError``.
+    so that no ``inf/inf`` arises.  The squared norms and inner products are
+    taken of ``x, y`` divided by a power of two above their largest magnitude
+    and scaled back exactly, combined before they are scaled back, so that no
+    square overflows on the way: a factor ``1 − exp(−t)`` that is exactly 0
+    (``x = y`` for trig, ``x = −y`` for positive and hyperbolic) gives an MSE
+    of exactly 0 for any finite input, and an MSE beyond the largest float of
+    the dtype raises ``FloatingPointError``.
 
     >>> import numpy as np
     >>> float(lemma2_mse(np.array([1.0, 0.0]), np.array([-1.0, 0.0])))  # x = −y: exact
@@ -313,21 +319,29 @@ def lemma2_mse(x, y, *, kind="positive", m=1):
     xp = _check_vectors(x, y)
     check_choice("kind", kind, LEMMA2_KINDS)
     m = check_int("m", m, minimum=1)
-    sq_x, sq_y = (x * x).sum(axis=-1), (y * y).sum(axis=-1)
-    plus = ((x + y) ** 2).sum(axis=-1)  # ‖x+y‖²
+    xs, ys, two_k = _scaled_pair(xp, x, y)
+    sq_x, sq_y = (xs * xs).sum(axis=-1), (ys * ys).sum(axis=-1)  # ‖x‖², ‖y‖² over 4^k
+    plus = ((xs + ys) ** 2).sum(axis=-1)  # ‖x+y‖² over 4^k
     if kind == "positive":
         # SM² (e^{‖x+y‖²} − 1) / m
-        log_mse = 2 * (x * y).sum(axis=-1) + plus + _log1mexp(xp, plus) - math.log(m)
+        main = xp.ldexp(2 * (xs * ys).sum(axis=-1) + plus, two_k)
+        tail = _log1mexp(xp, xp.ldexp(plus, two_k))
+        log_m = math.log(m)
     elif kind == "hyperbolic":
         # e^{−‖x‖²−‖y‖²} (e^{‖x+y‖²} − 1)² / (2m)
-        log_mse = 2 * plus - sq_x - sq_y + 2 * _log1mexp(xp, plus) - math.log(2 * m)
+        main = xp.ldexp(2 * plus - sq_x - sq_y, two_k)
+        tail = 2 * _log1mexp(xp, xp.ldexp(plus, two_k))
+        log_m = math.log(2 * m)
     else:
         # e^{‖x‖²+‖y‖²} (1 − e^{−‖x−y‖²})² / (2m)
-        minus = ((x - y) ** 2).sum(axis=-1)  # ‖x−y‖²
-        log_mse = sq_x + sq_y + 2 * _log1mexp(xp, minus) - math.log(2 * m)
-    return _exp_checked(xp, log_mse, "lemma2_mse", f"the {kind} MSE")
+        minus = ((xs - ys) ** 2).sum(axis=-1)  # ‖x−y‖² over 4^k
+        main = xp.ldexp(sq_x + sq_y, two_k)
+        tail = 2 * _log1mexp(xp, xp.ldexp(minus, two_k))
+        log_m = math.log(2 * m)
+    return _exp_checked(xp, _log_product(xp, main, tail) - log_m, "lemma2_mse", f"the {kind} MSE")
 
 
+@_quiet
 def orthogonal_mse_reduction(x, y, *, m, d):
     """Theorem 2's guaranteed MSE reduction of orthogonal over iid positive features (2.4).
 
@@ -336,18 +350,44 @@ def orthogonal_mse_reduction(x, y, *, m, d):
     this returns the subtracted term, evaluated as
     ``2(m−1)/(m(d+2)) · SM² · (1 − exp(−‖x+y‖²/2))²`` in log form, so that a
     large ``SM`` raises ``FloatingPointError`` only where the term itself is
-    beyond the float range.
+    beyond the float range (the norms are rescaled as in :func:`lemma2_mse`).
+    ``d`` is the dimension of ``x`` and ``y``: it must equal their last axis.
     """
     xp = _check_vectors(x, y)
     m = check_int("m", m, minimum=1)
     d = check_int("d", d, minimum=m)
-    xy = (x * y).sum(axis=-1)
-    plus = ((x + y) ** 2).sum(axis=-1)  # ‖x+y‖²
+    if d != x.shape[-1]:
+        raise ValueError(
+            f"d must be the dimension of x and y (their last axis, {x.shape[-1]}), got {d}"
+        )
+    xs, ys, two_k = _scaled_pair(xp, x, y)
+    plus = ((xs + ys) ** 2).sum(axis=-1)  # ‖x+y‖² over 4^k
     if m == 1:
         return xp.zeros_like(plus)  # one feature: nothing to be orthogonal to
     factor = math.log(2 * (m - 1)) - math.log(m) - math.log(d + 2)
-    log_term = factor + 2 * xy + 2 * _log1mexp(xp, plus / 2)
-    return _exp_checked(xp, log_term, "orthogonal_mse_reduction", "the reduction")
+    main = factor + xp.ldexp(2 * (xs * ys).sum(axis=-1), two_k)  # + 2xᵀy
+    tail = 2 * _log1mexp(xp, xp.ldexp(plus, two_k - 1))  # ‖x+y‖²/2
+    return _exp_checked(
+        xp, _log_product(xp, main, tail), "orthogonal_mse_reduction", "the reduction"
+    )
+
+
+def _scaled_pair(xp, x, y):
+    """``x / 2^k``, ``y / 2^k`` (exact), ``2^k`` above every ``|x_t|, |y_t|`` of a pair; and ``2k``.
+
+    A sum of products of the scaled vectors lies within ``4d``, so it never
+    overflows; ``xp.ldexp(sum, 2k)`` scales it back exactly (to ``±inf`` only
+    where the true value is beyond the float range).
+    """
+    top = xp.maximum(xp.abs(x).max(axis=-1), xp.abs(y).max(axis=-1))  # (...,)
+    _, k = xp.frexp(top)  # top = f·2^k with f in [0.5, 1), or k = 0 for top = 0
+    return xp.ldexp(x, -k[..., None]), xp.ldexp(y, -k[..., None]), 2 * k
+
+
+def _log_product(xp, main, tail):
+    """``main + tail``, the logarithm of ``exp(main)·exp(tail)``: ``−inf`` wherever ``tail`` is
+    (an exact zero factor), even where ``main`` is ``+inf``."""
+    return xp.where(xp.isneginf(tail), -xp.inf, main + tail)
 
 
 #: The kinds Lemma 2 covers: the three estimators of the softmax kernel.
@@ -736,8 +776,12 @@ def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
     ``S_j = S_{j−1} + φ(k_j) v_jᵀ`` (``d × d_v``), ``z_j = z_{j−1} + φ(k_j)``
     (``d``), query ``i`` reads ``out_i = φ(q_i)ᵀ S_j / φ(q_i)ᵀ z_j`` at its
     last visible key ``j = i + (m − n)``.  A loop over the ``m`` keys in
-    Python: readable, not fast, and without the stabiliser of
-    :func:`linear_attention`, which it equals up to rounding.
+    Python: readable, not fast, and equal to :func:`linear_attention` up to
+    rounding.  It is stabilised the same way (11.4): ``φ(k_j) = exp(e_j)·ψ(k_j)``
+    and the state is kept shifted by the running maximum ``M_j`` of the ``e_j``
+    (rescaled by ``exp(M_{j−1} − M_j)`` when it grows); the query's own factor
+    ``exp(e(q_i))`` cancels in the ratio.  So keys whose coordinates are all far
+    below 0 do not underflow to an empty state.
 
     Parameters
     ----------
@@ -771,22 +815,31 @@ def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
     dims = call.dims
     xp, n, m, offset = dims.xp, dims.n, dims.m, dims.m - dims.n
     root = call.scale**0.5
-    phi_q = _elu(xp, q * root)  # (..., n, d)
-    phi_k = _elu(xp, k * root)  # (..., m, d)
+    # (11.4)  φ(x) = exp(e(x))·ψ(x); a query's exp(e(q_i)) cancels in out_i
+    _, psi_q = _elu_parts(xp, q * root)  # (..., n, d)
+    k_exp, psi_k = _elu_parts(xp, k * root)  # (..., m, 1), (..., m, d)
     if call.key_mask is not None:
-        phi_k = phi_k * call.key_mask[..., :, None]  # a padded key: φ(k_j) = 0
+        # a padded key: exponent −inf, so φ(k_j) = 0 and the state is unchanged
+        k_exp = _fill_blocked(k_exp, ~call.key_mask[..., :, None])
     state = xp.zeros(dims.batch + (dims.d, dims.d_v), dtype=dims.dtype)  # S_0 = 0
     norm = xp.zeros(dims.batch + (dims.d,), dtype=dims.dtype)  # z_0 = 0
+    state_max = xp.full(dims.batch + (1,), -xp.inf, dtype=dims.dtype)  # M_0: no key yet
     out = xp.zeros(dims.batch + (n, dims.d_v), dtype=dims.dtype)
     for j in range(m):
-        # (11.3)  S_j = S_{j−1} + φ(k_j) v_jᵀ,   z_j = z_{j−1} + φ(k_j)
-        state = state + phi_k[..., j, :, None] * v[..., j, None, :]
-        norm = norm + phi_k[..., j, :]
+        # (11.3)  S_j = S_{j−1} + φ(k_j) v_jᵀ,   z_j = z_{j−1} + φ(k_j),  both shifted by
+        # exp(−M_j): S and z at M_{j−1} are brought to M_j = max(M_{j−1}, e_j) first
+        e_j = k_exp[..., j, :]  # (..., 1)
+        new_max = xp.maximum(state_max, e_j)
+        keep = xp.exp(_shifted(xp, state_max, new_max))  # (..., 1)  exp(M_{j−1} − M_j) <= 1
+        phi_k = psi_k[..., j, :] * xp.exp(_shifted(xp, e_j, new_max))  # (..., d)
+        state = state * keep[..., None] + phi_k[..., :, None] * v[..., j, None, :]
+        norm = norm * keep + phi_k
+        state_max = new_max
         i = j - offset  # the query whose last visible key is j
         if 0 <= i < n:
-            # out_i = φ(q_i)ᵀ S_j / φ(q_i)ᵀ z_j
-            numerator = (phi_q[..., i, :, None] * state).sum(axis=-2)  # (..., d_v)
-            denominator = (phi_q[..., i, :] * norm).sum(axis=-1)[..., None]  # (..., 1)
+            # out_i = ψ(q_i)ᵀ S_j / ψ(q_i)ᵀ z_j
+            numerator = (psi_q[..., i, :, None] * state).sum(axis=-2)  # (..., d_v)
+            denominator = (psi_q[..., i, :] * norm).sum(axis=-1)[..., None]  # (..., 1)
             out[..., i, :] = _divide(xp, numerator, denominator)
     check_output(
         "linear_attention_recurrent", out, xp, reason=_LINEAR_OVERFLOW.format(dtype=dims.dtype)
@@ -798,19 +851,33 @@ def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
 def linear_dense(q, k, v, *, mask=None, causal=False, scale=None):
     """The dense form ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ C) V`` of :func:`linear_attention`: n×m, tests only (11.2).
 
-    One explicit ``n × m`` matrix of unstabilised ``elu + 1`` features, times
-    the causal rule ``C`` and any boolean ``mask`` broadcastable to
-    ``(..., n, m)`` (a general mask is fine here: it is dense anyway).
+    One explicit ``n × m`` matrix of ``elu + 1`` feature products, times the
+    causal rule ``C`` and any boolean ``mask`` broadcastable to ``(..., n, m)``
+    (a general mask is fine here: it is dense anyway).  Stabilised as
+    :func:`linear_attention` is (11.4): with ``φ(x) = exp(e(x))·ψ(x)``, the
+    query's ``exp(e(q_i))`` cancels in its row, and the keys' ``exp(e(k_j))``
+    are shifted by their maximum over the keys row ``i`` sees; so inputs whose
+    coordinates are all far below 0 give the same weights as
+    :func:`linear_attention`, not an underflowed row of zeros.
     """
     call = check_attention_call("linear_dense", q, k, v, mask=mask, causal=causal, scale=scale)
     dims = call.dims
     xp = dims.xp
     root = call.scale**0.5
-    a = _elu(xp, q * root) @ xp.swapaxes(_elu(xp, k * root), -1, -2)  # (..., n, m)
+    _, psi_q = _elu_parts(xp, q * root)  # (..., n, d)
+    k_exp, psi_k = _elu_parts(xp, k * root)  # (..., m, 1), (..., m, d)
+    a = psi_q @ xp.swapaxes(psi_k, -1, -2)  # (..., n, m)
+    exponent = xp.swapaxes(k_exp, -1, -2)  # (..., 1, m)  e(k_j)
+    blocked = None
     if causal:
-        a = a * (xp.arange(dims.m)[None, :] <= xp.arange(dims.n)[:, None] + (dims.m - dims.n))
+        blocked = xp.arange(dims.m)[None, :] > xp.arange(dims.n)[:, None] + (dims.m - dims.n)
     if mask is not None:
-        a = a * mask
+        blocked = ~mask if blocked is None else blocked | ~mask
+    if blocked is not None:
+        exponent = xp.where(blocked, -xp.inf, exponent)  # (..., n, m) where a mask applies
+    # (11.4)  each row's key exponents shifted by their visible maximum: cancels in D⁻¹
+    row_max = exponent.max(axis=-1, keepdims=True)
+    a = a * xp.exp(_shifted(xp, exponent, row_max))  # a row with no visible key: all 0
     out = _divide(xp, a @ v, a.sum(axis=-1, keepdims=True))
     check_output("linear_dense", out, xp, reason=_LINEAR_OVERFLOW.format(dtype=dims.dtype))
     return out

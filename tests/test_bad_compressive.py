@@ -197,6 +197,7 @@ CASES = [
     Bad("max-rows-bool", max_pool, np.ones((6, D), bool), 2, raises=TypeError, arg="rows", match=FLOAT + " bool"),
     Bad("max-rate-zero", max_pool, ROWS, 0, raises=ValueError, arg="rate", match=r"an integer >= 1, got 0"),
     Bad("max-rate-float", max_pool, ROWS, 2.0, raises=TypeError, arg="rate", match=r"got 2.0"),
+    Bad("max-rows-partial-block", max_pool, np.ones((7, D)), 2, raises=ValueError, arg="rows", match=r"whole blocks of rate = 2 rows .*got 7 rows: a remainder of 1"),
     Bad("mean-rows-none", mean_pool, None, 2, raises=TypeError, arg="rows", match=ARRAY + " None"),
     Bad("mean-rows-inf", mean_pool, with_value(ROWS, (0, 0), np.inf), 2, raises=ValueError, arg="rows", match=FINITE),
     Bad("mean-rows-complex", mean_pool, ROWS.astype(complex), 2, raises=TypeError, arg="rows", match=FLOAT + " complex128"),
@@ -204,6 +205,7 @@ CASES = [
     Bad("mean-rate-negative", mean_pool, ROWS, -2, raises=ValueError, arg="rate", match=r"an integer >= 1, got -2"),
     Bad("mean-rate-bool", mean_pool, ROWS, True, raises=TypeError, arg="rate", match=r"got True"),
     Bad("mean-rate-nan", mean_pool, ROWS, NAN, raises=TypeError, arg="rate", match=r"got nan"),
+    Bad("mean-rows-short-of-a-block", mean_pool, np.ones((3, D)), 4, raises=ValueError, arg="rows", match=r"whole blocks of rate = 4 rows .*got 3 rows: a remainder of 3"),
     # conv1d: the weights, then the compressor's own arguments
     Bad("conv-weights-none", conv1d, None, raises=TypeError, arg="weights", match=ARRAY + " None"),
     Bad("conv-weights-list", conv1d, [[[1.0]]], raises=TypeError, arg="weights", match=ARRAY + " list"),

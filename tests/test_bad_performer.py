@@ -43,7 +43,7 @@ CASES = [
     Bad("rf-m-float", random_features, 4.0, 3, raises=TypeError, arg="m", match=r"an integer >= 1, got 4.0"),
     Bad("rf-m-bool", random_features, True, 3, raises=TypeError, arg="m", match=r"an integer >= 1, got True"),
     Bad("rf-m-nan", random_features, float("nan"), 3, raises=TypeError, arg="m", match=r"an integer >= 1, got nan"),
-    Bad("rf-m-huge", random_features, 10**30, 3, raises=ValueError, arg="random_features(m=10", match=r"GiB of working memory \(7·m·d·8 bytes\), more than the .* GiB available"),
+    Bad("rf-m-huge", random_features, 10**30, 3, raises=ValueError, arg="m", match=r"GiB of working memory \(7·m·d·8 bytes\), more than the .* GiB available"),
     Bad("rf-m-d-huge", random_features, 10**7, 10**7, raises=ValueError, arg="random_features", match=r"working memory .* available on numpy"),
     Bad("rf-d-negative", random_features, 4, -1, raises=ValueError, arg="d", match=r"an integer >= 1, got -1"),
     Bad("rf-d-inf", random_features, 4, float("inf"), raises=TypeError, arg="d", match=r"an integer >= 1, got inf"),
@@ -123,6 +123,8 @@ CASES = [
     Bad("omr-m-none", orthogonal_mse_reduction, X, X, m=None, d=3, raises=TypeError, arg="m", match=r"an integer >= 1, got None"),
     Bad("omr-d-below-m", orthogonal_mse_reduction, X, X, m=8, d=4, raises=ValueError, arg="d", match=r"an integer >= 8, got 4"),
     Bad("omr-d-nan", orthogonal_mse_reduction, X, X, m=2, d=float("nan"), raises=TypeError, arg="d", match=r"an integer >= 2, got nan"),
+    Bad("omr-d-not-the-dimension", orthogonal_mse_reduction, np.ones(4), np.ones(4), m=2, d=8, raises=ValueError, arg="d", match=r"the dimension of x and y \(their last axis, 4\), got 8"),
+    Bad("l2-huge-positive", lemma2_mse, np.full(4, 1e200), np.full(4, 1e200), raises=FloatingPointError, arg="lemma2_mse", match=r"the positive MSE exceeds the largest float64"),
     Bad("omr-overflow", orthogonal_mse_reduction, np.full(4, 20.0), np.full(4, 20.0), m=2, d=4, raises=FloatingPointError, arg="orthogonal_mse_reduction", match=r"the reduction exceeds the largest float64"),
 
     # favor_attention(q, k, v, *, mask, causal, scale, return_weights, omega, kind, chunk_size)

@@ -224,9 +224,9 @@ def test_relative_attention_is_causal_and_uses_positions(xp):
 
 
 def test_pools_of_a_constant_are_the_constant(xp):
-    rows = xp.full((7, D), 2.5)
+    rows = xp.full((6, D), 2.5)
     for pool in (max_pool, mean_pool):
-        assert to_numpy(pool(rows, 3)).tolist() == [[2.5] * D] * 2  # ⌊7/3⌋ = 2 rows
+        assert to_numpy(pool(rows, 3)).tolist() == [[2.5] * D] * 2  # 6/3 = 2 rows
 
 
 def test_conv1d_with_averaging_weights_is_mean_pool(xp):
@@ -287,16 +287,38 @@ def test_dilated_conv_with_distinct_taps_equals_the_hand_written_sum(xp, taps, d
 
 
 def test_pools_with_distinct_rows_match_the_hand_written_blocks(xp):
-    rows = rng(45, xp).standard_normal((11, D))
-    host = to_numpy(rows)[:9].reshape(3, 3, D)  # ⌊11/3⌋ = 3 blocks, 2 rows left out
+    rows = rng(45, xp).standard_normal((9, D))
+    host = to_numpy(rows).reshape(3, 3, D)  # 9/3 = 3 blocks
     assert np.array_equal(to_numpy(max_pool(rows, 3)), host.max(axis=1))
     assert_attention_close(mean_pool(rows, 3), xp.asarray(host.sum(axis=1) / 3))
+
+
+@pytest.mark.parametrize(("e", "rate"), [(7, 2), (3, 4), (1, 2), (11, 3)])
+def test_pools_reject_a_partial_block_rather_than_drop_it(xp, e, rate):
+    # pooling works on whole blocks: 7 rows at rate 2 dropped the last row, and 3 rows at
+    # rate 4 returned an empty (0, d) array; both are a caller's mistake and now raise
+    rows = rng(46, xp).standard_normal((e, D))
+    for pool in (max_pool, mean_pool):
+        with pytest.raises(ValueError, match=rf"rows must be whole blocks of rate = {rate} rows.*"
+                           rf"got {e} rows: a remainder of {e % rate}"):  # fmt: skip
+            pool(rows, rate)
+        assert pool(rows[: e - e % rate], rate).shape == ((e - e % rate) // rate, D)
+
+
+def test_update_pools_whole_blocks_and_keeps_the_remainder_pending(xp):
+    # the one internal caller: 5 evicted rows at rate 2 pool 2 blocks, and 1 row waits
+    rows = xp.asarray(np.arange(5.0 * D).reshape(5, D))
+    for pool in (max_pool, mean_pool):
+        state = update(MemoryState.empty(D, n_mem=0, n_cmem=4, xp=xp), rows, compress=pool, rate=2)
+        assert state.cmem.shape == (2, D)
+        assert to_numpy(state.pending).tolist() == to_numpy(rows[4:]).tolist()
+        assert to_numpy(state.cmem).tolist() == to_numpy(pool(rows[:4], 2)).tolist()
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_mean_pool_of_huge_rows_is_their_mean_not_inf(xp, dtype):
     top = float(np.finfo(dtype).max)
-    rows = xp.asarray(np.array([[0.9, -0.5], [0.7, -0.9], [0.8, -0.7], [0.2, 0.1]]) * top,
+    rows = xp.asarray(np.array([[0.9, -0.5], [0.7, -0.9], [0.8, -0.7]]) * top,
                       dtype=dtype)  # fmt: skip
     got = to_numpy(mean_pool(rows, 3))
     expected = np.array([[0.8, -0.7]]) * top

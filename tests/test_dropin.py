@@ -18,6 +18,7 @@ from refattn.dropin import (
     dropin_sweep,
     error_propagation,
     favor_components,
+    relative_error,
 )
 from refattn.figures import FIGURES
 from refattn.figures.registry import PRETRAINED
@@ -64,6 +65,37 @@ def tiny_sweep(encoder, tiny_ids):
 
 def _rows(data, name):
     return np.flatnonzero(data["mechanism"] == name)
+
+
+@pytest.mark.parametrize("size", [1e-300, 1e-200, 1.0, 1e200, 1e300])
+def test_relative_error_is_right_at_both_ends_of_the_float_range(size):
+    # ‖2x − x‖/‖x‖ = 1 at any magnitude: neither the squares nor the difference may
+    # overflow (nan before) or underflow (a false "all zeros" before)
+    assert relative_error(np.full(3, 2 * size), np.full(3, size)) == 1.0
+    assert relative_error(np.full((2, 3), -size), np.full((2, 3), size)) == 2.0
+    assert relative_error(np.full(3, size), np.full(3, size)) == 0.0
+
+
+def test_relative_error_matches_the_plain_formula_on_ordinary_inputs():
+    g = np.random.default_rng(0)
+    exact = g.standard_normal((4, 5))
+    approx = exact + 1e-3 * g.standard_normal((4, 5))
+    plain = np.linalg.norm(approx - exact) / np.linalg.norm(exact)
+    assert relative_error(approx, exact) == pytest.approx(plain, rel=1e-14)
+    assert relative_error(approx.astype(np.float32), exact) == pytest.approx(
+        np.linalg.norm(approx.astype(np.float32).astype(np.float64) - exact)
+        / np.linalg.norm(exact),
+        rel=1e-14,
+    )
+    # exact spanning the range: the difference 5e-324 → 1e-300 is still a finite ratio
+    assert relative_error(np.full(3, 1e-300), np.full(3, 5e-324)) == pytest.approx(
+        1e-300 / 5e-324 - 1, rel=1e-12
+    )
+
+
+def test_relative_error_beyond_the_float_range_raises_with_the_reason():
+    with pytest.raises(FloatingPointError, match="exceeds the largest float64"):
+        relative_error(np.full(3, 1e300), np.full(3, 1e-300))
 
 
 def test_dropin_sweep_returns_the_documented_shapes(tiny_sweep):

@@ -115,13 +115,81 @@ def test_no_underflow_when_every_coordinate_is_far_below_zero_in_float32(xp):
     v = g.standard_normal((6, 3))
     expected = _dense_oracle(q, k, v, scale=1.0)  # float64: exp(−300) is representable
     q32, k32, v32 = (a.astype("float32") for a in (q, k, v))
-    naive = to_numpy(linear_dense(q32, k32, v32, scale=1.0))
-    assert (naive == 0).all()  # the unstabilised form has lost every weight
     for causal in (False, True):
         want = _dense_oracle(q, k, v, scale=1.0, causal=causal).astype("float32")
         got = linear_attention(q32, k32, v32, scale=1.0, causal=causal, chunk_size=4)
         assert_attention_close(got, xp.asarray(want))
+        # the dense and recurrent forms are stabilised the same way: no zero rows either
+        assert_attention_close(
+            linear_dense(q32, k32, v32, scale=1.0, causal=causal), xp.asarray(want)
+        )
+        if causal:
+            recurrent = linear_attention_recurrent(q32, k32, v32, scale=1.0)
+            assert_attention_close(recurrent, xp.asarray(want))
     assert np.abs(expected).max() > 0.1
+
+
+def _prefix_means(v):
+    """Causal attention with equal weights: row i is the mean of v_0 … v_i."""
+    v = to_numpy(v).astype(np.float64)
+    return np.cumsum(v, axis=-2) / np.arange(1, v.shape[-2] + 1)[:, None]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("scale", [None, 1.0])
+def test_three_forms_agree_when_every_feature_product_underflows(xp, dtype, scale):
+    # (11.4)  q = k = −800: φ(q)ᵀφ(k) = d·exp(−1600·√scale) underflows even in float64, yet
+    # every weight is equal, so the output is the mean of the values (the prefix mean when
+    # causal); the dense and recurrent forms returned 0 before they were stabilised
+    q = k = xp.full((2, 5, 4), -800.0, dtype=dtype)
+    v = rng(3, xp).standard_normal((2, 5, 3), dtype=dtype)
+    host_v = to_numpy(v).astype(np.float64)
+    mean = np.broadcast_to(host_v.mean(axis=-2, keepdims=True), host_v.shape).astype(dtype)
+    for form in (linear_attention, linear_dense):
+        assert_attention_close(form(q, k, v, scale=scale), xp.asarray(mean))
+    prefix = _prefix_means(v).astype(dtype)
+    for got in (
+        linear_attention(q, k, v, scale=scale, causal=True, chunk_size=2),
+        linear_dense(q, k, v, scale=scale, causal=True),
+        linear_attention_recurrent(q, k, v, scale=scale),
+    ):
+        assert str(got.dtype) == dtype
+        assert_attention_close(got, xp.asarray(prefix))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dense_and_recurrent_shift_each_row_by_its_visible_keys(xp, dtype):
+    # keys k_j = (−1000 + 50 j)·1 and q = −800·1 with scale 1: weights ∝ exp(k_j), a softmax
+    # of the scalars −1000 + 50 j over the visible keys.  One shift for the whole sequence
+    # (the latest key's) would underflow every weight of the early causal rows to 0.
+    m = 8
+    scalars = -1000.0 + 50.0 * np.arange(m)
+    k = xp.asarray(np.repeat(scalars[:, None], 3, axis=1), dtype=dtype)
+    q = xp.full((m, 3), -800.0, dtype=dtype)
+    v = rng(4, xp).standard_normal((m, 2), dtype=dtype)
+    host_v = to_numpy(v).astype(np.float64)
+    visible = np.arange(m)[None, :] <= np.arange(m)[:, None]
+    logits = np.where(visible, scalars[None, :], -np.inf)
+    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    causal = (weights / weights.sum(axis=-1, keepdims=True)) @ host_v
+    full = np.exp(scalars - scalars.max()) / np.exp(scalars - scalars.max()).sum() @ host_v
+    want_causal = xp.asarray(causal.astype(dtype))
+    want_full = xp.asarray(np.broadcast_to(full, (m, 2)).astype(dtype))
+    assert_attention_close(
+        linear_attention(q, k, v, scale=1.0, causal=True, chunk_size=3), want_causal
+    )
+    assert_attention_close(linear_dense(q, k, v, scale=1.0, causal=True), want_causal)
+    assert_attention_close(linear_attention_recurrent(q, k, v, scale=1.0), want_causal)
+    assert_attention_close(linear_attention(q, k, v, scale=1.0), want_full)
+    assert_attention_close(linear_dense(q, k, v, scale=1.0), want_full)
+    # key padding goes through the same shift: hide the last key, and its row reads the rest
+    keep = xp.asarray(np.arange(m) < m - 1)[None, :]
+    padded = linear_dense(q, k, v, scale=1.0, mask=keep)
+    assert_attention_close(padded, linear_attention(q, k, v, scale=1.0, mask=keep))
+    assert_attention_close(
+        linear_attention_recurrent(q, k, v, scale=1.0, mask=keep)[-1],
+        xp.asarray(causal[-2].astype(dtype)),
+    )
 
 
 def test_large_inputs_do_not_overflow_in_float32(xp):

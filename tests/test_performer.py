@@ -144,6 +144,55 @@ def test_lemma2_is_exactly_zero_where_an_estimator_is_exact_at_any_norm(kind):
             assert np.isnan(_naive_lemma2(x, y, kind, 1))  # inf/inf: what the log form avoids
 
 
+@pytest.mark.parametrize("size", [1e-200, 1.0, 1e100, 1e155, 1e200, 1e300])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kind", ["positive", "hyperbolic", "trig"])
+def test_lemma2_exact_estimators_give_zero_for_any_finite_input(kind, dtype, size):
+    # ‖x‖² overflows above about 1.3e154 (float64) or 1.8e19 (float32); the norms are taken
+    # rescaled, so the exact zero of 1 − e^{−‖x∓y‖²} wins over e^{‖x‖²+‖y‖²} = e^{inf}.
+    # Before: "the trig MSE exceeds the largest float64", and overflow warnings (errors here)
+    size = min(size, float(np.finfo(dtype).max) / 4)
+    x = np.full(4, size, dtype=dtype)
+    y = x if kind == "trig" else -x
+    got = lemma2_mse(x, y, kind=kind)
+    assert got.dtype == dtype
+    assert float(got) == 0.0
+    if kind != "trig":  # and the reduction of Theorem 2 vanishes with x + y = 0
+        assert float(orthogonal_mse_reduction(x, y, m=2, d=4)) == 0.0
+
+
+@pytest.mark.parametrize("kind", ["positive", "hyperbolic", "trig"])
+def test_lemma2_beyond_the_float_range_raises_the_right_reason_without_warnings(kind):
+    # x = y (positive, hyperbolic) or x ≈ y (trig) at 1e200: the MSE is e^{~1e401}
+    x = np.full(4, 1e200)
+    y = x * (1 - 1e-10) if kind == "trig" else x
+    with pytest.raises(FloatingPointError, match=rf"the {kind} MSE exceeds the largest float64"):
+        lemma2_mse(x, y, kind=kind)
+    with pytest.raises(FloatingPointError, match=r"the reduction exceeds the largest float64"):
+        orthogonal_mse_reduction(x, y, m=2, d=4)
+
+
+def test_lemma2_underflows_to_zero_where_the_true_mse_is_tiny_at_huge_norms():
+    # positive with y = −x(1 + 1e-10) at 1e200: log MSE = 2xᵀy + ‖x+y‖² ≈ −8e400, so the MSE is
+    # 0 to float64, where the unscaled form met −inf + inf = NaN and raised
+    x = np.full(4, 1e200)
+    y = -x * (1 + 1e-10)
+    assert float(lemma2_mse(x, y, kind="positive")) == 0.0
+    assert float(lemma2_mse(x, y, kind="hyperbolic")) == 0.0
+    assert float(orthogonal_mse_reduction(x, y, m=2, d=4)) == 0.0
+
+
+def test_lemma2_and_the_reduction_scale_each_pair_of_a_batch_on_its_own():
+    # a batch mixing an ordinary pair with a huge one: the ordinary row keeps its value
+    x = np.array([[0.3, -0.2, 0.1], [1e200, 1e200, 1e200]])
+    y = np.array([[0.1, 0.4, -0.3], [1e200, 1e200, 1e200]])
+    got = lemma2_mse(x, y, kind="trig")
+    assert got[1] == 0.0
+    assert got[0] == pytest.approx(_naive_lemma2(x[0], y[0], "trig", 1), rel=1e-12)
+    reduction = orthogonal_mse_reduction(x[:1], y[:1], m=2, d=3)
+    assert float(reduction[0]) > 0.0
+
+
 @pytest.mark.parametrize(("kind", "expected"), [("positive", 1.0), ("hyperbolic", 0.5)])
 def test_lemma2_is_finite_where_the_printed_formula_overflows(kind, expected):
     # ‖x‖² = ‖y‖² = 800, xᵀy = −400: e^{‖x+y‖²} = e^{800} overflows and SM² = e^{−800}
