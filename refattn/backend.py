@@ -333,10 +333,16 @@ def rng(seed=None, xp=None):
 
     Parameters
     ----------
-    seed : None, int or Generator
+    seed : None, int, SeedSequence, BitGenerator or Generator
         ``None`` gives fresh OS entropy; a non-negative ``int`` a reproducible
         stream; a ``Generator`` of the same backend is returned unchanged, so
-        that callers can thread one generator through several draws.
+        that callers can thread one generator through several draws.  A
+        ``numpy.random.SeedSequence`` or ``BitGenerator`` (e.g.
+        ``numpy.random.PCG64(0)``) gives ``numpy.random.default_rng(seed)``
+        on numpy (a BitGenerator is wrapped, so its state advances); on cupy a
+        SeedSequence seeds the generator with one integer it draws
+        (``seed.generate_state(1)[0]``) and a NumPy BitGenerator raises
+        ``TypeError``.
     xp : module, str or None
         The backend (default: :func:`default_backend`).
 
@@ -361,12 +367,27 @@ def rng(seed=None, xp=None):
                 f"pass an int seed or a Generator of the same backend"
             )
         return seed
+    module = module_for(xp)
+    if isinstance(seed, (numpy.random.SeedSequence, numpy.random.BitGenerator)):
+        if module_name(module) == "numpy":
+            return numpy.random.default_rng(seed)  # a BitGenerator is wrapped, not copied
+        if isinstance(seed, numpy.random.BitGenerator):
+            raise TypeError(
+                f"seed is a NumPy BitGenerator ({type(seed).__name__}) but xp is cupy, whose "
+                f"generators cannot use it; pass an int seed, a numpy.random.SeedSequence or "
+                f"a cupy Generator"
+            )
+        # a SeedSequence seeds a cupy Generator through one integer drawn from it
+        return module.random.default_rng(int(seed.generate_state(1)[0]))
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)):
-            raise TypeError(f"seed must be None, a non-negative int or a Generator, got {seed!r}")
+            raise TypeError(
+                f"seed must be None, a non-negative int or a Generator, got {seed!r} (a "
+                f"numpy.random.SeedSequence, or a NumPy BitGenerator on numpy, is also accepted)"
+            )
         if seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed}")
-    return module_for(xp).random.default_rng(None if seed is None else int(seed))
+    return module.random.default_rng(None if seed is None else int(seed))
 
 
 def _is_cupy_generator(g) -> bool:
@@ -552,7 +573,9 @@ def window_view(x, *, size: int, step: int, count: int):
     *lead, length, f = x.shape
     if (count - 1) * step + size > length:
         raise ValueError(
-            f"{count} windows of {size} rows every {step} rows do not fit in {length} rows"
+            f"count = {count} windows of size = {size} rows every step = {step} rows do not "
+            f"fit in the {length} rows of x: (count − 1)·step + size = "
+            f"{(count - 1) * step + size} > {length}"
         )
     shape = (*lead, count, size, f)
     strides = (*x.strides[:-2], step * x.strides[-2], x.strides[-2], x.strides[-1])

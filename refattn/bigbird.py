@@ -52,11 +52,13 @@ from ._validation import (
 )
 from .backend import indicator, module_for, pad_axis, to_numpy, window_view
 from .backend import rng as make_rng
+from .complexity import bigbird_memory
 from .softmax import (
     SoftmaxPartial,
     _fill_blocked,
     _finite_or_zero,
     _nonzero,
+    _refuse_working_set,
     finish_partial,
     merge_partials_,
     softmax_attention,
@@ -214,6 +216,13 @@ def bigbird_attention(
     weights : BigBirdWeights
         Only when ``return_weights``.
 
+    Raises
+    ------
+    MemoryError
+        Before allocating anything, when the working set
+        (:func:`refattn.complexity.bigbird_memory` × batch × itemsize)
+        exceeds the memory available; a smaller ``block`` helps.
+
     Examples
     --------
     Blocks of 2 with the first block global: every query reads block 0.
@@ -245,6 +254,17 @@ def bigbird_attention(
     padded = blocks * b
     glob = _check_global_blocks(global_blocks, blocks)
     slots = _random_slots(xp, random_blocks, blocks, b, glob)  # (B, r) or None, −1 = unused
+    # (9.5)  refuse, before allocating, blocks whose working set cannot fit
+    _refuse_working_set(
+        "bigbird_attention",
+        f"block = {block}",
+        bigbird_memory(
+            n, d, d_v, block=b, g=len(glob), r=0 if slots is None else int(slots.shape[-1])
+        ),
+        dims,
+        hint="; pass a smaller block (the window part holds about 3·n·block scores, the "
+        "random part r·n·block, the global part g·n·block)",
+    )
 
     # keys the window and random parts may read: real (not padding) and not global,
     # since global keys get their own columns (9.1: a block counts once)
@@ -653,12 +673,13 @@ def _module(xp):
 
 
 def _generator(rng, xp):
-    """A Generator from ``rng`` (None, an int >= 0 or a Generator), the message naming ``rng``."""
+    """A Generator from ``rng`` (the forms :func:`refattn.backend.rng` takes), naming ``rng``."""
     try:
         return make_rng(rng, xp)
     except (TypeError, ValueError) as error:
         raise type(error)(
-            f"rng must be None, an integer >= 0 or a Generator of xp's backend, got {describe(rng)}"
+            f"rng must be None, an integer >= 0 or a Generator of xp's backend (or a "
+            f"numpy.random.SeedSequence, or a NumPy BitGenerator on numpy), got {describe(rng)}"
         ) from None
 
 

@@ -41,13 +41,14 @@ from ._validation import (
     describe,
 )
 from .backend import _refuse_allocation, indicator, module_for, pad_axis, to_numpy, window_view
-from .complexity import BandGeometry, band_geometry
+from .complexity import BandGeometry, band_geometry, sliding_window_memory
 from .softmax import (
     SoftmaxPartial,
     _fill_blocked,
     _finite_or_zero,
     _nonzero,
     _OverflowGuard,
+    _refuse_working_set,
     finish_partial,
     merge_partials_,
     softmax_attention,
@@ -186,6 +187,10 @@ def sliding_window_attention(
     FloatingPointError
         If finite inputs give a score inside the pattern, or an output, that
         is not finite (see :func:`refattn.softmax_attention`).
+    MemoryError
+        Before allocating anything, when the working set
+        (:func:`refattn.complexity.sliding_window_memory` × batch × itemsize)
+        exceeds the memory available; a smaller ``window`` helps.
 
     Examples
     --------
@@ -224,6 +229,18 @@ def sliding_window_attention(
     # (1.2)  residue classes i mod δ are undilated problems of length L = ⌈n/δ⌉;
     # (1.3)  each is cut into blocks of c queries reading c + left + right keys
     geo = band_geometry(n, window, dilation, causal)
+    # (1.5)  refuse, before allocating, a band whose working set cannot fit
+    _refuse_working_set(
+        "sliding_window_attention",
+        f"window = {window}" + (f", dilation = {dilation}" if dilation > 1 else ""),
+        sliding_window_memory(
+            n, dims.d, dims.d_v, window=window, dilation=dilation, causal=causal, g=len(glob)
+        ),
+        dims,
+        hint=f"; pass a smaller window (the band holds about n·(block + 2·window) scores; "
+        f"window >= ⌈n/dilation⌉ − 1 = {geo.length - 1} is full attention, which "
+        f"chunked_attention computes in less memory)",
+    )
     guard = _OverflowGuard("sliding_window_attention", q, k, v, scale, n)
     with guard:
         layout = _BlockLayout(xp, geo)

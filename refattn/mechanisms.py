@@ -46,7 +46,7 @@ from ._validation import (
     check_int,
     describe,
 )
-from .backend import _is_generator, module_name
+from .backend import _is_generator, module_for, module_name
 from .backend import rng as make_rng
 
 __all__ = [
@@ -335,10 +335,13 @@ def _check_option_names(entry: Mechanism, options: dict) -> None:
 
 
 def _check_rng(rng):
-    """``rng``: None, an integer >= 0 (NumPy integers and 0-d arrays too) or a Generator."""
-    if rng is None or _is_generator(rng):
+    """``rng``: None, an integer >= 0 (NumPy integers and 0-d arrays too), a Generator, or
+    (SPEC 7) a NumPy ``SeedSequence`` or bit generator; :func:`refattn.backend.rng` makes the
+    Generator of each backend from it."""
+    host = module_for("numpy").random
+    if rng is None or _is_generator(rng) or isinstance(rng, (host.SeedSequence, host.BitGenerator)):
         return rng
-    domain = "None, an integer >= 0 or a Generator"
+    domain = "None, an integer >= 0, a Generator, a SeedSequence or a bit generator"
     try:
         return check_int("rng", rng, minimum=0)
     except TypeError:

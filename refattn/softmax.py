@@ -33,6 +33,7 @@ from ._validation import (
     check_output,
 )
 from .backend import _refuse_allocation
+from .complexity import chunked_attention_memory
 
 __all__ = ["ChunkedWeights", "chunked_attention", "softmax", "softmax_attention"]
 
@@ -213,6 +214,10 @@ def chunked_attention(
     FloatingPointError
         As :func:`softmax_attention`; the chunks' checks stay on the device
         and are read once, after the last chunk.
+    MemoryError
+        Before allocating anything, when the working set
+        (:func:`refattn.complexity.chunked_attention_memory` × batch × itemsize)
+        exceeds the memory available; a smaller ``chunk_size`` helps.
 
     Examples
     --------
@@ -235,6 +240,15 @@ def chunked_attention(
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
     dims, xp, scale = call.dims, call.dims.xp, call.scale
     n, m = dims.n, dims.m
+    # (0.5)  n·c + n·d + 2·n·d_v elements, before the first chunk is allocated
+    _refuse_working_set(
+        "chunked_attention",
+        f"chunk_size = {chunk_size}",
+        chunked_attention_memory(n, m, dims.d, dims.d_v, chunk=chunk_size),
+        dims,
+        hint=f"; pass a smaller chunk_size (the result does not depend on it; memory is "
+        f"about n·chunk_size = {n}·chunk_size scores)",
+    )
 
     with _OverflowGuard("chunked_attention", q, k, v, scale, m) as guard:
         q_scaled = q * scale  # (..., n, d)
@@ -379,6 +393,26 @@ def _refuse_dense_scores(name, dims, q, k, *, hint=""):
     shape = (*dims.score_batch, dims.n, dims.m)
     _refuse_allocation(
         _product(shape) * itemsize, dims.xp, f"{name}: the score matrix {shape}", hint=hint
+    )
+
+
+def _refuse_working_set(name, option, elements, dims, *, hint=""):
+    """``MemoryError`` before a call whose working set cannot fit in the memory available.
+
+    ``elements`` is the per-head peak of :mod:`refattn.complexity`'s memory
+    formula for this call; it is multiplied by the batch (the larger of the
+    output's and the scores' leading axes) and the itemsize of the common
+    dtype, so that the refusal and the formula agree.  ``option`` names the
+    argument responsible (e.g. ``"window = 1000000000"``).
+    """
+    batch = max(_product(dims.batch), _product(dims.score_batch))
+    nbytes = int(elements) * batch * dims.dtype.itemsize
+    _refuse_allocation(
+        nbytes,
+        dims.xp,
+        f"{name} with {option}: its working set of {int(elements) * batch} elements "
+        f"({nbytes} bytes)",
+        hint=hint,
     )
 
 

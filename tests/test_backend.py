@@ -253,8 +253,51 @@ def test_window_view_is_read_only_on_numpy():
 
 
 def test_window_view_rejects_windows_that_do_not_fit():
-    with pytest.raises(ValueError, match="3 windows of 4 rows every 3 rows do not fit in 9 rows"):
+    with pytest.raises(
+        ValueError,
+        match=r"count = 3 windows of size = 4 rows every step = 3 rows do not fit in the 9 rows "
+        r"of x: \(count − 1\)·step \+ size = 10 > 9",
+    ):
         backend.window_view(np.zeros((9, 2)), size=4, step=3, count=3)
+
+
+def test_window_view_names_count_when_ten_windows_do_not_fit():
+    with pytest.raises(ValueError, match=r"count = 10 windows"):
+        backend.window_view(np.zeros((6, 1)), size=2, step=1, count=10)
+
+
+def test_rng_accepts_a_seed_sequence_on_numpy():
+    g = backend.rng(np.random.SeedSequence(7), xp="numpy")
+    assert isinstance(g, np.random.Generator)
+    expected = np.random.default_rng(np.random.SeedSequence(7)).random(3)
+    assert np.array_equal(g.random(3), expected)
+
+
+def test_rng_accepts_a_bit_generator_on_numpy_and_wraps_it():
+    bits = np.random.PCG64(3)
+    g = backend.rng(bits, xp="numpy")
+    assert isinstance(g, np.random.Generator)
+    assert g.bit_generator is bits  # default_rng semantics: wrapped, not copied
+    assert np.array_equal(g.random(3), np.random.default_rng(3).random(3))
+
+
+@pytest.mark.parametrize("seed", [np.random.SeedSequence(1), np.random.PCG64(1)])
+def test_functions_taking_rng_accept_seed_sequences_and_bit_generators(seed):
+    from refattn import bigbird, jl, performer, reformer
+
+    jl.projection(8, 4, rng=seed, xp="numpy")
+    performer.random_features(4, 4, rng=seed, xp="numpy")
+    reformer.random_rotations(4, buckets=4, rng=seed, xp="numpy")
+    bigbird.random_block_assignment(6, 2, rng=seed, xp="numpy")
+
+
+def test_rng_still_rejects_other_objects_naming_the_forms():
+    with pytest.raises(
+        TypeError,
+        match=r"seed must be None, a non-negative int or a Generator, got '0' "
+        r"\(a numpy\.random\.SeedSequence, or a NumPy BitGenerator on numpy",
+    ):
+        backend.rng("0", xp="numpy")
 
 
 def test_window_view_refuses_a_step_that_is_not_positive():

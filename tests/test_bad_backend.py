@@ -163,8 +163,8 @@ CASES = [
     Bad("view-size-float", window_view, X, size=2.0, step=1, count=2, raises=TypeError, arg="size", match=r"got 2.0"),
     Bad("view-step-nan", window_view, X, size=2, step=float("nan"), count=2, raises=TypeError, arg="step", match=r"got nan"),
     Bad("view-count-bool", window_view, X, size=2, step=1, count=True, raises=TypeError, arg="count", match=r"got True"),
-    Bad("view-count-huge", window_view, X, size=2, step=1, count=10**30, raises=ValueError, arg="windows", match=r"10{30} windows of 2 rows every 1 rows do not fit in 6 rows"),
-    Bad("view-size-huge", window_view, X, size=10**30, step=1, count=1, raises=ValueError, arg="rows", match=r"1 windows of 10{30} rows every 1 rows do not fit in 6 rows"),
+    Bad("view-count-huge", window_view, X, size=2, step=1, count=10**30, raises=ValueError, arg="count", match=r"count = 10{30} windows of size = 2 rows every step = 1 rows do not fit in the 6 rows of x"),
+    Bad("view-size-huge", window_view, X, size=10**30, step=1, count=1, raises=ValueError, arg="size", match=r"count = 1 windows of size = 10{30} rows every step = 1 rows do not fit in the 6 rows of x"),
     # peak_memory
     Bad("peak-fn-none", peak_memory, None, np, raises=TypeError, arg="fn", match=r"callable taking no arguments, got NoneType None"),
     Bad("peak-fn-array", peak_memory, X, np, raises=TypeError, arg="fn", match=r"got ndarray"),

@@ -64,7 +64,7 @@ CASES = [
     Bad("assign-r-huge", ASSIGN, 8, 10**30, raises=ValueError, arg="r", match=r"r must be <= 5.*got 10{30}"),
     Bad("assign-r-nan", ASSIGN, 8, float("nan"), raises=TypeError, arg="r", match=r"got nan"),
     Bad("assign-global-list-float", ASSIGN, 8, 1, global_blocks=[0.5], raises=TypeError, arg="global_blocks", match=r"got 0.5"),
-    Bad("assign-rng-float", ASSIGN, 8, 1, rng=1.5, raises=TypeError, arg="rng", match=r"None, an integer >= 0 or a Generator.*got 1.5"),
+    Bad("assign-rng-float", ASSIGN, 8, 1, rng=1.5, raises=TypeError, arg="rng", match=r"None, an integer >= 0 or a Generator.*SeedSequence.*got 1.5"),
     Bad("assign-rng-neg", ASSIGN, 8, 1, rng=-3, raises=ValueError, arg="rng", match=r"got -3"),
     Bad("assign-xp-typo", ASSIGN, 8, 1, xp="numpi", raises=ValueError, arg="xp", match=r"got 'numpi'"),
 

@@ -51,7 +51,7 @@ CASES = [
     Bad("proj-d-zero", projection, 0, 3, raises=ValueError, arg="d_in", match=r"an integer >= 1, got 0"),
     Bad("proj-d-none", projection, None, 3, raises=TypeError, arg="d_in", match=r"an integer >= 1, got None"),
     Bad("proj-k-float", projection, 10, 2.0, raises=TypeError, arg="k", match=r"an integer >= 1, got 2.0"),
-    Bad("proj-huge", projection, 10**30, 3, raises=ValueError, arg="projection(d_in=10", match=r"GiB of working memory \(4·k·d_in·8 bytes\), more than the .* GiB available"),
+    Bad("proj-huge", projection, 10**30, 3, raises=ValueError, arg="d_in", match=r"GiB of working memory \(4·k·d_in·8 bytes\), more than the .* GiB available"),
     Bad("proj-k-over-d", projection, 10, 20, kind="orthogonal", raises=ValueError, arg="k", match=r"k <= d_in, got k=20, d_in=10"),
     Bad("proj-kind-misspelled", projection, 10, 3, kind="gausian", raises=ValueError, arg="kind", match=r"\('gaussian', 'orthogonal', 'sparse'\), got 'gausian' \(did you mean 'gaussian'\?\)"),
     Bad("proj-kind-int", projection, 10, 3, kind=0, raises=TypeError, arg="kind", match=r"one of .*got 0"),

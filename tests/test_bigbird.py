@@ -493,3 +493,54 @@ def test_a_global_count_beyond_the_blocks_makes_every_block_global():
         out, w = bigbird_attention(q, k, v, block=b, global_blocks=count, return_weights=True)
         assert w.global_blocks == tuple(range(6))
         assert_attention_close(out, softmax_attention(q, k, v))
+
+
+# --- the working-set refusal (9.5) --------------------------------------------------------
+
+
+def test_a_block_whose_working_set_cannot_fit_is_refused_before_allocating(monkeypatch):
+    from refattn import backend
+
+    monkeypatch.setattr(backend, "_ALWAYS_AFFORDABLE", 0)
+    monkeypatch.setattr(backend, "_available_bytes", lambda xp: 1000)
+    q = np.zeros((64, 1))
+    needed = complexity.bigbird_memory(64, 1, 1, block=64, g=0, r=0) * 8
+
+    def refused():
+        with pytest.raises(
+            MemoryError,
+            match=rf"bigbird_attention with block = 64: its working set .*\({needed} bytes\) "
+            r"needs .* GiB, more than .* available; pass a smaller block",
+        ):
+            bigbird_attention(q, q, q, block=64)
+
+    _, peak = peak_memory(refused, np)
+    assert peak < needed
+
+
+def test_the_block_refusal_agrees_with_the_memory_formula(monkeypatch):
+    from refattn import backend
+
+    g = rng(0, xp="numpy")
+    q, k, v = (g.normal(size=(32, 3)) for _ in range(3))
+    slots = random_block_assignment(8, 2, global_blocks=1, rng=1, xp="numpy")
+    expected = bigbird_attention(q, k, v, block=4, global_blocks=1, random_blocks=slots)
+    monkeypatch.setattr(backend, "_ALWAYS_AFFORDABLE", 0)
+    needed = complexity.bigbird_memory(32, 3, 3, block=4, g=1, r=slots.shape[-1]) * 8
+    monkeypatch.setattr(backend, "_available_bytes", lambda xp: needed)
+    out = bigbird_attention(q, k, v, block=4, global_blocks=1, random_blocks=slots)
+    assert np.array_equal(out, expected)
+    monkeypatch.setattr(backend, "_available_bytes", lambda xp: needed - 1)
+    with pytest.raises(MemoryError, match="block = 4"):
+        bigbird_attention(q, k, v, block=4, global_blocks=1, random_blocks=slots)
+
+
+def test_a_real_block_of_sixty_thousand_is_refused():
+    from refattn import backend
+
+    n = 60_000
+    if complexity.bigbird_memory(n, 1, 1, block=n, g=0, r=0) * 8 <= backend._available_bytes(np):
+        pytest.skip("this machine has the memory the block needs")
+    q = np.zeros((n, 1))
+    with pytest.raises(MemoryError, match=r"bigbird_attention with block = 60000"):
+        bigbird_attention(q, q, q, block=n)

@@ -450,3 +450,56 @@ def test_receptive_field_rejects_mismatched_lengths():
 def test_window_pattern_rejects():
     with pytest.raises(ValueError, match=r"n must be an integer >= 1, got 0"):
         window_pattern(0, window=1)
+
+
+# --- the working-set refusal (1.5) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("window", [10**9, 63])
+def test_a_window_whose_working_set_cannot_fit_is_refused_before_allocating(monkeypatch, window):
+    from refattn import backend
+
+    monkeypatch.setattr(backend, "_ALWAYS_AFFORDABLE", 0)
+    monkeypatch.setattr(backend, "_available_bytes", lambda xp: 1000)
+    q = np.zeros((64, 1))
+    needed = complexity.sliding_window_memory(64, 1, 1, window=window) * 8
+
+    def refused():
+        with pytest.raises(
+            MemoryError,
+            match=rf"sliding_window_attention with window = {window}: its working set .*"
+            rf"\({needed} bytes\) needs .* GiB, more than .* available; pass a smaller window",
+        ):
+            sliding_window_attention(q, q, q, window=window)
+
+    _, peak = peak_memory(refused, np)
+    assert peak < needed
+
+
+def test_the_window_refusal_agrees_with_the_memory_formula(monkeypatch):
+    from refattn import backend
+
+    g = rng(0, xp="numpy")
+    q, k, v = (g.normal(size=(2, 30, 3)) for _ in range(3))
+    expected = sliding_window_attention(q, k, v, window=4, dilation=2, global_tokens=[1])
+    monkeypatch.setattr(backend, "_ALWAYS_AFFORDABLE", 0)
+    per_head = complexity.sliding_window_memory(30, 3, 3, window=4, dilation=2, g=1)
+    # the global rows' dense softmax is far smaller than the band: the formula is the peak
+    monkeypatch.setattr(backend, "_available_bytes", lambda xp: per_head * 2 * 8)
+    out = sliding_window_attention(q, k, v, window=4, dilation=2, global_tokens=[1])
+    assert np.array_equal(out, expected)
+    monkeypatch.setattr(backend, "_available_bytes", lambda xp: per_head * 2 * 8 - 1)
+    with pytest.raises(MemoryError, match="window = 4, dilation = 2"):
+        sliding_window_attention(q, k, v, window=4, dilation=2, global_tokens=[1])
+
+
+@pytest.mark.parametrize("window", [10**9, 59_999])
+def test_a_real_window_over_sixty_thousand_positions_is_refused(window):
+    from refattn import backend
+
+    n = 60_000
+    if complexity.sliding_window_memory(n, 1, 1, window=window) * 8 <= backend._available_bytes(np):
+        pytest.skip("this machine has the memory the band needs")
+    q = np.zeros((n, 1))
+    with pytest.raises(MemoryError, match=rf"sliding_window_attention with window = {window}"):
+        sliding_window_attention(q, q, q, window=window)

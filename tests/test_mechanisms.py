@@ -424,3 +424,13 @@ def test_finite_input_gives_a_finite_output_or_a_floating_point_error(name, case
         assert "overflow" in str(error) or "NaN or inf" in str(error), str(error)
         return
     assert np.isfinite(to_numpy(out)).all(), (name, magnitude)
+
+
+def test_factories_take_every_spec7_form_of_rng():
+    # a SeedSequence reproduces its draws; a bit generator is used like the Generator it makes
+    q = np.random.default_rng(0).standard_normal((5, 4))
+    seeded = [mechanism("favor", features=8, rng=np.random.SeedSequence(3)) for _ in range(2)]
+    assert np.array_equal(seeded[0](q, q, q), seeded[1](q, q, q))
+    from_bits = mechanism("favor", features=8, rng=np.random.PCG64(3))
+    from_generator = mechanism("favor", features=8, rng=np.random.Generator(np.random.PCG64(3)))
+    assert np.array_equal(from_bits(q, q, q), from_generator(q, q, q))

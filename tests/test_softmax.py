@@ -357,3 +357,57 @@ def test_dense_memory_is_quadratic_and_matches_the_formula():
         model = 4 * complexity.dense_attention_memory(n, d=64)
         assert model <= peak <= 1.05 * model, (n, peak, model)
     assert 3.6 < peaks[2048] / peaks[1024] < 4.4
+
+
+# --- the working-set refusal of chunked_attention (0.5) -----------------------------------
+
+
+def _working_set_bytes(n, d, chunk):
+    return complexity.chunked_attention_memory(n, n, d, d, chunk=chunk) * 8
+
+
+def test_chunked_attention_refuses_a_chunk_whose_working_set_cannot_fit(monkeypatch):
+    from refattn import backend
+
+    monkeypatch.setattr(backend, "_ALWAYS_AFFORDABLE", 0)
+    monkeypatch.setattr(backend, "_available_bytes", lambda xp: 1000)
+    q = np.zeros((64, 1))
+    needed = _working_set_bytes(64, 1, 64)
+
+    def refused():
+        with pytest.raises(
+            MemoryError,
+            match=rf"chunked_attention with chunk_size = 64: its working set .*\({needed} bytes\)"
+            r" needs .* GiB, more than the .* GiB of host memory available; pass a smaller "
+            r"chunk_size",
+        ):
+            chunked_attention(q, q, q, chunk_size=64)
+
+    _, peak = peak_memory(refused, np)
+    assert peak < needed
+
+
+def test_chunked_attention_refusal_agrees_with_the_memory_formula(monkeypatch):
+    from refattn import backend
+
+    q = k = v = np.random.default_rng(0).normal(size=(40, 3))
+    expected = softmax_attention(q, k, v)
+    monkeypatch.setattr(backend, "_ALWAYS_AFFORDABLE", 0)
+    needed = complexity.chunked_attention_memory(40, 40, 3, 3, chunk=16) * 8
+    monkeypatch.setattr(backend, "_available_bytes", lambda xp: needed)
+    assert np.allclose(chunked_attention(q, k, v, chunk_size=16), expected)  # just fits
+    monkeypatch.setattr(backend, "_available_bytes", lambda xp: needed - 1)
+    with pytest.raises(MemoryError, match="chunk_size = 16"):
+        chunked_attention(q, k, v, chunk_size=16)
+
+
+def test_chunked_attention_refuses_a_real_chunk_of_sixty_thousand():
+    from refattn import backend
+
+    n = 60_000
+    if _working_set_bytes(n, 1, n) <= backend._available_bytes(np):
+        pytest.skip("this machine has the 26.8 GiB the working set needs")
+    q = np.zeros((n, 1))
+    with pytest.raises(MemoryError, match=r"chunked_attention with chunk_size = 60000.*26\.8 GiB"):
+        chunked_attention(q, q, q, chunk_size=n)
+    assert chunked_attention(q[:1000], q[:1000], q[:1000], chunk_size=256).shape == (1000, 1)
