@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import complexity
-from ._validation import check_dtype, check_int, check_int_sequence, describe
+from ._validation import check_choice, check_dtype, check_int, check_int_sequence, describe
 from .backend import BACKENDS, module_for, module_name, peak_memory, rng, synchronize
 from .softmax import chunked_attention, softmax_attention
 
@@ -81,6 +81,17 @@ def _check_name(name, value):
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a configuration label (str), got {describe(value)}")
     return value
+
+
+def _check_label(name, value, rows):
+    """A configuration label: one of the registry's or one that ``rows`` measured.
+
+    A misspelt label would otherwise match no row and give None silently.
+    """
+    value = _check_name(name, value)
+    known = dict.fromkeys(configurations())
+    known.update(dict.fromkeys(r["mechanism"] for r in rows if isinstance(r["mechanism"], str)))
+    return check_choice(name, value, known)
 
 
 def machine() -> str:
@@ -491,6 +502,8 @@ def scaling_grid(
         for label in mechanisms:
             configured(label, 1)  # an unknown label raises with the list of known ones
     sizes = check_int_sequence("sizes", sizes, minimum=1)
+    if not sizes:
+        raise ValueError("sizes must hold at least one sequence length, got an empty sequence")
     for i, size in enumerate(sizes):
         check_int(f"sizes[{i}]", size, minimum=1, maximum=MAX_LENGTH)
     d, heads = _check_sizes(2**16, d=d, heads=heads).values()
@@ -545,9 +558,10 @@ def scaling_grid(
 def slopes(rows, mechanism, key, lo=4096, hi=65536):
     """Log-log slope of ``key`` against n between ``lo`` and ``hi`` (None below 2 points)."""
     rows = _check_rows(rows)
-    mechanism = _check_name("mechanism", mechanism)
+    mechanism = _check_label("mechanism", mechanism, rows)
     if not isinstance(key, str) or not all(key in r for r in rows):
-        raise ValueError(f"key must be a column of every row (e.g. 'seconds'), got {key!r}")
+        columns = [c for c in (rows[0] if rows else {}) if all(c in r for r in rows)]
+        check_choice("key (a column of every row)", key, [c for c in columns if c != "mechanism"])
     lo, hi = _check_sizes(None, lo=lo, hi=hi).values()
     if lo >= hi:
         raise ValueError(f"lo must be < hi, got lo = {lo} and hi = {hi}")
@@ -571,8 +585,8 @@ def slopes(rows, mechanism, key, lo=4096, hi=65536):
 def crossover(rows, mechanism, reference="softmax"):
     """The smallest n from which ``mechanism`` stays faster than ``reference``, or None."""
     rows = _check_rows(rows)
-    mechanism = _check_name("mechanism", mechanism)
-    reference = _check_name("reference", reference)
+    mechanism = _check_label("mechanism", mechanism, rows)
+    reference = _check_label("reference", reference, rows)
     ref = {r["n"]: r["seconds"] for r in rows if r["mechanism"] == reference}
     mine = sorted(
         (r["n"], r["seconds"]) for r in rows if r["mechanism"] == mechanism and r["n"] in ref

@@ -26,6 +26,7 @@ import os
 import platform
 import re
 import sys
+import tempfile
 from importlib import metadata
 
 from . import __version__
@@ -86,21 +87,49 @@ def _writable_file(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"must be a writable file path, got {text!r}: {folder} {why}"
         )
-    if os.path.exists(path) and not os.access(path, os.W_OK):
+    # os.access answers for the real uid and ignores read-only mounts and pseudo file
+    # systems such as /proc (where root "may" write): try it instead
+    existed = os.path.exists(path)
+    try:
+        if existed:  # appending nothing leaves the file as it is; never blocks on a FIFO
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK))
+        else:
+            with open(path, "x"):
+                pass
+            os.remove(path)
+    except OSError as exc:
+        what = "the file" if existed else f"a file in {folder}"
         raise argparse.ArgumentTypeError(
-            f"must be a writable file path, got {text!r}: the file is read-only"
-        )
-    if not os.path.exists(path) and not os.access(folder, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(
-            f"must be a writable file path, got {text!r}: the directory {folder} is not writable"
-        )
+            f"must be a writable file path, got {text!r}: cannot open {what} for writing "
+            f"({exc.strerror or exc})"
+        ) from None
     return text
 
 
 def _output_folder(text: str) -> str:
-    """An argparse ``type=`` for an output folder: an existing file there is an error."""
-    if os.path.exists(text) and not os.path.isdir(text):
+    """An argparse ``type=`` for an output folder, created if missing: checked before any work.
+
+    An existing file is an error, and so is a folder that could not be created or
+    written to: the nearest existing ancestor must be a directory in which a
+    (removed at once) probe folder can be made.
+    """
+    path = os.path.abspath(text)
+    if os.path.exists(path) and not os.path.isdir(path):
         raise argparse.ArgumentTypeError(f"must be a folder, got {text!r}: an existing file")
+    ancestor = path
+    while not os.path.lexists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise argparse.ArgumentTypeError(
+            f"must be a folder, got {text!r}: {ancestor} is an existing file, not a directory"
+        )
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".refattn-probe-", dir=ancestor))
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(
+            f"must be a writable folder (created if missing), got {text!r}: cannot create "
+            f"anything in {ancestor}: {exc.strerror or exc}"
+        ) from None
     return text
 
 
@@ -255,6 +284,9 @@ def _figures(args) -> int:
     except ValueError as exc:
         print(f"refattn figures: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # checked up front, so only e.g. a full disk gets here
+        print(f"refattn figures: cannot write into --out {args.out!r}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -554,9 +586,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         default=None,
         type=_output_folder,
-        help=f"output folder (default: {CLONE_FIGURES}) when run at the root of a clone of "
-        "refattn; required anywhere else, so that an installed refattn never writes into "
-        "whatever folder it is started in",
+        help=f"output folder, created if missing, with its parents (default: {CLONE_FIGURES}) "
+        "when run at the root of a clone of refattn; required anywhere else, so that an "
+        "installed refattn never writes into whatever folder it is started in; checked "
+        "(an existing file, or a place that cannot be written, is an error) before any work",
     )
     fig.set_defaults(run=_figures, parser=fig)
 

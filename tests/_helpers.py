@@ -23,10 +23,13 @@ class Bad:
     """One bad call: ``func(*args, **kwargs)`` must raise ``raises`` matching ``match``.
 
     ``arg`` is the argument the message must name (it is checked to appear in
-    the message); ``match`` is a regular expression for the rest (the bad value
-    and the allowed domain).  ``target`` is the public function or class the
-    case counts for in the coverage test (default: ``func``, or the class of a
-    bound method).
+    the message as a whole word, so ``"n"`` is not found in ``"must"``);
+    ``match`` is a regular expression for the rest (the bad value and the
+    allowed domain).  ``raises`` is the exact exception type (a subclass such
+    as NumPy's ``AxisError`` does not count; a tuple of types, if a case ever
+    needs one, allows exactly those).  ``target`` is the public function or
+    class the case counts for in the coverage test (default: ``func``, or the
+    class of a bound method).
     """
 
     def __init__(self, id, func, *args, raises, match, arg, target=None, **kwargs):
@@ -45,10 +48,19 @@ class Bad:
 
         import pytest
 
-        with pytest.raises(self.raises) as info:
+        allowed = self.raises if isinstance(self.raises, tuple) else (self.raises,)
+        with pytest.raises(allowed) as info:
             self.func(*self.args, **self.kwargs)
-        message = str(info.value)
-        assert self.arg in message, f"the message does not name {self.arg!r}: {message}"
+        exc = info.value
+        assert type(exc) in allowed, (
+            f"raised {type(exc).__module__}.{type(exc).__qualname__}, a subclass of "
+            f"{' or '.join(t.__name__ for t in allowed)} but not the type itself: {exc}"
+        )
+        message = str(exc)
+        word = rf"(?<![A-Za-z0-9_]){re.escape(self.arg)}(?![A-Za-z0-9_])"
+        assert re.search(word, message), (
+            f"the message does not name {self.arg!r} as a whole word: {message}"
+        )
         assert re.search(self.match, message), f"{self.match!r} not in {message!r}"
 
 

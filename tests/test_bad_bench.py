@@ -449,6 +449,24 @@ CASES = [
         match=r"tuple of integers >= 1, got 256",
     ),
     Bad(
+        "scaling_grid-sizes-empty",
+        scaling_grid,
+        np,
+        sizes=(),
+        raises=ValueError,
+        arg="sizes",
+        match=r"at least one sequence length, got an empty sequence",
+    ),
+    Bad(
+        "scaling_grid-sizes-empty-list",
+        scaling_grid,
+        np,
+        sizes=[],
+        raises=ValueError,
+        arg="sizes",
+        match=r"at least one sequence length, got an empty sequence",
+    ),
+    Bad(
         "scaling_grid-sizes-zero",
         scaling_grid,
         np,
@@ -521,7 +539,18 @@ CASES = [
         "secs",
         raises=ValueError,
         arg="key",
-        match=r"column of every row .*got 'secs'",
+        match=r"column of every row\) must be one of 'n', 'seconds', got 'secs' "
+        r"\(did you mean 'seconds'\?\)",
+    ),
+    Bad(
+        "slopes-mechanism-misspelt",
+        slopes,
+        ROWS,
+        "favr",
+        "seconds",
+        raises=ValueError,
+        arg="mechanism",
+        match=r"must be one of 'softmax', .*'favor'.*, got 'favr' \(did you mean 'favor'\?\)",
     ),
     Bad(
         "slopes-lo-above-hi",
@@ -606,6 +635,25 @@ CASES = [
         raises=TypeError,
         arg="reference",
         match=r"got 0",
+    ),
+    Bad(
+        "crossover-mechanism-misspelt",
+        crossover,
+        ROWS,
+        "favr",
+        raises=ValueError,
+        arg="mechanism",
+        match=r"must be one of 'softmax', .*'favor'.*, got 'favr' \(did you mean 'favor'\?\)",
+    ),
+    Bad(
+        "crossover-reference-misspelt",
+        crossover,
+        ROWS,
+        "favor",
+        "sofmax",
+        raises=ValueError,
+        arg="reference",
+        match=r"must be one of 'softmax', .*, got 'sofmax' \(did you mean 'softmax'\?\)",
     ),
     Bad(
         "crossover-rows-str",
@@ -730,6 +778,14 @@ def test_numpy_dtypes_and_integers_are_accepted():
     assert q.dtype == np.float64
     attend, causal = configured("favor_causal", np.int64(256))
     assert causal is True and attend.mechanism.name == "favor"
+
+
+def test_labels_measured_but_not_registered_are_accepted():
+    rows = [{"mechanism": "mine", "n": n, "seconds": 1e-4} for n in (256, 512)]
+    rows += [{"mechanism": "softmax", "n": n, "seconds": 1e-6 * n} for n in (256, 512)]
+    assert crossover(rows, "mine") == 256
+    assert crossover(rows, "favor") is None  # registered, not measured: None, not an error
+    assert slopes(rows, "favor", "seconds", lo=256, hi=512) is None
 
 
 def test_slopes_of_valid_rows():

@@ -3,6 +3,7 @@
 import contextlib
 import io
 import os
+import tempfile
 
 from _helpers import Bad, bad_input_params
 
@@ -338,6 +339,30 @@ CASES = [
         arg="--out",
         match=r"must be a folder, got .*an existing file",
     ),
+    Bad(
+        "figures-out-under-a-file",
+        refattn,
+        "figures",
+        "exact-memory",
+        "--out",
+        os.path.join(NOT_A_FOLDER, "a", "b"),
+        raises=UsageError,
+        target=main,
+        arg="--out",
+        match=r"must be a folder, got .*: .*test_bad_cli.py is an existing file, not a directory",
+    ),
+    Bad(
+        "figures-out-under-a-file-with-list",
+        refattn,
+        "figures",
+        "--list",
+        "--out",
+        os.path.join(NOT_A_FOLDER, "a"),
+        raises=UsageError,
+        target=main,
+        arg="--out",
+        match=r"is an existing file, not a directory",
+    ),
     # backends
     Bad(
         "backend-misspelled",
@@ -449,6 +474,8 @@ CASES = [
         refattn,
         "figures",
         "no-such-figure",
+        "--out",  # so that the case does not depend on the working directory
+        tempfile.gettempdir(),
         raises=UsageError,
         target=main,
         arg="no-such-figure",
@@ -515,6 +542,49 @@ CASES = [
         match=r"got \['bench', '--n', 5\]",
     ),
 ]
+
+if os.path.isdir("/proc/self"):  # a folder even root cannot create files in (Linux)
+    CASES += [
+        Bad(
+            "figures-out-in-proc",
+            refattn,
+            "figures",
+            "exact-memory",
+            "--out",
+            "/proc/no-such-refattn/figures",
+            raises=UsageError,
+            target=main,
+            arg="--out",
+            match=r"must be a writable folder \(created if missing\), got "
+            r"'/proc/no-such-refattn/figures': cannot create anything in /proc: ",
+        ),
+        Bad(
+            "json-in-proc-quick",
+            refattn,
+            "bench",
+            "--quick",
+            "--json",
+            "/proc/no-such-refattn.json",
+            raises=UsageError,
+            target=main,
+            arg="--json",
+            match=r"writable file path, got '/proc/no-such-refattn.json': "
+            r"cannot open a file in /proc for writing",
+        ),
+        Bad(
+            "json-in-proc-report",
+            refattn,
+            "bench",
+            "--report",
+            "exact",
+            "--json",
+            "/proc/no-such-refattn.json",
+            raises=UsageError,
+            target=main,
+            arg="--json",
+            match=r"cannot open a file in /proc for writing",
+        ),
+    ]
 
 if available_backends()["cupy"] != "available":
     CASES.append(

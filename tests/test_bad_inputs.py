@@ -3,7 +3,10 @@
 The tables live in ``tests/test_bad_<module>.py`` as ``CASES`` (lists of
 ``_helpers.Bad``), each run there.  This module gathers them and checks that
 every callable in every module's ``__all__`` is covered, so a new public
-function without a table fails here.
+function without a table fails here.  It also checks the bookkeeping itself:
+every ``EXEMPT`` key must name an existing public function or class (a stale
+exemption fails), and every table module must run its ``CASES`` (a
+``test_bad_input`` parametrized over them).
 """
 
 import importlib
@@ -58,3 +61,28 @@ def test_every_public_callable_has_six_bad_inputs():
         if qualified not in exempt and counts.get(obj, 0) < MINIMUM
     }
     assert not missing, f"fewer than {MINIMUM} bad inputs listed: {missing}"
+
+
+def test_every_exemption_names_an_existing_public_callable():
+    public = set(_public_callables().values())
+    stale = {
+        f"{table.__name__}: {key}"
+        for table in _tables()
+        for key in getattr(table, "EXEMPT", {})
+        if key not in public
+    }
+    assert not stale, f"EXEMPT names no public function or class (remove or rename it): {stale}"
+
+
+def test_every_table_runs_its_cases():
+    for table in _tables():
+        cases = getattr(table, "CASES", None)
+        assert isinstance(cases, list) and cases, f"{table.__name__} lists no CASES"
+        test = getattr(table, "test_bad_input", None)
+        assert callable(test), f"{table.__name__} defines no test_bad_input running its CASES"
+        marks = [m for m in getattr(test, "pytestmark", ()) if m.name == "parametrize"]
+        params = [value for m in marks for value in m.args[1]]
+        assert any(m.args[0] == "case" for m in marks) and params == cases, (
+            f"{table.__name__}.test_bad_input is not parametrized over CASES "
+            f"(use @bad_input_params(CASES))"
+        )

@@ -28,8 +28,8 @@ def test_figures_list_names_every_figure(capsys):
     assert "exact-memory" in out
 
 
-def test_unknown_figure_is_an_error_naming_it(capsys):
-    assert main(["figures", "no-such-figure"]) == 2
+def test_unknown_figure_is_an_error_naming_it(tmp_path, capsys):
+    assert main(["figures", "no-such-figure", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown figure(s) ['no-such-figure']" in err
     assert "exact-memory" in err
@@ -213,7 +213,9 @@ def test_help_shows_the_defaults(capsys):
     assert "(default: None)" not in out and "(default: False)" not in out
     with pytest.raises(SystemExit):
         main(["figures", "--help"])
-    assert "output folder (default: figures)" in " ".join(capsys.readouterr().out.split())
+    out = " ".join(capsys.readouterr().out.split())
+    assert "output folder, created if missing, with its parents (default: figures)" in out
+    assert "checked (an existing file, or a place that cannot be written, is an error)" in out
 
 
 def test_a_bad_option_writes_no_json_and_runs_nothing(tmp_path, capsys):
@@ -402,3 +404,60 @@ def test_bench_json_records_its_date_and_repeats(tmp_path):
     data = json.loads(path.read_text())
     assert data["repeats"] == 2
     assert datetime.date.fromisoformat(data["date"]) <= datetime.date.today()
+
+
+# --- output paths: checked before any work, never a traceback --------------------------
+
+
+def test_figures_creates_a_missing_nested_out(tmp_path, capsys):
+    out = tmp_path / "a" / "b" / "c"
+    assert main(["figures", "taxonomy", "--out", str(out)]) == 0
+    assert (out / "taxonomy.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    captured = capsys.readouterr()
+    assert info.value.code == 2 and "Traceback" not in captured.err
+    assert captured.out == "", "work started before the path was checked"
+    return captured.err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_out_that_cannot_be_created_is_a_usage_error(capsys):
+    err = _usage_error(["figures", "exact-memory", "--out", "/proc/refattn-x/y"], capsys)
+    assert "argument --out: must be a writable folder (created if missing)" in err
+    assert "cannot create anything in /proc" in err
+
+
+def test_out_below_a_file_is_a_usage_error_and_creates_nothing(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    err = _usage_error(["figures", "taxonomy", "--out", str(blocker / "a" / "b")], capsys)
+    assert f"{blocker} is an existing file, not a directory" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_out_probe_leaves_the_folder_as_it_was(tmp_path, capsys):
+    assert main(["figures", "no-such-figure", "--out", str(tmp_path)]) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+@pytest.mark.parametrize(
+    "mode", [["--quick"], ["--report", "exact"], ["--mechanisms", "softmax", "--n", "16"]]
+)
+def test_unwritable_json_is_refused_before_any_work(mode, capsys):
+    err = _usage_error(["bench", *mode, "--json", "/proc/refattn-x.json"], capsys)
+    assert "argument --json: must be a writable file path, got '/proc/refattn-x.json'" in err
+    assert "cannot open a file in /proc for writing" in err
+
+
+def test_json_probe_keeps_an_existing_file_and_leaves_no_new_one(tmp_path, capsys):
+    kept, fresh = tmp_path / "kept.json", tmp_path / "fresh.json"
+    kept.write_text("old contents")
+    for path in (kept, fresh):
+        with pytest.raises(SystemExit):
+            main(["bench", "--json", str(path), "--heads", "0"])  # --json probed first
+    assert kept.read_text() == "old contents" and not fresh.exists()
