@@ -202,3 +202,15 @@ def test_readme_choice_table_is_the_committed_benchmark_run():
     rows = choice_table(bench_data())
     assert cells[1:] == rows[1:]
     assert len(cells) == len(rows)
+
+
+def test_every_python_block_of_the_readme_is_run_by_a_test():
+    # the "Using it" blocks run above, the "Real attention" block above, the "Testing your own
+    # attention code" file in tests/test_plugin.py: a block anywhere else would run nowhere
+    run = {"## Using it", "## Real attention", "## Testing your own attention code"}
+    section = None
+    for line in README.splitlines():
+        if line.startswith("## "):
+            section = line.strip()
+        if line.startswith("```python"):
+            assert section in run, f"a Python block in {section!r} is run by no test"
