@@ -8,13 +8,16 @@ doing any work, and never modify the arrays they check.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import functools
 import math
 import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from .backend import _backend_of, _named_array_module
+from . import backend as _backend
+from .backend import _backend_of, _is_generator, _named_array_module, module_for, module_name
 
 FLOAT_DTYPES = ("float32", "float64")
 
@@ -442,3 +445,156 @@ def check_attention_call(
             key_mask = mask[..., 0, :] if mask.ndim >= 2 else dims.xp.reshape(mask, (-1,))
             key_mask = dims.xp.broadcast_to(key_mask, key_mask.shape[:-1] + (dims.m,))
     return AttentionCall(dims, scale, mask, key_mask, causal, return_weights)
+
+
+# ---------------------------------------------------------------------------
+# helpers shared by the mechanisms' modules: backends, generators, memory, overflow
+
+
+def check_module(
+    name: str,
+    xp,
+    *,
+    default: str | None = None,
+    accepted: str = "the numpy/cupy module",
+    typed: bool = False,
+    error: type[Exception] | None = None,
+):
+    """``backend.module_for(xp)``, with the argument named ``name`` in the message.
+
+    ``default`` is the backend ``None`` stands for (``None``: the default backend).
+    A rejected ``xp`` raises ``f"{name} must be None, 'numpy', 'cupy' or {accepted},
+    got ..."``: a misspelt name with a did-you-mean hint, any other value by
+    :func:`describe` (after its type name where ``typed``).  The error is
+    ``module_for``'s (``ValueError`` for an unknown name, ``TypeError`` for
+    anything else) unless ``error`` says which; a missing CuPy raises
+    ``module_for``'s ``RuntimeError`` unchanged.
+    """
+    try:
+        return module_for(default if xp is None else xp)
+    except (TypeError, ValueError) as caught:
+        got, hint = describe(xp), ""
+        if isinstance(xp, str):
+            close = difflib.get_close_matches(xp, ("numpy", "cupy"), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        elif typed:
+            got = f"{type(xp).__name__} {got}"
+        raise (error or type(caught))(
+            f"{name} must be None, 'numpy', 'cupy' or {accepted}, got {got}{hint}"
+        ) from None
+
+
+def check_generator(name: str, rng, xp, *, domain: str | None = None):
+    """``backend.rng(rng, xp)``: a random Generator of backend ``xp``, naming ``name``.
+
+    ``rng`` is None, an integer >= 0 (NumPy integers and 0-d integer arrays
+    too), a Generator, a ``numpy.random.SeedSequence`` or a bit generator
+    (SPEC 7).  Anything else raises ``f"{name} must be {domain}, got ..."``, or
+    with ``domain`` None ``backend.rng``'s own message with ``seed`` read as
+    ``name``; a Generator or bit generator of the wrong backend always gets
+    ``backend.rng``'s message (it says which backends met).
+    """
+    host = module_for("numpy").random
+    if not (
+        rng is None or _is_generator(rng) or isinstance(rng, (host.SeedSequence, host.BitGenerator))
+    ):
+        try:
+            rng = check_int(name, rng, minimum=0)
+        except (TypeError, ValueError) as error:
+            if domain is not None:
+                raise type(error)(f"{name} must be {domain}, got {describe(rng)}") from None
+            # backend.rng words it below
+    try:
+        return _backend.rng(rng, xp)
+    except (TypeError, ValueError) as error:
+        raise type(error)(str(error).replace("seed", name, 1)) from None
+
+
+def check_working_set(
+    what: str, nbytes: int, formula: str, xp, *, hint: str = "ask for smaller sizes"
+) -> None:
+    """Raise ``ValueError`` before allocating if ``nbytes`` exceed the memory available.
+
+    The bound is what ``backend._available_bytes`` reports free right now
+    (``MemAvailable`` on the host, free device memory plus CuPy's pool on a
+    GPU): beyond it the request would fail with the allocator's own error or
+    swap for minutes.  ``formula`` says how ``nbytes`` was counted.
+    """
+    available = _backend._available_bytes(xp)
+    if available is not None and nbytes > available:
+        raise ValueError(
+            f"{what} would need about {nbytes / 2**30:.3g} GiB of working memory ({formula} "
+            f"bytes), more than the {available / 2**30:.3g} GiB available on "
+            f"{module_name(xp)}: {hint}"
+        )
+
+
+def finite_flag(xp, scores):
+    """A device flag: True if ``scores`` hold no NaN or inf (two reductions, no copy).
+
+    None for an empty array (nothing can have overflowed).
+    """
+    if scores.size == 0:
+        return None
+    return xp.isfinite(scores.max()) & xp.isfinite(scores.min())
+
+
+_LOGIT_OVERFLOW = (
+    "a logit {logit} overflows {dtype} ({large} too large for it); "
+    "rescale q or k, lower scale, or compute in float64"
+)
+_OUTPUT_OVERFLOW = "the weighted sum of v overflows {dtype}; rescale v or compute in float64"
+
+
+def check_finite_result(
+    name: str,
+    xp,
+    flags,
+    out,
+    dtype,
+    *,
+    logit: str = "scale·q·k",
+    large: str = "|q|, |k|",
+    output: str = _OUTPUT_OVERFLOW,
+) -> None:
+    """Raise ``FloatingPointError`` if a logit or the output overflowed; one host sync.
+
+    ``flags`` are the :func:`finite_flag` of each block of logits (None ones
+    skipped).  The message names ``name``, and the reason: the logit ``logit``
+    overflowed (``large`` being too large for ``dtype``), or else the output
+    did, as the template ``output`` (formatted with ``dtype``) says.
+    """
+    flags = [f for f in flags if f is not None]
+    logits_ok = flags[0] if flags else xp.asarray(True)
+    for flag in flags[1:]:
+        logits_ok = logits_ok & flag
+    if bool(logits_ok & xp.isfinite(out).all()):
+        return
+    if not bool(logits_ok):
+        reason = _LOGIT_OVERFLOW.format(logit=logit, dtype=dtype, large=large)
+    else:
+        reason = output.format(dtype=dtype)
+    raise FloatingPointError(f"{name} produced NaN or inf from finite input: {reason}")
+
+
+def quiet(xp):
+    """A context in which backend ``xp`` does not warn of overflow (NumPy's ``errstate``).
+
+    For code whose results are checked afterwards, raising with the reason: the
+    warnings would only repeat it.  CuPy does not warn: a null context there.
+    """
+    errstate = getattr(xp, "errstate", None)
+    return (
+        contextlib.nullcontext() if errstate is None else errstate(over="ignore", invalid="ignore")
+    )
+
+
+def quiet_overflow(function):
+    """Run ``function`` with NumPy's overflow warnings off: it checks its results itself."""
+
+    @functools.wraps(function)
+    def checked(*args, **kwargs):
+        with module_for("numpy").errstate(over="ignore", invalid="ignore"):
+            return function(*args, **kwargs)
+
+    return checked

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from contextlib import nullcontext
 from fractions import Fraction
 from typing import Any, NamedTuple
 
@@ -41,6 +40,7 @@ from ._validation import (
     check_output,
     check_real,
     describe,
+    quiet,
 )
 from .backend import _backend_of, window_view
 from .complexity import SpanGeometry, span_geometry
@@ -262,7 +262,7 @@ def span_gradient(q, k, v, grad_out, *, span, ramp=32, mask=None, causal=False, 
     out, band, blocks = _span_attention(call, q, k, v, z, ramp, "span_gradient")
     geo = band.geo
     # (12.5)  with g_i = ∂L/∂out_i:  ∂L/∂z = (1/R) Σ_i Σ_{j ramp} (a_ij/m_ij)(g_i·v_j − g_i·out_i)
-    with _quiet(xp):  # an overflow is reported below, with the reason
+    with quiet(xp):  # an overflow is reported below, with the reason
         g = xp.broadcast_to(grad_out, out_shape).astype(dims.dtype, copy=False)
         g_blocks = _query_blocks(xp, g, geo)  # (..., B, c, d_v)
         g_dot_v = g_blocks @ xp.swapaxes(blocks.v, -1, -2)  # (..., B, c, K)
@@ -419,13 +419,6 @@ def _band(xp, e, geo: SpanGeometry):
 
 # ---------------------------------------------------------------------------
 # checks
-
-
-def _quiet(xp):
-    """NumPy's overflow warnings silenced where a check follows that raises with the reason."""
-    return (
-        xp.errstate(over="ignore", invalid="ignore") if hasattr(xp, "errstate") else nullcontext()
-    )
 
 
 def _check_ramp(ramp) -> float:

@@ -35,7 +35,6 @@ refattn's conventions (``derivations/09-bigbird.md``):
 
 from __future__ import annotations
 
-import functools
 import numbers
 from collections import deque
 from typing import Any, NamedTuple
@@ -47,11 +46,15 @@ from ._validation import (
     broadcast_shapes,
     check_array,
     check_attention_call,
+    check_finite_result,
+    check_generator,
     check_int,
+    check_module,
     describe,
+    finite_flag,
+    quiet_overflow,
 )
-from .backend import indicator, module_for, pad_axis, to_numpy, window_view
-from .backend import rng as make_rng
+from .backend import indicator, pad_axis, to_numpy, window_view
 from .complexity import bigbird_memory
 from .softmax import (
     SoftmaxPartial,
@@ -64,25 +67,6 @@ from .softmax import (
     softmax_attention,
     softmax_partial,
 )
-
-
-def _overflow_checked(function):
-    """Run ``function`` with NumPy's overflow warnings off: it checks its results itself.
-
-    Overflow is detected by the flags of each product and the output's check,
-    which raise ``FloatingPointError`` with the reason; the warnings would only
-    repeat it (CuPy does not warn).
-    """
-
-    @functools.wraps(function)
-    def checked(*args, **kwargs):
-        with _HOST.errstate(over="ignore", invalid="ignore"):
-            return function(*args, **kwargs)
-
-    return checked
-
-
-_HOST = module_for("numpy")
 
 __all__ = [
     "BigBirdWeights",
@@ -162,7 +146,7 @@ class BigBirdWeights(NamedTuple):
         return dense
 
 
-@_overflow_checked
+@quiet_overflow
 def bigbird_attention(
     q,
     k,
@@ -288,7 +272,7 @@ def bigbird_attention(
         k_near = k_padded_blocks[..., offset : offset + blocks, :, :]  # (..., B, b, d)
         scores[..., offset, :] = q_blocks @ xp.swapaxes(k_near, -1, -2)  # (..., B, b, b)
     scores = scores.reshape(score_batch + (blocks, b, 3 * b))  # (..., B, b, 3b)
-    flags = [_finite_flag(xp, scores)]  # (9.7)  device flags, one host sync at the end
+    flags = [finite_flag(xp, scores)]  # (9.7)  device flags, one host sync at the end
     v_win = window_view(v_pad, size=3 * b, step=b, count=blocks)  # (..., B, 3b, d_v), a view
     ok_win = window_view(ok_pad, size=3 * b, step=b, count=blocks)[..., 0]  # (..., B, 3b)
     scores = _fill_blocked(scores, ~ok_win[..., None, :])
@@ -307,7 +291,7 @@ def bigbird_attention(
         k_rand = k_blocks[..., chosen, :, :]  # (..., B, r, b, d), a copy
         k_rand = k_rand.reshape(k_rand.shape[:-4] + (blocks, r * b, d))
         scores = q_blocks @ xp.swapaxes(k_rand, -1, -2)  # (..., B, b, r·b)
-        flags.append(_finite_flag(xp, scores))
+        flags.append(finite_flag(xp, scores))
         del k_rand
         ok_blocks = ok_pad[..., b : b + padded, 0].reshape(ok_pad.shape[:-2] + (blocks, b))
         ok_rand = ok_blocks[..., chosen, :] & (slots >= 0)[:, :, None]  # (..., B, r, b)
@@ -331,7 +315,7 @@ def bigbird_attention(
     if glob:
         # (9.2)  global columns: every query attends the global positions
         g_scores = q_scaled @ xp.swapaxes(k[..., positions, :], -1, -2)  # (..., N, G)
-        flags.append(_finite_flag(xp, g_scores))
+        flags.append(finite_flag(xp, g_scores))
         if key_mask is not None:
             g_scores = _fill_blocked(g_scores, ~key_mask[..., None, positions])
         global_part = softmax_partial(g_scores, v[..., positions, :])  # exp(s − M_global)
@@ -352,7 +336,7 @@ def bigbird_attention(
         )
         rows, rows_w = rows if return_weights else (rows, None)
         out[..., positions, :] = rows
-    _check_finite_result("bigbird_attention", xp, flags, out, q.dtype)
+    check_finite_result("bigbird_attention", xp, flags, out, q.dtype, output=_OUTPUT_OVERFLOW)
     if not return_weights:
         return out
 
@@ -415,8 +399,8 @@ def random_block_assignment(n_blocks, r, *, global_blocks=0, rng=None, xp=None):
     n_blocks = check_int("n_blocks", n_blocks, minimum=1, maximum=MAX_BLOCKS)
     r = check_int("r", r, minimum=0)
     glob = _check_global_blocks(global_blocks, n_blocks)
-    xp = _module(xp)
-    g = _generator(rng, xp)
+    xp = check_module("xp", xp)
+    g = check_generator("rng", rng, xp, domain=_RNG_DOMAIN)
     rows = xp.arange(n_blocks)
     chunk = max(1, 2**20 // n_blocks)  # rows at a time: at most about 2^20 candidates
     free = xp.concatenate(
@@ -464,7 +448,7 @@ def block_pattern(n_blocks, *, global_blocks=0, random_blocks=None, xp=None):
     """
     n_blocks = check_int("n_blocks", n_blocks, minimum=1, maximum=MAX_BLOCKS)
     glob = _check_global_blocks(global_blocks, n_blocks)
-    xp = _module(xp)
+    xp = check_module("xp", xp)
     if random_blocks is not None:
         xp = _random_blocks_module(random_blocks, xp)
     i = xp.arange(n_blocks)
@@ -662,54 +646,15 @@ def _random_blocks_module(random_blocks, xp):
     return array_module(reference=xp.zeros(0), random_blocks=random_blocks)  # same backend
 
 
-def _module(xp):
-    """The array module named by ``xp`` (None: the default), with a message naming ``xp``."""
-    try:
-        return module_for(xp)
-    except (TypeError, ValueError) as error:
-        raise type(error)(
-            f"xp must be None, 'numpy', 'cupy' or the numpy or cupy module, got {describe(xp)}"
-        ) from None
-
-
-def _generator(rng, xp):
-    """A Generator from ``rng`` (the forms :func:`refattn.backend.rng` takes), naming ``rng``."""
-    try:
-        return make_rng(rng, xp)
-    except (TypeError, ValueError) as error:
-        raise type(error)(
-            f"rng must be None, an integer >= 0 or a Generator of xp's backend (or a "
-            f"numpy.random.SeedSequence, or a NumPy BitGenerator on numpy), got {describe(rng)}"
-        ) from None
-
-
-def _finite_flag(xp, scores):
-    """A device flag: True if the raw products hold no NaN or inf (two reductions, no copy)."""
-    if scores.size == 0:
-        return None
-    return xp.isfinite(scores.max()) & xp.isfinite(scores.min())
-
-
-def _check_finite_result(name, xp, flags, out, dtype):
-    """Raise ``FloatingPointError`` if a logit or the output overflowed; one host sync (9.7)."""
-    flags = [f for f in flags if f is not None]
-    logits_ok = flags[0] if flags else xp.asarray(True)
-    for flag in flags[1:]:
-        logits_ok = logits_ok & flag
-    if bool(logits_ok & xp.isfinite(out).all()):
-        return
-    if not bool(logits_ok):
-        reason = (
-            f"a logit scale·q·k overflows {dtype} (|q|, |k| too large for it); "
-            f"rescale q or k, lower scale, or compute in float64"
-        )
-    else:
-        reason = (
-            f"a global row's logit scale·q·k or the weighted sum of v overflows {dtype}; "
-            f"rescale q, k or v, or compute in float64"
-        )
-    raise FloatingPointError(f"{name} produced NaN or inf from finite input: {reason}")
-
+#: How a bad ``rng`` is described, and how an overflowing global row or value sum reads.
+_RNG_DOMAIN = (
+    "None, an integer >= 0 or a Generator of xp's backend (or a numpy.random.SeedSequence, "
+    "or a NumPy BitGenerator on numpy)"
+)
+_OUTPUT_OVERFLOW = (
+    "a global row's logit scale·q·k or the weighted sum of v overflows {dtype}; "
+    "rescale q, k or v, or compute in float64"
+)
 
 #: The most blocks :func:`random_block_assignment` and :func:`block_pattern` take: both
 #: cost ``n_blocks²`` (random numbers, booleans).

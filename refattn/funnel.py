@@ -37,8 +37,10 @@ from ._validation import (
     check_attention_call,
     check_bool,
     check_int,
+    check_module,
+    quiet,
 )
-from .positional import _module, _quiet, check_size
+from .positional import check_size
 from .softmax import (
     _fill_blocked,
     _finite_or_zero,
@@ -99,7 +101,7 @@ def pool_last(n: int, *, stride: int = 2, keep_cls: bool = True, xp=None):
     """
     n_out = pooled_length(n, stride=stride, keep_cls=keep_cls)
     check_size(f"pool_last(n = {n}, stride = {stride})", n_out)
-    xp = _module(xp)
+    xp = check_module("xp", xp, typed=True)
     n, stride = int(n), min(int(stride), int(n))  # a stride past n makes the same single group
     first = 1 if keep_cls else 0  # the first pooled position
     g = xp.arange(n_out - first)
@@ -155,7 +157,7 @@ def _pool(xp, x, stride, keep_cls):
     rest = x[..., first:, :]  # (..., L, d), L = n − first, a view
     full = rest.shape[-2] // stride  # groups of exactly s rows
     for divide_first in (False, True):
-        with _quiet(xp):  # an overflow is redone below
+        with quiet(xp):  # an overflow is redone below
             if full:
                 # (13.3)  q̄_g = (1/s) Σ_{i in G_g} q_i, over a (..., full, s, d) view of the rows
                 groups = rest[..., : full * stride, :].reshape(*batch, full, stride, d)

@@ -18,19 +18,20 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
-import os
 
 from ._validation import (
     array_module,
     broadcast_shapes,
     check_array,
     check_dtype,
+    check_generator,
     check_int,
+    check_module,
     check_output,
+    check_working_set,
     describe,
 )
-from .backend import _backend_of, module_for, module_name
-from .backend import rng as make_rng
+from .backend import _backend_of
 
 __all__ = ["distortion", "min_dim", "pair_failure_bound", "pairwise_sq_distances", "projection"]
 
@@ -286,21 +287,22 @@ def _choice(name, value, choices):
     return value
 
 
+# the checks refattn.performer imports from here, as jl words them
+
+
 def _backend(name, xp):
-    """``module_for(xp)``, with the argument named ``name`` in the message."""
-    if xp is None or (not isinstance(xp, str) and hasattr(xp, "linalg")):
-        return module_for(xp)
-    if isinstance(xp, str) and xp in ("numpy", "cupy"):
-        return module_for(xp)
-    raise ValueError(f"{name} must be None, 'numpy', 'cupy' or an array module, got {describe(xp)}")
+    """``module_for(xp)``, with the argument named ``name`` in the message (a ``ValueError``)."""
+    return check_module(name, xp, accepted="an array module", error=ValueError)
 
 
 def _generator(rng, xp):
     """``backend.rng(rng, xp)``, with the argument named ``rng`` in the message."""
-    try:
-        return make_rng(rng, xp)
-    except (TypeError, ValueError) as error:
-        raise type(error)(str(error).replace("seed", "rng", 1)) from None
+    return check_generator("rng", rng, xp)
+
+
+def _check_working_set(what, nbytes, formula, xp):
+    """:func:`check_working_set`, asking for fewer rows or a smaller dimension."""
+    check_working_set(what, nbytes, formula, xp, hint="ask for fewer rows or a smaller dimension")
 
 
 def _all_finite(xp, **named):
@@ -311,37 +313,3 @@ def _all_finite(xp, **named):
     for name, flag in zip(named, flags, strict=True):
         if not bool(flag):
             raise ValueError(f"{name} must contain only finite values, got NaN or inf")
-
-
-def _available_bytes(xp):
-    """Memory free for new arrays on backend ``xp`` (bytes), or None where it cannot be read."""
-    if module_name(xp) == "cupy":
-        free, _ = xp.cuda.runtime.memGetInfo()
-        return free + xp.get_default_memory_pool().free_bytes()
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _check_working_set(what, nbytes, formula, xp):
-    """Raise ``ValueError`` before allocating if ``nbytes`` exceed the memory available.
-
-    The bound is the memory the backend reports free right now (``MemAvailable``
-    on the host, free device memory plus CuPy's pool on a GPU): beyond it the
-    request would fail with the allocator's own error or swap for minutes.
-    """
-    available = _available_bytes(xp)
-    if available is not None and nbytes > available:
-        raise ValueError(
-            f"{what} would need about {nbytes / 2**30:.3g} GiB of working memory ({formula} "
-            f"bytes), more than the {available / 2**30:.3g} GiB available on "
-            f"{module_name(xp)}: ask for fewer rows or a smaller dimension"
-        )

@@ -31,11 +31,11 @@ from ._validation import (
     check_attention_call,
     check_attention_inputs,
     check_choice,
+    check_generator,
     check_int,
-    describe,
+    check_module,
+    check_working_set,
 )
-from .backend import module_for, module_name
-from .backend import rng as make_rng
 from .jl import projection
 from .softmax import softmax, softmax_attention
 from .spectra import _overflow_reported
@@ -48,6 +48,10 @@ __all__ = [
     "parameter_count",
     "projections",
 ]
+
+
+#: How :func:`projections` and refattn.real_attention word a rejected ``rng`` or ``seed``.
+_RNG_DOMAIN = "None, an integer >= 0 or a random Generator"
 
 SHARING = ("none", "headwise", "key-value", "layerwise")
 
@@ -231,16 +235,16 @@ def projections(n, k, *, heads=1, layers=1, sharing="none", kind="gaussian", rng
     True
     """
     n, k, heads, layers = _check_sharing(n, k, heads, layers, sharing)
-    xp = _module("xp", xp)
+    xp = check_module("xp", xp)
     # the distinct k × n float64 matrices, the working set of one draw, and the lists
     matrices = parameter_count(n, k, heads=heads, layers=layers, sharing=sharing)
-    _check_working_set(
+    check_working_set(
         f"projections(n={n}, k={k}, heads={heads}, layers={layers}, sharing={sharing!r})",
         8 * matrices + 32 * k * n + 64 * heads * layers,
         "8·(matrices·k·n) + 32·k·n + 64·heads·layers",
         xp,
     )
-    g = _generator(rng, xp)
+    g = check_generator("rng", rng, xp, domain=_RNG_DOMAIN)
 
     def draw():
         return projection(n, k, kind=kind, rng=g, xp=xp)
@@ -306,13 +310,13 @@ def lowrank_context(q, k, kdim, *, rng=None):
     kdim = check_int("kdim", kdim, minimum=1)
     itemsize = xp.dtype(dims.dtype).itemsize
     batch = math.prod(broadcast_shapes({"q": q.shape[:-2], "k": k.shape[:-2]}))
-    _check_working_set(
+    check_working_set(
         f"lowrank_context(kdim={kdim}) with n = {dims.n}, m = {dims.m}",
         itemsize * (4 * kdim * dims.m + batch * (3 * dims.n * dims.m + dims.n * kdim)),
         "itemsize·(4·kdim·m + batch·(3·n·m + n·kdim))",
         xp,
     )
-    g = _generator(rng, xp)
+    g = check_generator("rng", rng, xp, domain=_RNG_DOMAIN)
     with _overflow_reported(xp):
         logits = q @ xp.swapaxes(k, -1, -2) / math.sqrt(dims.d)  # (..., n, m)  A
     if not bool(xp.isfinite(logits).all()):
@@ -323,58 +327,3 @@ def lowrank_context(q, k, kdim, *, rng=None):
     p = softmax(logits, axis=-1)  # D⁻¹ exp(A)
     r = projection(dims.m, kdim, rng=g, xp=xp, dtype=str(p.dtype))  # (kdim, m)
     return (p @ r.T) @ r, p  # P Rᵀ R
-
-
-# ---------------------------------------------------------------------------
-# private checks (also used by refattn.real_attention)
-
-
-def _module(name, xp):
-    """``backend.module_for(xp)``, with the argument named ``name`` in the message."""
-    try:
-        return module_for(xp)
-    except (TypeError, ValueError) as error:
-        raise type(error)(
-            f"{name} must be None, 'numpy', 'cupy' or the numpy/cupy module, got {describe(xp)}"
-        ) from None
-
-
-def _generator(rng, xp, *, name="rng"):
-    """``backend.rng(rng, xp)``, naming the argument ``name``; 0-d integer arrays accepted."""
-    if rng is not None and not hasattr(rng, "standard_normal"):
-        try:
-            rng = check_int(name, rng, minimum=0)
-        except (TypeError, ValueError) as error:
-            raise type(error)(
-                f"{name} must be None, an integer >= 0 or a random Generator, got {describe(rng)}"
-            ) from None
-    try:
-        return make_rng(rng, xp)
-    except (TypeError, ValueError) as error:
-        raise type(error)(str(error).replace("seed", name, 1)) from None
-
-
-def _available_bytes(xp):
-    """Memory free for new arrays on backend ``xp`` (bytes), or None where it cannot be read."""
-    if module_name(xp) == "cupy":
-        free, _ = xp.cuda.runtime.memGetInfo()
-        return free + xp.get_default_memory_pool().free_bytes()
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def _check_working_set(what, nbytes, formula, xp):
-    """Raise ``ValueError`` before allocating anything if ``nbytes`` exceed the free memory."""
-    available = _available_bytes(xp)
-    if available is not None and nbytes > available:
-        raise ValueError(
-            f"{what} would need about {nbytes / 2**30:.3g} GiB ({formula} bytes), more than "
-            f"the {available / 2**30:.3g} GiB available on {module_name(xp)}: "
-            f"ask for smaller sizes"
-        )

@@ -27,7 +27,6 @@ form, numbered as in ``derivations/11-linear-attention.md`` (11.1)–(11.5).
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -47,8 +46,8 @@ from ._validation import (
     check_float_array,
     check_int,
     check_output,
+    quiet_overflow,
 )
-from .backend import module_for
 from .jl import _backend, _check_working_set, _generator
 from .softmax import _fill_blocked, _finite_or_zero, _nonzero
 
@@ -72,19 +71,6 @@ __all__ = [
 #: Feature kinds; the first three estimate the softmax kernel, ``relu`` is a different kernel.
 FEATURE_KINDS = ("positive", "hyperbolic", "trig", "relu")
 NORMS = ("chi", "sqrt_d")
-
-
-def _quiet(fn):
-    """Run ``fn`` with NumPy's overflow warnings off: its result is checked, and overflow raises
-    ``FloatingPointError`` with the reason instead (derivations/06, (6.10))."""
-
-    @functools.wraps(fn)
-    def quiet(*args, **kwargs):
-        __tracebackhide__ = True
-        with module_for("numpy").errstate(over="ignore", invalid="ignore"):
-            return fn(*args, **kwargs)
-
-    return quiet
 
 
 def random_features(m, d, *, orthogonal=True, norms="chi", rng=None, xp=None, dtype="float64"):
@@ -186,7 +172,7 @@ def _stacked_qr(xp, a):
         return xp.stack([f[0] for f in factors]), xp.stack([f[1] for f in factors])
 
 
-@_quiet
+@quiet_overflow
 def feature_map(x, omega, *, kind="positive"):
     """Random features ``φ(x)``, unscaled and unstabilised (2.1), (2.2).
 
@@ -243,7 +229,7 @@ def _unstabilised(kind, dtype):
     )
 
 
-@_quiet
+@quiet_overflow
 def per_feature_estimates(x, y, omega, *, kind="positive"):
     """The ``m`` one-feature estimates of ``exp(xᵀy)``, one per row of ``omega``: ``(..., m)``.
 
@@ -264,7 +250,7 @@ def per_feature_estimates(x, y, omega, *, kind="positive"):
     return product
 
 
-@_quiet
+@quiet_overflow
 def softmax_kernel_estimate(x, y, omega, *, kind="positive"):
     """The random-feature estimate ``φ(x)ᵀφ(y)`` of ``exp(xᵀy)``; ``x, y`` of shape ``(..., d)``.
 
@@ -290,7 +276,7 @@ def _check_pair(x, y, omega, kind):
     return xp
 
 
-@_quiet
+@quiet_overflow
 def lemma2_mse(x, y, *, kind="positive", m=1):
     """Closed-form mean squared error of the ``m``-feature iid estimate of ``exp(xᵀy)`` (2.3).
 
@@ -341,7 +327,7 @@ def lemma2_mse(x, y, *, kind="positive", m=1):
     return _exp_checked(xp, _log_product(xp, main, tail) - log_m, "lemma2_mse", f"the {kind} MSE")
 
 
-@_quiet
+@quiet_overflow
 def orthogonal_mse_reduction(x, y, *, m, d):
     """Theorem 2's guaranteed MSE reduction of orthogonal over iid positive features (2.4).
 
@@ -432,7 +418,7 @@ def _exp_checked(xp, log_value, name, what):
 SUPPORTS = Supports(general_mask=LINEAR_TIME_MASK)
 
 
-@_quiet
+@quiet_overflow
 def favor_attention(
     q,
     k,
@@ -617,7 +603,7 @@ class FavorWeights:
         return _divide(xp, a, a.sum(axis=-1, keepdims=True))
 
 
-@_quiet
+@quiet_overflow
 def favor_dense(q, k, v, *args, omega=None, kind="positive", causal=False, scale=None):
     """The dense form ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ mask) V`` of :func:`favor_attention`: n×n, tests only.
 
@@ -678,7 +664,7 @@ def _elu(xp, x):
     return xp.maximum(x, 0) + xp.exp(xp.minimum(x, 0))
 
 
-@_quiet
+@quiet_overflow
 def linear_attention(
     q, k, v, *, mask=None, causal=False, scale=None, return_weights=False, chunk_size=256
 ):
@@ -768,7 +754,7 @@ _LINEAR_OVERFLOW = (
 )
 
 
-@_quiet
+@quiet_overflow
 def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
     """Causal linear attention as a recurrence: one state update per key (11.3).
 
@@ -847,7 +833,7 @@ def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
     return out
 
 
-@_quiet
+@quiet_overflow
 def linear_dense(q, k, v, *, mask=None, causal=False, scale=None):
     """The dense form ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ C) V`` of :func:`linear_attention`: n×m, tests only (11.2).
 

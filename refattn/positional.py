@@ -26,8 +26,6 @@ Three further schemes (``derivations/14-positions.md``):
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 from ._validation import (
     array_module,
     broadcast_shapes,
@@ -36,11 +34,13 @@ from ._validation import (
     check_bool,
     check_dtype,
     check_int,
+    check_module,
     check_output,
     check_real,
     describe,
+    quiet,
 )
-from .backend import _backend_of, module_for
+from .backend import _backend_of
 from .softmax import softmax_attention
 
 #: The most elements one array built here may hold (16 GiB of float64): a larger request is
@@ -75,7 +75,11 @@ def sinusoidal_table(positions, d, *, xp=None, dtype="float64"):
     """
     d = check_int("d", d, minimum=1)
     dtype = check_dtype("dtype", dtype)
-    xp = _module(xp) if xp is not None or _backend_of(positions) is None else None
+    xp = (
+        check_module("xp", xp, typed=True)
+        if xp is not None or _backend_of(positions) is None
+        else None
+    )
     xp = xp or array_module(positions=positions)
     p = _check_positions("positions", positions, xp, columns=d)  # (P,)
     p = p.astype("float64", copy=False)[:, None]  # (P, 1)
@@ -168,10 +172,10 @@ def relative_scores(q, k, w_r, u, v, *, r=None):
     if r is None:
         r = sinusoidal_table(xp.arange(m - 1, -1, -1), w_r.shape[1], xp=xp, dtype=str(q.dtype))
     # (5.3)  content terms: (q_i + u)ᵀ k_j
-    with _quiet(xp):
+    with quiet(xp):
         content = (q + u) @ xp.swapaxes(k, -1, -2)  # (..., n, m)
     # (5.3)  position terms for every distance once: (q_i + v)ᵀ W_R r_δ, δ = m − 1 … 0
-    with _quiet(xp):
+    with quiet(xp):
         by_distance = (q + v) @ (r @ w_r.T).T  # (..., n, m)
         scores = content + _shift(xp, by_distance)
     check_output(
@@ -239,9 +243,9 @@ def position_infused_qk(x, positions, w_q, w_k):
 def _infused_qk(xp, x, positions, w_q, w_k):
     # (14.1)  p enters the queries' and keys' input only
     table = sinusoidal_table(positions, x.shape[-1], xp=xp, dtype=str(x.dtype))  # (n, d)
-    with _quiet(xp):
+    with quiet(xp):
         infused = x + table  # (..., n, d)
-    with _quiet(xp):
+    with quiet(xp):
         return infused @ w_q, infused @ w_k  # (..., n, d_k) each
 
 
@@ -291,7 +295,7 @@ def position_infused_attention(
     q, k = _infused_qk(xp, window, xp.arange(window.shape[-2]), w_q, w_k)  # (..., c + n, d_k)
     q = q[..., c:, :]  # (..., n, d_k): the current rows ask
     # (14.1)  the values read the position-free states
-    with _quiet(xp):
+    with quiet(xp):
         v = window @ w_v  # (..., c + n, d_v)
     _check_products("position_infused_attention", xp, {"q": q, "k": k, "v": v}, "the projections")
     return softmax_attention(q, k, v, causal=causal, scale=scale, return_weights=return_weights)
@@ -313,7 +317,7 @@ def projected_attention(h, w_q, w_k, w_v, *, cache=None, causal=True, scale=None
     _check_same_width(w_q, w_k)
     window = h if cache is None else _concat_rows(xp, cache, h, name="h")  # (..., c + n, d)
     check_all_finite({"h": h, "cache": cache, "w_q": w_q, "w_k": w_k, "w_v": w_v}, xp)
-    with _quiet(xp):
+    with quiet(xp):
         q, k, v = h @ w_q, window @ w_k, window @ w_v
     _check_products("projected_attention", xp, {"q": q, "k": k, "v": v}, "the projections")
     return softmax_attention(q, k, v, causal=causal, scale=scale)
@@ -332,21 +336,6 @@ def check_size(what: str, count: int) -> None:
             f"{what} would hold {count} elements, more than the {MAX_ELEMENTS} (2**31) that "
             f"refattn allocates at once"
         )
-
-
-def _quiet(xp):
-    """NumPy's overflow warnings silenced where a check follows that raises with the reason."""
-    return (
-        xp.errstate(over="ignore", invalid="ignore") if hasattr(xp, "errstate") else nullcontext()
-    )
-
-
-def _module(xp):
-    """``module_for(xp)``, with the message naming the argument ``xp``."""
-    try:
-        return module_for(xp)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"xp: {error}") from None
 
 
 _POSITIONS = "a sequence or 1-d array of finite real numbers"
@@ -488,7 +477,7 @@ def rotary(x, positions, *, base=10000):
     # the partner of each coordinate: (x_{2t+1}, x_{2t}) — a reordering, no arithmetic
     partner = x.reshape(*x.shape[:-1], d // 2, 2)[..., ::-1].reshape(x.shape)  # (..., n, d)
     # (14.3)  (x_{2t}, x_{2t+1}) ↦ (x_{2t} cos − x_{2t+1} sin, x_{2t+1} cos + x_{2t} sin)
-    with _quiet(xp):
+    with quiet(xp):
         out = x * cos + partner * signed_sin  # (..., n, d)
     check_output("rotary", out, xp, reason=f"a rotated pair reaches √2·max|x|, past {x.dtype}")
     return out
@@ -545,7 +534,7 @@ def alibi_bias(n, m, heads, *, xp=None, dtype="float64"):
     if m < n:
         raise ValueError(f"need at least as many keys as queries, got n = {n} and m = {m}")
     check_size(f"alibi_bias(n = {n}, m = {m}, heads = {heads})", heads * n * m)
-    xp = _module(xp)
+    xp = check_module("xp", xp, typed=True)
     slopes = xp.asarray(alibi_slopes(heads), dtype=dtype)  # (H,)
     behind = xp.arange(m)[None, :] - xp.arange(m - n, m)[:, None]  # (n, m)  j − i, exact
     # (14.4)  b_hij = −m_h · (i − j) = m_h · (j − i)

@@ -35,14 +35,17 @@ from ._validation import (
     check_array,
     check_choice,
     check_dtype,
+    check_generator,
     check_int,
     check_int_sequence,
+    check_module,
     check_real,
+    check_working_set,
     describe,
 )
 from .backend import module_for, to_numpy
 from .jl import KINDS, projection
-from .linformer import _check_working_set, _generator, _module, linformer_attention
+from .linformer import _RNG_DOMAIN, linformer_attention
 from .softmax import softmax, softmax_attention
 from .spectra import _overflow_reported, _power_of_two_scale, cumulative_spectrum
 
@@ -134,7 +137,8 @@ def random_attention_spectra(*, n=512, d=64, scales=(0.5, 1.0, 2.0, 4.0), seed=3
     n, d = check_int("n", n, minimum=1), check_int("d", d, minimum=1)
     scales = _check_reals("scales", scales, minimum=0.0)
     _check_size("random_attention_spectra", n, d, len(scales))
-    g = _generator(seed, "numpy", name="seed")  # a NumPy stream: the same curves on every backend
+    # a NumPy stream: the same curves on every backend
+    g = check_generator("seed", seed, "numpy", domain=_RNG_DOMAIN)
     curves = []
     for scale in scales:
         q, k = (scale * g.standard_normal((n, d)) for _ in range(2))  # (n, d)
@@ -235,7 +239,7 @@ def random_attention_like(logit_spread, *, n, d, seed=0):
         )
     n, d = check_int("n", n, minimum=1), check_int("d", d, minimum=1)
     _check_size("random_attention_like", n, d, spreads.size)
-    g = _generator(seed, "numpy", name="seed")
+    g = check_generator("seed", seed, "numpy", domain=_RNG_DOMAIN)
     curves = []
     for s in spreads.ravel():
         z, w = g.standard_normal((n, d)), g.standard_normal((n, d))  # (n, d)
@@ -403,8 +407,8 @@ def mean_pooling(n, k, *, xp=None, dtype="float64"):
     if k > n:
         raise ValueError(f"k must be at most n = {n}, got {k}")
     dtype = check_dtype("dtype", dtype)
-    xp = _module("xp", xp)
-    _check_working_set(f"mean_pooling(n={n}, k={k})", 8 * k * n, "8·k·n", xp)
+    xp = check_module("xp", xp)
+    check_working_set(f"mean_pooling(n={n}, k={k})", 8 * k * n, "8·k·n", xp)
     edges = [(r * n) // k for r in range(k + 1)]  # block r is [edges[r], edges[r + 1])
     e = xp.zeros((k, n), dtype=dtype)
     for r in range(k):
@@ -464,7 +468,7 @@ def linformer_projection_errors(encoder, ids, *, ks=KS, kinds=KINDS, seeds=4):
     seeds = check_int("seeds", seeds, minimum=1)
     # every map is a k × n float32 array: seeds per random kind (two for Gaussian), one mean pool
     maps_bytes = 4 * n * sum(ks) * (seeds * (len(kinds) + ("gaussian" in kinds)) + 1)
-    _check_working_set(
+    check_working_set(
         f"linformer_projection_errors(ks={ks}, seeds={seeds}) with n = {n}",
         maps_bytes,
         "4·n·Σk·(seeds·kinds + 1)",
@@ -622,7 +626,7 @@ def _check_reals(name, values, *, minimum):
 def _check_size(what, n, d, count):
     """Refuse before drawing when ``count`` random ``n × n`` attention matrices cannot fit."""
     # per matrix: two (n, d) draws and about five (n, n) float64 arrays (logits, P, P Pᵀ, eigh)
-    _check_working_set(
+    check_working_set(
         f"{what}(n={n}, d={d})",
         8 * (2 * n * d + 5 * n * n) + 8 * count * n,
         "8·(2·n·d + 5·n²)",

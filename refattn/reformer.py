@@ -37,7 +37,6 @@ refattn's conventions (``derivations/10-reformer.md``):
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, NamedTuple
 
@@ -50,32 +49,16 @@ from ._validation import (
     check_bool,
     check_dtype,
     check_finite,
+    check_finite_result,
     check_float_array,
+    check_generator,
     check_int,
+    check_module,
     describe,
+    quiet_overflow,
 )
-from .backend import module_for, pad_axis, window_view
-from .backend import rng as make_rng
+from .backend import pad_axis, window_view
 from .softmax import _finite_or_zero, _nonzero, softmax_partial
-
-
-def _overflow_checked(function):
-    """Run ``function`` with NumPy's overflow warnings off: it checks its results itself.
-
-    Overflow is detected by the flags of each product and the output's check,
-    which raise ``FloatingPointError`` with the reason; the warnings would only
-    repeat it (CuPy does not warn).
-    """
-
-    @functools.wraps(function)
-    def checked(*args, **kwargs):
-        with _HOST.errstate(over="ignore", invalid="ignore"):
-            return function(*args, **kwargs)
-
-    return checked
-
-
-_HOST = module_for("numpy")
 
 __all__ = [
     "SELF_SCORE",
@@ -85,6 +68,9 @@ __all__ = [
     "lsh_buckets",
     "random_rotations",
 ]
+
+#: How :func:`random_rotations` words a rejected ``rng``.
+_RNG_DOMAIN = "None, an integer >= 0 or a Generator of xp's backend"
 
 #: The logit of a query against its own key (shared-QK): large, negative and finite (10.4).
 SELF_SCORE = -1e5
@@ -167,12 +153,12 @@ def random_rotations(d, *, buckets, rounds=1, rng=None, xp=None, dtype="float64"
             f"rounds · d · buckets/2 must be <= {MAX_ROTATION_ENTRIES} (the entries of the "
             f"rotations), got rounds = {rounds}, d = {d} and buckets = {buckets}"
         )
-    xp = _module(xp)
-    g = _generator(rng, xp)
+    xp = check_module("xp", xp, default="numpy")
+    g = check_generator("rng", rng, xp, domain=_RNG_DOMAIN)
     return g.standard_normal((rounds, d, buckets // 2)).astype(dtype)
 
 
-@_overflow_checked
+@quiet_overflow
 def lsh_buckets(x, rotations):
     """Angular LSH of each row of ``x``: ``h(x) = argmax([xR ; −xR])``, one hash per round (10.1).
 
@@ -226,7 +212,7 @@ def _hash(xp, x, rotations):
     return xp.where(first, proj.argmax(axis=-1), proj.argmin(axis=-1) + half)
 
 
-@_overflow_checked
+@quiet_overflow
 def lsh_attention(
     q,
     k,
@@ -386,7 +372,14 @@ def lsh_attention(
     del numerator
     total = _nonzero((row_sum * round_scale).sum(axis=0))  # (..., n, 1)
     out /= total
-    _check_finite_result(xp, logits_ok, out, q.dtype, shared_qk)
+    check_finite_result(
+        "lsh_attention",
+        xp,
+        [logits_ok],
+        out,
+        q.dtype,
+        **(dict(logit="τ·q·q_j/‖q_j‖", large="‖q‖") if shared_qk else {}),
+    )
     if not return_weights:
         return out
 
@@ -427,26 +420,6 @@ def _block_pairs(xp, scores, q_bucket, k_bucket, k_ok, q_slots, k_slots, causal,
 MAX_ROTATION_ENTRIES = 2**28
 
 
-def _module(xp):
-    """The array module named by ``xp`` (None: NumPy), with a message that names ``xp``."""
-    try:
-        return module_for("numpy" if xp is None else xp)
-    except (TypeError, ValueError) as error:
-        raise type(error)(
-            f"xp must be None, 'numpy', 'cupy' or the numpy or cupy module, got {describe(xp)}"
-        ) from None
-
-
-def _generator(rng, xp):
-    """A Generator from ``rng`` (None, an int >= 0 or a Generator), the message naming ``rng``."""
-    try:
-        return make_rng(rng, xp)
-    except (TypeError, ValueError) as error:
-        raise type(error)(
-            f"rng must be None, an integer >= 0 or a Generator of xp's backend, got {describe(rng)}"
-        ) from None
-
-
 def _power_of_two_scale(xp, x):
     """Per row of ``x (..., f)``: the power of two at or below its largest ``|entry|``.
 
@@ -458,20 +431,6 @@ def _power_of_two_scale(xp, x):
     top = xp.maximum(x.max(axis=-1, keepdims=True), -x.min(axis=-1, keepdims=True))  # (..., 1)
     _, exponent = xp.frexp(top)
     return xp.ldexp(xp.ones_like(top), exponent - 1)
-
-
-def _check_finite_result(xp, logits_ok, out, dtype, shared_qk):
-    """Raise ``FloatingPointError`` if a logit or the output overflowed; one host sync (10.9)."""
-    if bool(logits_ok & xp.isfinite(out).all()):
-        return
-    if not bool(logits_ok):
-        what = "τ·q·q_j/‖q_j‖ (‖q‖ too large)" if shared_qk else "scale·q·k (|q|, |k| too large)"
-        reason = (
-            f"a logit {what} overflows {dtype}; rescale q or k, lower scale, or compute in float64"
-        )
-    else:
-        reason = f"the weighted sum of v overflows {dtype}; rescale v or compute in float64"
-    raise FloatingPointError(f"lsh_attention produced NaN or inf from finite input: {reason}")
 
 
 def _rotations(rotations, buckets, rounds, rng, d, xp, dtype):

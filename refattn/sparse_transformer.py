@@ -34,7 +34,6 @@ positions ``i`` (query) and ``j`` (key):
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +46,13 @@ from ._validation import (
     check_attention_call,
     check_bool,
     check_choice,
+    check_finite_result,
     check_int,
+    check_module,
+    finite_flag,
+    quiet_overflow,
 )
-from .backend import module_for, pad_axis, window_view
+from .backend import pad_axis, window_view
 from .softmax import (
     SoftmaxPartial,
     _fill_blocked,
@@ -59,25 +62,6 @@ from .softmax import (
     merge_partials_,
     softmax_partial,
 )
-
-
-def _overflow_checked(function):
-    """Run ``function`` with NumPy's overflow warnings off: it checks its results itself.
-
-    Overflow is detected by the flags of each product and the output's check,
-    which raise ``FloatingPointError`` with the reason; the warnings would only
-    repeat it (CuPy does not warn).
-    """
-
-    @functools.wraps(function)
-    def checked(*args, **kwargs):
-        with _HOST.errstate(over="ignore", invalid="ignore"):
-            return function(*args, **kwargs)
-
-    return checked
-
-
-_HOST = module_for("numpy")
 
 __all__ = [
     "HEADS",
@@ -141,7 +125,7 @@ class SparseTransformerWeights:
         return dense
 
 
-@_overflow_checked
+@quiet_overflow
 def sparse_transformer_attention(
     q,
     k,
@@ -254,7 +238,7 @@ def sparse_transformer_attention(
     for part, _ in parts[1:]:
         total = merge_partials_(total, part)
     out = finish_partial(total)[..., :n, :]  # (..., n, d_v)
-    _check_finite_result("sparse_transformer_attention", xp, flags, out, q.dtype)
+    check_finite_result("sparse_transformer_attention", xp, flags, out, q.dtype)
     if not return_weights:
         return out
 
@@ -289,7 +273,7 @@ def sparse_transformer_pattern(
     n = check_int("n", n, minimum=1, maximum=MAX_DENSE_N)
     kind, ell, c, heads = check_pattern_options(kind, stride, summary, heads)
     causal = check_bool("causal", causal)
-    xp = _module(xp)
+    xp = check_module("xp", xp, default="numpy")
     i = xp.arange(n)[:, None]  # (n, 1)
     j = xp.arange(n)[None, :]  # (1, n)
     if kind == "strided":
@@ -367,16 +351,6 @@ def check_pattern_options(kind, stride, summary, heads):
 MAX_DENSE_N = 2**15
 
 
-def _module(xp):
-    """The array module named by ``xp`` (None: NumPy), with a message that names ``xp``."""
-    try:
-        return module_for("numpy" if xp is None else xp)
-    except (TypeError, ValueError) as error:
-        raise type(error)(
-            f"xp must be None, 'numpy', 'cupy' or the numpy or cupy module, got {xp!r}"
-        ) from None
-
-
 def _effective_stride(kind, ell, c, heads, n):
     """``(l, c, no_keys)`` to compute with: the pattern of the given ``l``, with ``l <= n`` (8.8).
 
@@ -394,31 +368,6 @@ def _effective_stride(kind, ell, c, heads, n):
         return n, kept, False
     # union and first read the whole block; second reads nothing
     return n, 1, heads == "second"
-
-
-def _finite_flag(xp, scores):
-    """A device flag: True if the raw products hold no NaN or inf (two reductions, no copy)."""
-    if scores.size == 0:
-        return None
-    return xp.isfinite(scores.max()) & xp.isfinite(scores.min())
-
-
-def _check_finite_result(name, xp, flags, out, dtype):
-    """Raise ``FloatingPointError`` if a logit or the output overflowed; one host sync (8.8)."""
-    flags = [f for f in flags if f is not None]
-    logits_ok = flags[0] if flags else xp.asarray(True)
-    for flag in flags[1:]:
-        logits_ok = logits_ok & flag
-    if bool(logits_ok & xp.isfinite(out).all()):
-        return
-    if not bool(logits_ok):
-        reason = (
-            f"a logit scale·q·k overflows {dtype} (|q|, |k| too large for it); "
-            f"rescale q or k, lower scale, or compute in float64"
-        )
-    else:
-        reason = f"the weighted sum of v overflows {dtype}; rescale v or compute in float64"
-    raise FloatingPointError(f"{name} produced NaN or inf from finite input: {reason}")
 
 
 @dataclass(frozen=True)
@@ -459,7 +408,7 @@ def _local_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, flags):
     v_win = window_view(v_pad, size=K, step=ell, count=B)  # (..., B, K, d_v)
     ok_win = window_view(key_ok[..., None], size=K, step=ell, count=B)[..., 0]  # (..., B, K)
     scores = grid.to_grid(q_scaled) @ xp.swapaxes(k_win, -1, -2)  # (..., B, l, K)
-    flags.append(_finite_flag(xp, scores))
+    flags.append(finite_flag(xp, scores))
     # (8.1)  query i = b·l + a, key j = (b − 1)·l + κ:  i − l < j ⇔ a < κ,
     #        j ≤ i ⇔ κ ≤ a + l,  j < i + l ⇔ κ < a + 2l
     a = xp.arange(ell)[:, None]  # (l, 1)
@@ -486,7 +435,7 @@ def _stride_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, flags, 
     v_seq = v_pad[..., ell : ell + N, :]  # (..., N, d_v)
     ok_col = _columns(grid, key_ok[..., ell : ell + N, None])[..., 0]  # (..., l, B)
     scores = _columns(grid, q_scaled) @ xp.swapaxes(_columns(grid, k_seq), -1, -2)  # (..., l, B, B)
-    flags.append(_finite_flag(xp, scores))
+    flags.append(finite_flag(xp, scores))
     # (8.1)  column r: query i = b·l + r, key j = b'·l + r;  j ≤ i ⇔ b' ≤ b
     b = xp.arange(B)[:, None]
     b_key = xp.arange(B)[None, :]
@@ -513,7 +462,7 @@ def _block_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, flags):
     ell = grid.stride
     ok = grid.to_grid(key_ok[..., None])[..., 0]  # (..., B, l)
     scores = grid.to_grid(q_scaled) @ xp.swapaxes(grid.to_grid(k_pad), -1, -2)  # (..., B, l, l)
-    flags.append(_finite_flag(xp, scores))
+    flags.append(finite_flag(xp, scores))
     a = xp.arange(ell)
     if causal:  # (8.2)  j ≤ i inside the row
         scores = _fill_blocked(scores, a[None, :] > a[:, None])
@@ -538,7 +487,7 @@ def _summary_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, flags,
     ok_sum = grid.to_grid(key_ok[..., None])[..., ell - c :, 0]  # (..., B, c)
     q_rows = grid.to_grid(q_scaled)  # (..., B, l, d)
     scores = q_rows @ xp.swapaxes(k_sum, -1, -2)[..., None, :, :]  # (..., B, l, B·c)
-    flags.append(_finite_flag(xp, scores))
+    flags.append(finite_flag(xp, scores))
     del k_sum
     # (8.2)  query in row b, summary key in row b':  b' < b (causal) or b' ≠ b; own row: head 1
     blocks = scores.reshape(scores.shape[:-1] + (B, c))  # (..., B, l, B, c), a view
@@ -562,7 +511,7 @@ def _own_summary_part(xp, grid, q_scaled, k_pad, v_pad, key_ok, causal, keep, fl
     v_own = grid.to_grid(v_pad)[..., ell - c :, :]  # (..., B, c, d_v)
     ok_own = grid.to_grid(key_ok[..., None])[..., ell - c :, 0]  # (..., B, c)
     scores = grid.to_grid(q_scaled) @ xp.swapaxes(k_own, -1, -2)  # (..., B, l, c)
-    flags.append(_finite_flag(xp, scores))
+    flags.append(finite_flag(xp, scores))
     a = xp.arange(ell)[:, None]
     u = xp.arange(c)[None, :]
     if causal:  # (8.2)  key l − c + u of the row, query a:  j ≤ i ⇔ l − c + u ≤ a

@@ -63,11 +63,36 @@ FAVOR = [
     ("orthogonal", 1, TypeError, r"must be True or False, got 1"),
     ("norms", "chii", ValueError, r"must be one of .*'chi'.*got 'chii' \(did you mean 'chi'\?\)"),
     ("chunk_size", 0, ValueError, r"must be an integer >= 1, got 0"),
-    ("rng", -1, ValueError, r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got -1"),
-    ("rng", "x", TypeError, r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got 'x'"),
-    ("rng", 1.5, TypeError, r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got 1.5"),
-    ("rng", NAN, TypeError, r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got nan"),
-    ("rng", True, TypeError, r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got True"),
+    (
+        "rng",
+        -1,
+        ValueError,
+        r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got -1",
+    ),
+    (
+        "rng",
+        "x",
+        TypeError,
+        r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got 'x'",
+    ),
+    (
+        "rng",
+        1.5,
+        TypeError,
+        r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got 1.5",
+    ),
+    (
+        "rng",
+        NAN,
+        TypeError,
+        r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got nan",
+    ),
+    (
+        "rng",
+        True,
+        TypeError,
+        r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got True",
+    ),
 ]
 
 OPTIONS = {
@@ -98,7 +123,12 @@ OPTIONS = {
         ("max_length", 2**25, ValueError, r"k · max_length must be <= \d+"),
         ("kind", "gausian", ValueError, r"must be one of .*got 'gausian' \(did you mean"),
         ("share_kv", 1, TypeError, r"must be True or False, got 1"),
-        ("rng", True, TypeError, r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got True"),
+        (
+            "rng",
+            True,
+            TypeError,
+            r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got True",
+        ),
     ],
     "xl": [
         _misspelt("xl", "segmnt", "segment"),
@@ -123,7 +153,12 @@ OPTIONS = {
         ("global_blocks", -1, ValueError, r"must be an integer >= 0, got -1"),
         ("r", NAN, TypeError, r"must be an integer >= 0, got nan"),
         ("max_length", HUGE, ValueError, r"must be an integer >= 1 and <= \d+"),
-        ("rng", "x", TypeError, r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got 'x'"),
+        (
+            "rng",
+            "x",
+            TypeError,
+            r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got 'x'",
+        ),
         ("random_blocks", [[0]], ValueError, r"must be an integer array \(n_blocks, r\)"),
     ],
     "reformer": [
@@ -135,7 +170,12 @@ OPTIONS = {
         ("rounds", True, TypeError, r"must be an integer >= 1, got True"),
         ("rounds", NAN, TypeError, r"must be an integer >= 1, got nan"),
         ("shared_qk", "no", TypeError, r"must be True or False, got 'no'"),
-        ("rng", -1, ValueError, r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got -1"),
+        (
+            "rng",
+            -1,
+            ValueError,
+            r"must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator, got -1",
+        ),
     ],
     "sparse_transformer": [
         _misspelt("sparse_transformer", "strid", "stride"),
@@ -859,7 +899,10 @@ def test_numpy_scalars_and_0d_arrays_are_accepted_as_options():
 def test_a_redraw_checks_its_rng_and_keeps_the_options():
     favor = mechanism("favor", features=8, rng=0)
     assert favor.redraw(np.int64(5)).options == {"features": 8, "rng": np.int64(5)}
-    with pytest.raises(TypeError, match=r"rng must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator"):
+    with pytest.raises(
+        TypeError,
+        match=r"rng must be None, an integer >= 0, a Generator, a SeedSequence or a bit generator",
+    ):
         mechanism("softmax").redraw(1.5)
 
 
