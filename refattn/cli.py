@@ -383,7 +383,7 @@ def _print_pretrained(r) -> None:
 
 
 #: How ``refattn bench`` shows a roofline fraction it did not measure.
-QUICK_ROOFLINE = "quick run: single timings at small n, no flop-rate measurement"
+QUICK_ROOFLINE = "quick run: single timings at small n, too noisy for a roofline"
 ABOVE_ROOFLINE = "measured above 1: the n = 4096 matmul rate is no ceiling at this size"
 _ROOFLINE = re.compile(r"roofline (\S+)$")
 

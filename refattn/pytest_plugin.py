@@ -1,7 +1,7 @@
 """refattn's pytest plugin: run a test suite on NumPy and on CuPy, as refattn's own.
 
-Installing ``refattn[test]`` registers it (a ``pytest11`` entry point), so any
-suite gets, with nothing in its conftest.py:
+Installing refattn registers it (a ``pytest11`` entry point; ``refattn[test]``
+adds pytest and hypothesis), so any suite gets, with nothing in its conftest.py:
 
 * the ``xp`` fixture: the array module a test runs on. Every test that takes
   it runs once on numpy and once on cupy; the cupy run is skipped, with the
@@ -78,6 +78,10 @@ def _hypothesis_profiles() -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     _hypothesis_profiles()
+    chosen = config.getoption("--backend", default="all")
+    if chosen not in ("all", "numpy") and (why := _unavailable(chosen)):
+        # asked for by name, a missing backend is an error: skipping every test would pass
+        raise pytest.UsageError(f"--backend {chosen}: the {chosen} backend is unavailable: {why}")
 
 
 def pytest_report_header(config):

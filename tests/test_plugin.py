@@ -145,3 +145,14 @@ def test_the_plugin_imports_neither_cupy_nor_hypothesis():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(
+    available_backends()["cupy"] == "available", reason="CuPy and a GPU are present here"
+)
+def test_asking_for_a_missing_backend_by_name_is_a_usage_error_not_a_green_run(tmp_path):
+    # skipping every xp test would pass a CI job that asked for CuPy and tested nothing
+    (tmp_path / "test_probe.py").write_text("def test_uses_xp(xp):\n    assert xp\n")
+    done = _pytest(tmp_path, "--backend", "cupy")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "--backend cupy: the cupy backend is unavailable" in done.stderr
