@@ -200,7 +200,7 @@ def linformer_approx_error() -> Figure:
     ax.set_title(
         rf"Rank-$k$ attention, $n = {n}$, $d = {d}$: random projections vs the best rank-$k$ $P$"
         "\n"
-        r"random JL maps need $k \approx n/\varepsilon^2$ for relative error $\varepsilon$; "
+        r"random JL maps need $k \approx n/\varepsilon^2$ for relative output error $\varepsilon$ (not the JL bound's $\log n/\varepsilon^2$: that is per entry); "
         "Linformer must learn $E, F$\n"
         f"lines: mean over {APPROX_SEEDS} draws of the projection, bands: min to max; "
         r"$P_k V$ is optimal for $P$, not for the output",

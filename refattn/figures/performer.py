@@ -87,7 +87,7 @@ def performer_mse_features() -> Figure:
         ax.set_yscale("log")
         ax.set_xlabel("number of random features $m$")
         ax.set_title(rf"{title}, $\exp(x^{{\mathrm{{T}}}} y) = {kernel:.2f}$", fontsize=10)
-    axes[0].set_ylabel(r"MSE $/ \exp(x^{\mathrm{T}} y)^2$")
+    axes[0].set_ylabel(r"MSE $\,/\, \exp(x^{\mathrm{T}} y)^2$")
     axes[0].legend(fontsize=8)
     axes[1].text(
         0.03,
