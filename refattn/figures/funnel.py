@@ -64,7 +64,11 @@ def funnel_pooling() -> Figure:
     n = PATTERN_N
     color = COLORS["funnel"]
     for ax, key, title in (
-        (axes[0], "pooling", "(a) pooling: [CLS] alone, then pairs\n$\\bar{q}_g$ = mean of its members"),
+        (
+            axes[0],
+            "pooling",
+            "(a) pooling: [CLS] alone, then pairs\n$\\bar{q}_g$ = mean of its members",
+        ),
         (
             axes[1],
             "causal",
