@@ -134,3 +134,17 @@ def test_the_scaling_figures_read_the_run_inside_the_installed_package(built, tm
     site = str(tmp_path / "site")
     assert module.startswith(site) and bench == f"{site}/{BENCH}"
     assert described.startswith(bench) and "measured " in described
+
+
+def test_the_wheel_offers_cupy_for_cuda_12_and_for_cuda_13(built):
+    _, _, names, wheel = built
+    (info,) = {n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")}
+    with zipfile.ZipFile(wheel) as whl:
+        metadata = whl.read(f"{info}/METADATA").decode()
+    requires = {
+        line.split(": ", 1)[1]
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist: ")
+    }
+    assert 'cupy-cuda12x>=13; extra == "gpu"' in requires
+    assert 'cupy-cuda13x>=14; extra == "gpu-cuda13"' in requires
