@@ -805,12 +805,14 @@ def _stride_within(n, kind, stride, c):
 
 
 def _sparse_transformer_sizes(n, kind, stride, summary, heads, causal):
-    """``(B, N, P, K)``: rows of the l-grid, padded positions, padded key rows, local keys."""
+    """``(B, N, P, K, c)``: rows of the l-grid, padded positions, padded key rows, local keys
+    and summary columns (1 for strided); a stride beyond ``n`` is computed as ``n`` (8.8)."""
     if kind not in ("strided", "fixed"):
         raise ValueError(f"kind must be 'strided' or 'fixed', got {kind!r}")
     if heads not in ("union", "first", "second"):
         raise ValueError(f"heads must be 'union', 'first' or 'second', got {heads!r}")
     _at_least(1, n=n, stride=stride, summary=summary)
+    stride, c = _stride_within(n, kind, stride, summary if kind == "fixed" else 1)
     rows = -(-n // stride)
     padded = rows * stride
     if kind == "strided":
@@ -819,7 +821,7 @@ def _sparse_transformer_sizes(n, kind, stride, summary, heads, causal):
         local = (2 if causal else 3) * stride
     else:
         key_rows, local = padded, stride
-    return rows, padded, key_rows, local
+    return rows, padded, key_rows, local, c
 
 
 def sparse_transformer_memory(
@@ -859,10 +861,9 @@ def sparse_transformer_memory(
     """
     d_v = d if d_v is None else d_v
     _at_least(1, d=d, d_v=d_v)
-    c = summary if kind == "fixed" else 1
-    _at_least(1, n=n, stride=stride, summary=summary)
-    stride, c = _stride_within(n, kind, stride, c)
-    rows, padded, key_rows, local = _sparse_transformer_sizes(n, kind, stride, c, heads, causal)
+    rows, padded, key_rows, local, c = _sparse_transformer_sizes(
+        n, kind, stride, summary, heads, causal
+    )
     first, second = heads in ("union", "first"), heads in ("union", "second")
     copies = key_rows > n  # strided always pads; fixed only when N > n
     held = padded * d + (key_rows * (d + d_v) if copies else 0)
@@ -906,10 +907,7 @@ def sparse_transformer_flops(
     """
     d_v = d if d_v is None else d_v
     _at_least(1, d=d, d_v=d_v)
-    c = summary if kind == "fixed" else 1
-    _at_least(1, n=n, stride=stride, summary=summary)
-    stride, c = _stride_within(n, kind, stride, c)
-    rows, padded, _, local = _sparse_transformer_sizes(n, kind, stride, c, heads, causal)
+    rows, padded, _, local, c = _sparse_transformer_sizes(n, kind, stride, summary, heads, causal)
     first, second = heads in ("union", "first"), heads in ("union", "second")
     scores, parts = 0, 0
     if first:

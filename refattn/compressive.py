@@ -42,6 +42,7 @@ from ._validation import (
     check_output,
     check_real,
     describe,
+    quiet,
 )
 from .backend import module_for, pad_axis, window_view
 from .positional import relative_scores
@@ -139,14 +140,6 @@ def _require_finite(xp, reason, *arrays):
         ok = flag if ok is None else ok & flag
     if ok is not None and not bool(ok):
         raise FloatingPointError(reason)
-
-
-def _quiet(xp):
-    """Silence NumPy's overflow warnings around arithmetic whose result the caller checks."""
-    errstate = getattr(xp, "errstate", None)
-    if errstate is None:
-        return contextlib.nullcontext()
-    return errstate(over="ignore", invalid="ignore")
 
 
 def _finite_peak(name, x, xp) -> float:
@@ -414,7 +407,7 @@ def conv1d(weights) -> Compressor:
             )
         xp = array_module(rows=rows, weights=weights)
         _finite_peak("rows", rows, xp)
-        with _quiet(xp):
+        with quiet(xp):
             out = xp.einsum("tsd,sde->te", _blocks(rows, rate), weights)
         check_output("conv1d", out, xp, reason="the weights times the rows overflowed")
         return out
@@ -448,7 +441,7 @@ def dilated_conv(weights, dilation) -> Compressor:
         _finite_peak("rows", rows, xp)
         step = min(dilation, rate)  # = dilation unless there is one tap, which reads row 0
         picked = _blocks(rows, rate)[:, ::step][:, :taps]  # (t, K, d)
-        with _quiet(xp):
+        with quiet(xp):
             out = xp.einsum("tsd,sde->te", picked, weights)
         check_output("dilated_conv", out, xp, reason="the weights times the rows overflowed")
         return out
@@ -535,7 +528,7 @@ def compressive_attention(h, state: MemoryState, wq, wk, wv, *, relative: Relati
             )
     check_all_finite({"h": h, "wq": wq, "wk": wk, "wv": wv}, xp)
     context = xp.concatenate([state.context(xp), h], axis=0)  # (m, d), oldest first
-    with _quiet(xp):
+    with quiet(xp):
         q, k, v = h @ wq, context @ wk, context @ wv
     _require_finite(
         xp,
@@ -559,7 +552,7 @@ def _attend_context(xp, q, k, v, relative):
         # (0.6)  causal with m > n: every memory row is visible, the segment is causal
         return softmax_attention(q, k, v, causal=True)
     n, m = q.shape[0], k.shape[0]
-    with _quiet(xp):  # relative_scores checks its own result
+    with quiet(xp):  # relative_scores checks its own result
         scores = relative_scores(q, k, relative.w_r, relative.u, relative.v)
     scores = scores / math.sqrt(q.shape[1])
     _require_finite(xp, "the relative scores overflowed", scores)
@@ -615,7 +608,7 @@ def attention_reconstruction_loss(h, old_mem, compressed, wq, wk, wv):
     _check_rows("compressed", compressed, axes="e_c, d", d=h.shape[1], why=" (the width of h)")
     named = {"h": h, "old_mem": old_mem, "compressed": compressed, "wq": wq, "wk": wk, "wv": wv}
     check_all_finite(named, xp)
-    with _quiet(xp):
+    with quiet(xp):
         q = h @ wq
         scale = 1.0 / math.sqrt(q.shape[-1])
         keys = (old_mem @ wk, compressed @ wk)
@@ -673,7 +666,7 @@ def conv1d_loss_and_gradient(h, old_mem, weights, wq, wk, wv):
 
 def _conv_loss_and_gradient(xp, h, old_mem, weights, wq, wk, wv):
     """:func:`conv1d_loss_and_gradient` on checked arguments; ``FloatingPointError`` on overflow."""
-    with _quiet(xp):
+    with quiet(xp):
         rate = weights.shape[0]
         blocks = _blocks(old_mem, rate)  # (t, c, d)
         compressed = xp.einsum("tsd,sde->te", blocks, weights)  # C
@@ -744,7 +737,7 @@ def fit_conv_compressor(stream, wq, wk, wv, *, rate, segment, steps=200, lr=0.00
             raise diverged(step, str(error)) from None
         losses.append(loss)
         # ‖g‖ = max|g|·‖g / max|g|‖: no overflow in the squares
-        with _quiet(xp):
+        with quiet(xp):
             peak = xp.abs(gradient).max()
             peak = xp.where(peak > 0, peak, 1)
             norm = float(peak * xp.sqrt(((gradient / peak) ** 2).sum()))
@@ -1123,7 +1116,7 @@ class _ScoreGuard:
         score_max = float(xp.finfo(score_dtype).max)
         out_max = float(xp.finfo(out_dtype).max)
         scale, d = call.scale, call.dims.d
-        with _quiet(xp):  # the bounds themselves may overflow a Python float: inf > max
+        with quiet(xp):  # the bounds themselves may overflow a Python float: inf > max
             bound = scale * d * top_q * top_k * gain
             total = keys * top_v * gain
         reasons = []
@@ -1161,7 +1154,7 @@ class _ScoreGuard:
 def _segment_attention(name, call, q, k, v, geo: _Segments, taps):
     """:func:`_segment_attention_` under a :class:`_ScoreGuard`."""
     guard = _ScoreGuard(name, call, q, k, v, geo.width + geo.compressed, taps)
-    with _quiet(call.dims.xp) if guard.armed else contextlib.nullcontext():
+    with quiet(call.dims.xp) if guard.armed else contextlib.nullcontext():
         result = _segment_attention_(call, q, k, v, geo, taps, guard)
     guard.finish(result[0] if call.return_weights else result)
     return result

@@ -22,6 +22,7 @@ import numbers
 from ._validation import (
     array_module,
     broadcast_shapes,
+    check_all_finite,
     check_array,
     check_dtype,
     check_generator,
@@ -218,7 +219,7 @@ def distortion(x, y):
         raise ValueError(
             f"x and y must hold the same points (..., m, ·), got shapes {x.shape} and {y.shape}"
         )
-    _all_finite(xp, x=x, y=y)
+    check_all_finite({"x": x, "y": y}, xp)
     m = x.shape[-2]
     i, j = xp.triu_indices(m, k=1)
     before = _sq_distances(xp, x)[..., i, j]
@@ -303,13 +304,3 @@ def _generator(rng, xp):
 def _check_working_set(what, nbytes, formula, xp):
     """:func:`check_working_set`, asking for fewer rows or a smaller dimension."""
     check_working_set(what, nbytes, formula, xp, hint="ask for fewer rows or a smaller dimension")
-
-
-def _all_finite(xp, **named):
-    """Every named array finite: one reduction each, one host sync in all."""
-    flags = [xp.isfinite(a).all() for a in named.values()]
-    if bool(xp.stack(flags).all()):
-        return
-    for name, flag in zip(named, flags, strict=True):
-        if not bool(flag):
-            raise ValueError(f"{name} must contain only finite values, got NaN or inf")
