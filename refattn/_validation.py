@@ -317,12 +317,14 @@ def check_mask(mask, target: tuple[int, ...], *, axes="(..., n, m)") -> None:
         )
 
 
-def check_attention_inputs(q, k, v, *, mask=None, causal=False) -> AttentionDims:
+def check_attention_inputs(q, k, v, *, mask=None, causal=False, check_finite=True) -> AttentionDims:
     """Check the arguments of an exact-attention style call and return its dimensions.
 
     ``q (..., n, d)``, ``k (..., m, d)``, ``v (..., m, d_v)`` with float32/float64
-    dtype, finite values, leading axes that broadcast together, ``n, m, d >= 1``;
-    ``mask`` boolean and broadcastable to ``(..., n, m)``; ``causal`` a bool.
+    dtype, finite values (unless ``check_finite`` is False, see
+    :func:`check_attention_call`), leading axes that broadcast together,
+    ``n, m, d >= 1``; ``mask`` boolean and broadcastable to ``(..., n, m)``;
+    ``causal`` a bool.
     """
     xp = array_module(q=q, k=k, v=v, mask=mask, optional=("mask",))
     for name, x, axes in (("q", q, "n, d"), ("k", k, "m, d"), ("v", v, "m, d_v")):
@@ -348,7 +350,8 @@ def check_attention_inputs(q, k, v, *, mask=None, causal=False) -> AttentionDims
         check_mask(mask, batch + (n, m))
         score_batch = broadcast_shapes({"q·kᵀ": score_batch, "mask": mask.shape[:-2]})
     check_bool("causal", causal)
-    check_all_finite({"q": q, "k": k, "v": v}, xp)
+    if check_bool("check_finite", check_finite):
+        check_all_finite({"q": q, "k": k, "v": v}, xp)
     return AttentionDims(xp, batch, score_batch, n, m, d, d_v, xp.result_type(q, k, v))
 
 
@@ -412,16 +415,26 @@ def check_attention_call(
     causal=False,
     scale=None,
     return_weights=False,
+    check_finite=True,
     supports: Supports = Supports(),
 ) -> AttentionCall:
-    """Check a call ``name(q, k, v, mask=, causal=, scale=, return_weights=)`` of the convention.
+    """Check a call ``name(q, k, v, mask=, causal=, scale=, return_weights=, check_finite=)``.
 
-    Everything :func:`check_attention_inputs` checks, plus ``scale`` and
-    ``return_weights``; then each option the mechanism cannot honour raises
-    ``ValueError("<name> ...: <reason>")`` with the reason from ``supports``.
+    Everything :func:`check_attention_inputs` checks, plus ``scale``,
+    ``return_weights`` and ``check_finite``; then each option the mechanism
+    cannot honour raises ``ValueError("<name> ...: <reason>")`` with the
+    reason from ``supports``.
+
+    ``check_finite`` is the convention's switch for the finiteness pass over
+    the inputs (its meaning for users: :mod:`refattn.mechanisms`): with False,
+    :func:`check_all_finite` is not called and every other check still runs.
+    A function that takes arrays besides q, k and v (FAVOR's ``omega``,
+    Linformer's ``E`` and ``F``, ...) passes False here and checks them all
+    in one :func:`check_all_finite` of its own when its ``check_finite`` is True.
     """
     check_bool("return_weights", return_weights)
-    dims = check_attention_inputs(q, k, v, mask=mask, causal=causal)
+    check_finite = check_bool("check_finite", check_finite)
+    dims = check_attention_inputs(q, k, v, mask=mask, causal=causal, check_finite=check_finite)
     scale = check_scale(scale, dims.d)
     if causal and supports.causal is not None:
         raise ValueError(f"{name} cannot be causal: {supports.causal}")

@@ -36,6 +36,7 @@ from ._validation import (
     check_all_finite,
     check_array,
     check_attention_call,
+    check_bool,
     check_float_array,
     check_output,
     check_real,
@@ -150,6 +151,7 @@ def adaptive_span_attention(
     causal=False,
     scale=None,
     return_weights=False,
+    check_finite=True,
     span,
     ramp=32,
 ):
@@ -181,6 +183,9 @@ def adaptive_span_attention(
         Multiplies the logits; default ``1/sqrt(d)``.
     return_weights : bool
         Also return an :class:`AdaptiveSpanWeights`.
+    check_finite : bool
+        False skips the finiteness pass over the inputs, e.g. inside timed
+        regions; non-finite input then gives undefined results (:mod:`refattn.mechanisms`).
     span : real >= 0, sequence of reals >= 0, or array (..., 1, 1)
         ``z``.  A sequence gives one span per head, the head axis being the
         one before ``n`` (shape ``(h, 1, 1)``); an array (of the inputs'
@@ -207,18 +212,20 @@ def adaptive_span_attention(
     """
     call = check_attention_call(
         "adaptive_span_attention", q, k, v, mask=mask, causal=causal, scale=scale,
-        return_weights=return_weights, supports=SUPPORTS,
+        return_weights=return_weights, check_finite=check_finite, supports=SUPPORTS,
     )  # fmt: skip
     ramp = _check_ramp(ramp)
     z = _check_span(span, call.dims)
-    out, band, _ = _span_attention(call, q, k, v, z, ramp, "adaptive_span_attention")
+    out, band, _ = _span_attention(call, q, k, v, z, ramp, "adaptive_span_attention", span)
     if not return_weights:
         return out
     geo = band.geo
     return out, AdaptiveSpanWeights(band.weights, call.dims.m, geo.left, geo.right)
 
 
-def span_gradient(q, k, v, grad_out, *, span, ramp=32, mask=None, causal=False, scale=None):
+def span_gradient(
+    q, k, v, grad_out, *, span, ramp=32, mask=None, causal=False, scale=None, check_finite=True
+):
     """The gradient ``∂L/∂z`` of a loss ``L`` of the output, given ``g = ∂L/∂out`` (12.5).
 
     Only the ramp, ``z < x < z + R``, depends on ``z``, with ``∂m/∂z = 1/R``
@@ -234,8 +241,8 @@ def span_gradient(q, k, v, grad_out, *, span, ramp=32, mask=None, causal=False, 
 
     Parameters
     ----------
-    q, k, v, span, ramp, mask, causal, scale
-        As in :func:`adaptive_span_attention`.
+    q, k, v, span, ramp, mask, causal, scale, check_finite
+        As in :func:`adaptive_span_attention`; ``check_finite`` covers ``grad_out`` too.
     grad_out : array (..., n, d_v)
         ``∂L/∂out``, broadcastable to the output.
 
@@ -243,9 +250,11 @@ def span_gradient(q, k, v, grad_out, *, span, ramp=32, mask=None, causal=False, 
     -------
     grad : float, or array of the shape of ``span`` (``(h, 1, 1)`` for a sequence)
     """
+    check_finite = check_bool("check_finite", check_finite)
     call = check_attention_call(
         "span_gradient", q, k, v, mask=mask, causal=causal, scale=scale,
-        return_weights=True, supports=SUPPORTS,
+        return_weights=True, check_finite=False,  # below, with grad_out: one pass
+        supports=SUPPORTS,
     )  # fmt: skip
     dims, xp = call.dims, call.dims.xp
     ramp = _check_ramp(ramp)
@@ -258,8 +267,9 @@ def span_gradient(q, k, v, grad_out, *, span, ramp=32, mask=None, causal=False, 
             f"grad_out must be broadcastable to the output shape (..., n, d_v) = {out_shape}, "
             f"got shape {grad_out.shape}"
         )
-    check_all_finite({"grad_out": grad_out}, xp)
-    out, band, blocks = _span_attention(call, q, k, v, z, ramp, "span_gradient")
+    if check_finite:
+        check_all_finite({"q": q, "k": k, "v": v, "grad_out": grad_out}, xp)
+    out, band, blocks = _span_attention(call, q, k, v, z, ramp, "span_gradient", span)
     geo = band.geo
     # (12.5)  with g_i = ∂L/∂out_i:  ∂L/∂z = (1/R) Σ_i Σ_{j ramp} (a_ij/m_ij)(g_i·v_j − g_i·out_i)
     with quiet(xp):  # an overflow is reported below, with the reason
@@ -312,11 +322,14 @@ class _Blocks(NamedTuple):
     a_over_m: Any  # (..., B, c, K): a_ij / m_ij on the ramp, 0 elsewhere (for the gradient)
 
 
-def _span_attention(call, q, k, v, z, ramp, name):
+def _span_attention(call, q, k, v, z, ramp, name, span):
     """Blocks of ``c`` queries against their window of ``K = c + left + right`` keys (12.3)."""
     dims, xp, scale = call.dims, call.dims.xp, call.scale
     n, m = dims.n, dims.m
-    geo = span_geometry(n, m, _reach(_host(z), ramp), call.causal)
+    # the band's width needs the largest span on the host: known there for spans given as
+    # numbers, one device read for an array of spans
+    largest = _host(z) if _is_array(span) else _largest_span(span)
+    geo = span_geometry(n, m, _reach(largest, ramp), call.causal)
     c, left, width = geo.block, geo.left, geo.keys_per_block
 
     # (12.2)  the log of the soft mask on the block layout, first (its temporaries are
@@ -328,12 +341,12 @@ def _span_attention(call, q, k, v, z, ramp, name):
     if not call.causal:
         distance = xp.abs(distance)  # (12.4)  the symmetric span
     soft = _mask(xp, distance, z[..., None, :, :], ramp)  # (..., 1, c, K)
-    if call.causal:
-        soft[..., distance < 0] = 0  # the future
+    if call.causal:  # (where, not a boolean-mask assignment: no device read on a GPU)
+        soft = xp.where(distance < 0, 0, soft)  # the future
     del distance
     log_soft = xp.log(xp.where(soft > 0, soft, 1)).astype(dims.dtype)  # (..., 1, c, K)  log m_z(x)
     soft = soft.astype(dims.dtype)
-    log_soft[soft == 0] = -xp.inf  # the keys past the span, and the future
+    log_soft = xp.where(soft == 0, -xp.inf, log_soft)  # the keys past the span, and the future
     if not call.return_weights:
         del soft
 

@@ -559,8 +559,13 @@ def window_view(x, *, size: int, step: int, count: int):
     """Overlapping windows along axis −2 as a view, without copying: ``(..., count, size, f)``.
 
     Window ``b`` holds rows ``b·step … b·step + size − 1`` of ``x (..., L, f)``.
-    The windows share memory, so the view must only be read: on numpy it is
-    marked read-only; CuPy has no such flag, and refattn never writes to it.
+    The view is read-only by contract: its windows overlap and share memory
+    with ``x``, so a write through one window would change its neighbours and
+    ``x`` itself.  On numpy it is marked read-only (a write raises
+    ``ValueError``); CuPy arrays have no read-only flag, so nothing stops a
+    write there, and refattn never writes to it (its NumPy tests, where such
+    a write would raise, run every mechanism that uses it).  ``x`` itself may
+    be read-only.
     ``size``, ``step`` and ``count`` are integers >= 1 (a step of 0 would
     repeat one window, a negative one would read before ``x``), and the
     windows must fit: ``(count − 1)·step + size <= L``.
@@ -591,14 +596,25 @@ def synchronize(xp) -> None:
 
 
 def peak_memory(fn: Callable[[], Any], xp) -> tuple[Any, int]:
-    """Run ``fn()`` and return ``(result, peak_bytes)`` of array memory it allocated.
+    """Run ``fn()`` and return ``(result, peak_bytes)``: the most array memory it held at once.
 
-    On numpy the peak comes from :mod:`tracemalloc`, which NumPy informs of
-    every data buffer it allocates; arrays that existed before the call are not
-    counted, and the result, if still alive at the end, is.  On cupy it is the
-    growth of the default memory pool's total size over the call, starting
-    from an emptied pool: an upper bound on the peak, as the pool rounds each
-    block up to 512 bytes and keeps freed blocks for reuse.
+    Both backends count the bytes of the arrays ``fn`` allocates and that are
+    alive at the same time, at the worst moment of the call; arrays that
+    existed before the call are not counted (even if the call frees them),
+    and the result, if still alive at the end, is.
+
+    * numpy: the peak of :mod:`tracemalloc`, which NumPy informs of every data
+      buffer it allocates (and of other Python allocations, which are small).
+    * cupy: the peak of the live bytes that CuPy's memory pool hands out during
+      the call, followed by a memory hook (``cupy.cuda.MemoryHook``): each
+      allocation adds its size, each release subtracts it.  Sizes are the
+      pool's blocks, a multiple of 512 bytes.  Blocks the pool keeps cached
+      for reuse do not count, so unlike the growth of the pool's total size
+      this is not inflated by fragmentation.  Memory that CUDA libraries
+      allocate outside the pool, or that other threads allocate, is not seen.
+
+    On numpy it raises ``RuntimeError`` if :mod:`tracemalloc` is already tracing;
+    on cupy CuPy raises ``KeyError`` for a measurement inside another one.
     """
     if not callable(fn):
         raise TypeError(
@@ -614,10 +630,41 @@ def peak_memory(fn: Callable[[], Any], xp) -> tuple[Any, int]:
         finally:
             tracemalloc.stop()
         return result, peak
-    pool = xp.get_default_memory_pool()
-    synchronize(xp)
-    pool.free_all_blocks()
-    before = pool.total_bytes()
-    result = fn()
-    synchronize(xp)
-    return result, pool.total_bytes() - before
+    counter = _live_bytes_hook(xp)
+    synchronize(xp)  # work queued before the call is finished before it starts
+    xp.get_default_memory_pool().free_all_blocks()  # as before the first call of a program
+    with counter:  # installs the hook on this thread for the call
+        result = fn()
+        synchronize(xp)
+    return result, counter.peak
+
+
+def _live_bytes_hook(xp):
+    """A CuPy memory hook that follows the live bytes of the pool's allocations and their peak.
+
+    The class is defined when a measurement runs on cupy, because
+    ``xp.cuda.MemoryHook`` exists only there.  The pool calls
+    ``malloc_postprocess`` after handing out a block (``mem_ptr`` 0 if that
+    failed) and ``free_postprocess`` after taking one back, with the block's
+    size as ``mem_size``; a block is known by its address ``mem_ptr``, so the
+    release of a block allocated before the hook was installed changes nothing.
+    """
+
+    class LiveBytes(xp.cuda.MemoryHook):
+        name = "refattn.peak_memory"
+
+        def __init__(self):
+            self.blocks: dict[int, int] = {}  # mem_ptr → mem_size of each live block
+            self.live = 0
+            self.peak = 0
+
+        def malloc_postprocess(self, *, mem_size, mem_ptr, **_):
+            if mem_ptr and mem_ptr not in self.blocks:
+                self.blocks[mem_ptr] = mem_size
+                self.live += mem_size
+                self.peak = max(self.peak, self.live)
+
+        def free_postprocess(self, *, mem_ptr, **_):
+            self.live -= self.blocks.pop(mem_ptr, 0)
+
+    return LiveBytes()

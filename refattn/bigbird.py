@@ -156,6 +156,7 @@ def bigbird_attention(
     causal=False,
     scale=None,
     return_weights=False,
+    check_finite=True,
     block,
     global_blocks=0,
     random_blocks=None,
@@ -180,6 +181,9 @@ def bigbird_attention(
         Multiplies the logits; default ``1/sqrt(d)``.  Also used by the global rows.
     return_weights : bool
         Also return a :class:`BigBirdWeights`.
+    check_finite : bool
+        False skips the finiteness pass over the inputs, e.g. inside timed
+        regions; non-finite input then gives undefined results (:mod:`refattn.mechanisms`).
     block : int >= 1
         Block size ``b``; ``n`` is padded up to ``B·b``, ``B = ⌈n/b⌉`` (9.1).
     global_blocks : int >= 0 or sequence of int
@@ -228,6 +232,7 @@ def bigbird_attention(
         causal=causal,
         scale=scale,
         return_weights=return_weights,
+        check_finite=check_finite,
         supports=SUPPORTS,
     )
     dims, scale, key_mask = call.dims, call.scale, call.key_mask  # key_mask (..., n) or None
@@ -255,7 +260,7 @@ def bigbird_attention(
     key_ok = xp.ones(n, dtype=bool) if key_mask is None else key_mask  # (..., n)
     positions = _global_positions(xp, glob, b, n) if glob else None
     if glob:
-        key_ok = key_ok & ~indicator(n, positions, xp)
+        key_ok = key_ok & ~indicator(n, _global_position_list(glob, b, n), xp)
     # (9.1)  pad to B·b positions, and one block of nothing on either side of the keys
     q_scaled = pad_axis(q * scale, -2, 0, padded - n)  # (..., N, d)
     q_blocks = q_scaled.reshape(q_scaled.shape[:-2] + (blocks, b, d))  # (..., B, b, d)
@@ -331,9 +336,10 @@ def bigbird_attention(
     if glob:
         # (9.1)  global rows attend every (real) key
         rows_mask = None if key_mask is None else key_mask[..., None, :]
-        rows = softmax_attention(
-            q[..., positions, :], k, v, mask=rows_mask, scale=scale, return_weights=return_weights
-        )
+        rows = softmax_attention(  # rows of the checked inputs: not checked again
+            q[..., positions, :], k, v, mask=rows_mask, scale=scale,
+            return_weights=return_weights, check_finite=False,
+        )  # fmt: skip
         rows, rows_w = rows if return_weights else (rows, None)
         out[..., positions, :] = rows
     check_finite_result("bigbird_attention", xp, flags, out, q.dtype, output=_OUTPUT_OVERFLOW)
@@ -355,12 +361,11 @@ def bigbird_attention(
     window_w = to_blocks(rescale(rows_of(window_e), window_max))  # (..., B, b, 3b)
     random_w = None if random_e is None else to_blocks(rescale(rows_of(random_e), random_max))
     global_w = None if global_e is None else rescale(global_e, global_max)  # (..., N, G)
-    if glob:
-        is_global_row = indicator(padded, positions, xp)
+    if glob:  # integer indices, not a boolean mask: no device read for the output's size
         for w in (window_w, random_w):
             if w is not None:
-                rows_of(w)[..., is_global_row, :] = 0
-        global_w[..., is_global_row, :] = 0
+                rows_of(w)[..., positions, :] = 0
+        global_w[..., positions, :] = 0
     weights = BigBirdWeights(window_w, random_w, global_w, rows_w, slots, b, n, glob)
     return out, weights
 
@@ -608,11 +613,6 @@ def _random_slots(xp, random_blocks, blocks, b, glob):
             f"random_blocks must have a row per block, at least B = ⌈n/b⌉ = {blocks}, "
             f"got shape {random_blocks.shape} (it serves sequences of at most {rows * b} positions)"
         )
-    if r and (bool((random_blocks < -1).any()) or bool((random_blocks >= rows).any())):
-        raise ValueError(
-            f"random_blocks entries must be block indices in [0, {rows}) or -1 (unused), "
-            f"got values in [{int(random_blocks.min())}, {int(random_blocks.max())}]"
-        )
     if r == 0:
         return None
     slots = random_blocks[:blocks].astype(xp.int64)  # (B, r), a copy
@@ -625,8 +625,19 @@ def _random_slots(xp, random_blocks, blocks, b, glob):
         drop |= g[:, None]  # a global row reads everything already
     for t in range(1, r):  # a block repeated in a row counts once
         drop[:, t] |= (slots[:, :t] == slots[:, t : t + 1]).any(axis=1)
-    slots[drop] = -1
-    used = int((slots >= 0).sum(axis=1).max())  # the most valid slots of any row (one sync)
+    slots = xp.where(drop, -1, slots)
+    # the range of the entries and the most valid slots of any row: one device read
+    lo, hi, used = xp.stack(
+        [
+            x.astype(xp.int64)
+            for x in (random_blocks.min(), random_blocks.max(), (slots >= 0).sum(axis=1).max())
+        ]
+    ).tolist()
+    if lo < -1 or hi >= rows:
+        raise ValueError(
+            f"random_blocks entries must be block indices in [0, {rows}) or -1 (unused), "
+            f"got values in [{lo}, {hi}]"
+        )
     if used == 0:
         return None
     if used < r:  # (9.7)  slots that are unused in every row cost without changing anything:
@@ -674,10 +685,16 @@ def _random_candidates(xp, rows, n_blocks, glob):
 
 
 def _global_positions(xp, glob, b, n):
-    """The positions of the global blocks inside [0, n), increasing."""
-    starts = xp.asarray(glob)[:, None] * b  # (g, 1)
-    positions = (starts + xp.arange(b)[None, :]).reshape(-1)  # (g·b,)
-    return positions[positions < n]
+    """The positions of the global blocks inside [0, n), increasing, as a device array.
+
+    Computed on the host from the block numbers (no device read), then copied once.
+    """
+    return xp.asarray(_global_position_list(glob, b, n), dtype=xp.int64)
+
+
+def _global_position_list(glob, b, n) -> list[int]:
+    """The positions of the global blocks inside [0, n), increasing, as Python integers."""
+    return [p for g in glob for p in range(g * b, min(g * b + b, n))]
 
 
 def _to_rows(part: SoftmaxPartial) -> SoftmaxPartial:

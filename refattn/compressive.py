@@ -36,6 +36,7 @@ from ._validation import (
     check_all_finite,
     check_array,
     check_attention_call,
+    check_bool,
     check_dtype,
     check_float_array,
     check_int,
@@ -44,7 +45,7 @@ from ._validation import (
     describe,
     quiet,
 )
-from .backend import module_for, pad_axis, window_view
+from .backend import module_for, pad_axis, to_numpy, window_view
 from .positional import relative_scores
 from .softmax import (
     _fill_blocked,
@@ -134,12 +135,16 @@ def _check_projections(d, wq, wk, wv, *, why):
 
 def _require_finite(xp, reason, *arrays):
     """Raise ``FloatingPointError(reason)`` unless every array is finite: one host sync."""
-    ok = None
-    for x in arrays:
-        flag = xp.isfinite(x).all()
-        ok = flag if ok is None else ok & flag
-    if ok is not None and not bool(ok):
+    if arrays and not bool(_finite_flag(xp, *arrays)):
         raise FloatingPointError(reason)
+
+
+def _finite_flag(xp, *arrays):
+    """A 0-d boolean device array: True if every one of ``arrays`` (at least one) is finite."""
+    ok = xp.isfinite(arrays[0]).all()
+    for x in arrays[1:]:
+        ok = ok & xp.isfinite(x).all()
+    return ok
 
 
 def _finite_peak(name, x, xp) -> float:
@@ -664,8 +669,36 @@ def conv1d_loss_and_gradient(h, old_mem, weights, wq, wk, wv):
         ) from None
 
 
+#: Why a step of the reconstruction loss failed, by the flag of :func:`_conv_step` that is False.
+_SCORES_OVERFLOWED = "the compressed rows, their projections or the scores overflowed"
+_GRADIENT_OVERFLOWED = "the loss or its gradient overflowed"
+
+
 def _conv_loss_and_gradient(xp, h, old_mem, weights, wq, wk, wv):
-    """:func:`conv1d_loss_and_gradient` on checked arguments; ``FloatingPointError`` on overflow."""
+    """:func:`conv1d_loss_and_gradient` on checked arguments; ``FloatingPointError`` on overflow.
+
+    One host sync, for the flags and the loss together.
+    """
+    loss, gradient, scores_ok, gradient_ok = _conv_step(xp, h, old_mem, weights, wq, wk, wv)
+    scores_ok, gradient_ok, loss = xp.stack(
+        [scores_ok.astype(loss.dtype), gradient_ok.astype(loss.dtype), loss]
+    ).tolist()
+    if not scores_ok:
+        raise FloatingPointError(_SCORES_OVERFLOWED)
+    if not gradient_ok:
+        raise FloatingPointError(_GRADIENT_OVERFLOWED)
+    return loss, gradient
+
+
+def _conv_step(xp, h, old_mem, weights, wq, wk, wv):
+    """The reconstruction loss and its gradient, all on the device: no host sync.
+
+    Returns ``(loss, gradient, scores_ok, gradient_ok)``: the 0-d loss, the
+    gradient shaped like ``weights``, and two 0-d boolean flags, False if the
+    compressed rows, their projections or the scores overflowed, resp. if the
+    loss or the gradient did.  After an overflow the loss and the gradient
+    are not finite, and nothing has warned (NumPy's overflow warnings are off).
+    """
     with quiet(xp):
         rate = weights.shape[0]
         blocks = _blocks(old_mem, rate)  # (t, c, d)
@@ -674,10 +707,7 @@ def _conv_loss_and_gradient(xp, h, old_mem, weights, wq, wk, wv):
         scale = 1.0 / math.sqrt(q.shape[-1])
         old_keys, old_values = old_mem @ wk, old_mem @ wv
         keys, values = compressed @ wk, compressed @ wv
-        _require_finite(
-            xp, "the compressed rows, their projections or the scores overflowed",
-            old_values, values, q @ old_keys.T, q @ keys.T,
-        )  # fmt: skip
+        scores_ok = _finite_flag(xp, old_values, values, q @ old_keys.T, q @ keys.T)
         exact, _ = _content_attention(q, old_keys, old_values, scale)
         approx, p = _content_attention(q, keys, values, scale)
         error = approx - exact  # E
@@ -689,8 +719,7 @@ def _conv_loss_and_gradient(xp, h, old_mem, weights, wq, wk, wv):
         d_compressed = d_keys @ wk.T + d_values @ wv.T  # (t, d)
         gradient = xp.einsum("tsd,te->sde", blocks, d_compressed)
         loss = (error**2).sum()
-        _require_finite(xp, "the loss or its gradient overflowed", loss, gradient)
-        return float(loss), gradient
+        return loss, gradient, scores_ok, _finite_flag(xp, loss, gradient)
 
 
 def fit_conv_compressor(stream, wq, wk, wv, *, rate, segment, steps=200, lr=0.002, clip=1.0):
@@ -698,10 +727,18 @@ def fit_conv_compressor(stream, wq, wk, wv, *, rate, segment, steps=200, lr=0.00
 
     Gradient descent from the mean-pool weights (``W_s = I/c``), each step on
     the next window of ``segment`` rows (queries) and the ``segment`` rows
-    before it (the memory to compress), with the gradient's norm clipped to
-    ``clip``.  Raises ``FloatingPointError`` if a step diverges (the loss,
-    the gradient or the weights stop being finite: a learning rate too
-    large) instead of returning NaN weights.  Returns ``(weights, losses)``.
+    before it (the memory to compress), with the gradient ``g`` scaled by
+    ``min(1, clip/‖g‖)`` so that its norm is at most ``clip``.  Raises
+    ``FloatingPointError`` naming the first step that diverged (the loss, the
+    gradient or the weights stop being finite: a learning rate too large)
+    instead of returning NaN weights.  Returns ``(weights, losses)``, the
+    losses a list of Python floats, one per step.
+
+    The steps run on the device without a host sync: the clipping factor is
+    a device scalar, the losses and the steps' overflow flags are kept in
+    device arrays and read once, after the last step.  So a fit that
+    diverges runs all its ``steps`` (on NaN, after the divergence) before it
+    raises.
     """
     xp = array_module(stream=stream, wq=wq, wk=wk, wv=wv)
     _check_rows("stream", stream, axes="N, d")
@@ -719,34 +756,40 @@ def fit_conv_compressor(stream, wq, wk, wv, *, rate, segment, steps=200, lr=0.00
     check_all_finite({"stream": stream, "wq": wq, "wk": wk, "wv": wv}, xp)
     weights = xp.broadcast_to(xp.eye(d, dtype=stream.dtype) / rate, (rate, d, d)).copy()
     windows = stream.shape[0] // segment - 1
-    losses = []
-
-    def diverged(step, why):
-        return FloatingPointError(
-            f"the reconstruction loss diverged at step {step} (lr = {lr}, clip = {clip}): "
-            f"{why}; lower lr or clip"
-        )
+    losses = xp.empty(steps, dtype="float64")  # float64 holds a loss of any dtype exactly
+    healthy = xp.empty((steps, 2), dtype=bool)  # per step: scores finite, gradient finite
 
     for step in range(steps):
         w = step % windows
         old_mem = stream[w * segment : (w + 1) * segment]
         h = stream[(w + 1) * segment : (w + 2) * segment]
-        try:
-            loss, gradient = _conv_loss_and_gradient(xp, h, old_mem, weights, wq, wk, wv)
-        except FloatingPointError as error:
-            raise diverged(step, str(error)) from None
-        losses.append(loss)
-        # ‖g‖ = max|g|·‖g / max|g|‖: no overflow in the squares
+        loss, gradient, scores_ok, gradient_ok = _conv_step(xp, h, old_mem, weights, wq, wk, wv)
+        losses[step] = loss  # device to device: no sync
+        healthy[step, 0] = scores_ok
+        healthy[step, 1] = gradient_ok
         with quiet(xp):
+            # ‖g‖ = max|g|·‖g / max|g|‖: no overflow in the squares
             peak = xp.abs(gradient).max()
             peak = xp.where(peak > 0, peak, 1)
-            norm = float(peak * xp.sqrt(((gradient / peak) ** 2).sum()))
-            if norm > clip:
-                gradient = gradient * (clip / norm)
+            norm = peak * xp.sqrt(((gradient / peak) ** 2).sum())
+            # min(1, clip/‖g‖) as clip / max(‖g‖, clip): no division by a zero norm
+            gradient = gradient * (clip / xp.maximum(norm, clip))
             weights = weights - lr * gradient
-    last = diverged(steps - 1, "the last step made the weights overflow")
-    _require_finite(xp, str(last), weights)
-    return weights, losses
+
+    # after the loop: one host sync for the flags, and one read of the losses
+    if not bool(healthy.all() & xp.isfinite(weights).all()):
+        flags = to_numpy(healthy)
+        failed = ~flags.all(axis=1)
+        if failed.any():
+            step = int(failed.argmax())  # the first step that failed, as if it had stopped there
+            why = _SCORES_OVERFLOWED if not flags[step, 0] else _GRADIENT_OVERFLOWED
+        else:
+            step, why = steps - 1, "the last step made the weights overflow"
+        raise FloatingPointError(
+            f"the reconstruction loss diverged at step {step} (lr = {lr}, clip = {clip}): "
+            f"{why}; lower lr or clip"
+        )
+    return weights, losses.tolist()
 
 
 # ---------------------------------------------------------------------------
@@ -894,7 +937,17 @@ class SegmentWeights:
 
 
 def xl_attention(
-    q, k, v, *, segment, memory, mask=None, causal=False, scale=None, return_weights=False
+    q,
+    k,
+    v,
+    *,
+    segment,
+    memory,
+    mask=None,
+    causal=False,
+    scale=None,
+    return_weights=False,
+    check_finite=True,
 ):
     """Transformer-XL attention over a whole sequence fed in segments, in one call (5.7).
 
@@ -933,6 +986,9 @@ def xl_attention(
         Multiplies the logits; default ``1/sqrt(d)``.
     return_weights : bool
         Also return a :class:`SegmentWeights`.
+    check_finite : bool
+        False skips the finiteness pass over the inputs, e.g. inside timed
+        regions; non-finite input then gives undefined results (:mod:`refattn.mechanisms`).
 
     Returns
     -------
@@ -955,7 +1011,7 @@ def xl_attention(
     """
     call = check_attention_call(
         "xl_attention", q, k, v, mask=mask, causal=causal, scale=scale,
-        return_weights=return_weights, supports=XL_SUPPORTS,
+        return_weights=return_weights, check_finite=check_finite, supports=XL_SUPPORTS,
     )  # fmt: skip
     segment = check_int("segment", segment, minimum=1)
     memory = check_int("memory", memory, minimum=0)
@@ -977,6 +1033,7 @@ def compressive_memory_attention(
     causal=False,
     scale=None,
     return_weights=False,
+    check_finite=True,
 ):
     """Compressive-Transformer attention over a whole sequence, in one call (5.7), (5.8).
 
@@ -1003,8 +1060,8 @@ def compressive_memory_attention(
 
     Parameters
     ----------
-    q, k, v, segment, memory, causal, scale
-        As in :func:`xl_attention`.
+    q, k, v, segment, memory, causal, scale, check_finite
+        As in :func:`xl_attention`; ``check_finite`` covers taps given as an array too.
     compressed : int >= 0
         Compressed blocks a segment may read (``n_cm``).
     rate : int >= 1
@@ -1036,9 +1093,11 @@ def compressive_memory_attention(
     ...     q, k, v, segment=2, memory=1, compressed=1, rate=2, causal=True)[:, 0]
     array([0.   , 0.5  , 1.   , 1.5  , 2.375, 2.9  ])
     """
+    check_finite = check_bool("check_finite", check_finite)
     call = check_attention_call(
         "compressive_memory_attention", q, k, v, mask=mask, causal=causal, scale=scale,
-        return_weights=return_weights, supports=COMPRESSIVE_SUPPORTS,
+        return_weights=return_weights, check_finite=False,  # below, with the taps: one pass
+        supports=COMPRESSIVE_SUPPORTS,
     )  # fmt: skip
     segment = check_int("segment", segment, minimum=1)
     memory = check_int("memory", memory, minimum=0)
@@ -1046,6 +1105,11 @@ def compressive_memory_attention(
     rate = check_int("rate", rate, minimum=1)
     geo = _segments(call.dims.n, segment, memory, compressed, rate)
     taps = _check_taps(compress, rate, q, call.dims, needed=geo.compressed > 0)
+    if check_finite:  # an array of taps is the caller's; the others are finite by construction
+        named = {"q": q, "k": k, "v": v}
+        if not isinstance(compress, (str, tuple)):
+            named["compress"] = compress
+        check_all_finite(named, call.dims.xp)
     return _segment_attention("compressive_memory_attention", call, q, k, v, geo, taps)
 
 
@@ -1080,7 +1144,7 @@ def _check_taps(compress, rate, q, dims, needed):
     check_float_array("compress", compress)
     if compress.shape != (rate,):
         raise ValueError(f"compress must be {domain}, got an array of shape {compress.shape}")
-    check_all_finite({"compress": compress}, xp)
+    # finite: checked by the caller, with q, k and v, unless check_finite=False
     return compress.astype(dims.dtype)  # (c,)  a copy: the caller's taps are never touched
 
 

@@ -190,6 +190,7 @@ def funnel_attention(
     causal=False,
     scale=None,
     return_weights=False,
+    check_finite=True,
     stride=2,
     keep_cls=True,
     chunk_size=256,
@@ -219,6 +220,9 @@ def funnel_attention(
         Multiplies the logits; default ``1/sqrt(d)``.
     return_weights : bool
         Also return :class:`FunnelWeights` (``.to_dense()`` is ``(..., n', m)``).
+    check_finite : bool
+        False skips the finiteness pass over the inputs, e.g. inside timed
+        regions; non-finite input then gives undefined results (:mod:`refattn.mechanisms`).
     stride : int >= 1
         Query positions per pooled position (the paper's 2).
     keep_cls : bool
@@ -252,6 +256,7 @@ def funnel_attention(
         causal=causal,
         scale=scale,
         return_weights=return_weights,
+        check_finite=check_finite,
         supports=SUPPORTS,
     )
     dims, xp = call.dims, call.dims.xp

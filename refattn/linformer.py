@@ -30,6 +30,7 @@ from ._validation import (
     check_array,
     check_attention_call,
     check_attention_inputs,
+    check_bool,
     check_choice,
     check_generator,
     check_int,
@@ -67,7 +68,17 @@ SUPPORTS = Supports(
 
 
 def linformer_attention(
-    q, k, v, *args, mask=None, causal=False, scale=None, return_weights=False, E=None, F=None
+    q,
+    k,
+    v,
+    *args,
+    mask=None,
+    causal=False,
+    scale=None,
+    return_weights=False,
+    check_finite=True,
+    E=None,
+    F=None,
 ):
     """Linformer attention ``softmax(Q (E K)ᵀ·scale) (F V)`` (4.1).
 
@@ -86,6 +97,10 @@ def linformer_attention(
         Also return a :class:`LinformerWeights`, whose ``.to_dense()`` is the
         ``(..., n, m)`` matrix ``P̄ F`` (with ``P̄`` the ``n × k`` softmax over the
         projected keys) that multiplies the values.
+    check_finite : bool
+        False skips the finiteness pass over the inputs (``E`` and ``F`` too),
+        e.g. inside timed regions; non-finite input then gives undefined
+        results (:mod:`refattn.mechanisms`).
     E, F : arrays (..., k, L), keyword-only
         Projections of the keys and of the values along the sequence axis; a
         ``(k, L)`` matrix is shared by every head, an ``(h, k, L)`` stack gives
@@ -122,6 +137,7 @@ def linformer_attention(
             "linformer_attention(q, k, v, E=E, F=F), or use "
             "refattn.mechanism('linformer', k=..., max_length=..., rng=seed), which draws them"
         )
+    check_finite = check_bool("check_finite", check_finite)
     call = check_attention_call(
         "linformer_attention",
         q,
@@ -131,6 +147,7 @@ def linformer_attention(
         causal=causal,
         scale=scale,
         return_weights=return_weights,
+        check_finite=False,  # below, together with E and F: one pass
         supports=SUPPORTS,
     )
     dims = call.dims
@@ -154,7 +171,8 @@ def linformer_attention(
             f"E and F must project to the same k, got E.shape {E.shape} and F.shape {F.shape}"
         )
     broadcast_shapes({"q, k, v": dims.batch, "E": E.shape[:-2], "F": F.shape[:-2]})
-    check_all_finite({"E": E, "F": F}, xp)
+    if check_finite:
+        check_all_finite({"q": q, "k": k, "v": v, "E": E, "F": F}, xp)
     m = dims.m
     if call.key_mask is not None:
         # (4.7)  key padding: zero the padded keys and values before projecting them
@@ -166,9 +184,15 @@ def linformer_attention(
         projected_v = F[..., :, :m] @ v  # (..., k, d_v)
     _check_projected(xp, projected_k, projected_v)
     try:
+        # (..., n, d_v); q was checked with the inputs, E·K and F·V just above: not again
         result = softmax_attention(
-            q, projected_k, projected_v, scale=call.scale, return_weights=return_weights
-        )  # (..., n, d_v)
+            q,
+            projected_k,
+            projected_v,
+            scale=call.scale,
+            return_weights=return_weights,
+            check_finite=False,
+        )
     except FloatingPointError as error:  # its message names its own inputs: k is E·K here
         raise FloatingPointError(
             f"linformer_attention produced NaN or inf from finite input: the attention over "

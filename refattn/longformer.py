@@ -132,6 +132,7 @@ def sliding_window_attention(
     causal=False,
     scale=None,
     return_weights=False,
+    check_finite=True,
     window,
     dilation=1,
     global_tokens=None,
@@ -161,6 +162,10 @@ def sliding_window_attention(
         Multiplies the logits; default ``1/sqrt(d)``.  Also used by the global rows.
     return_weights : bool
         Also return a :class:`LongformerWeights`.
+    check_finite : bool
+        False skips the finiteness pass over the inputs (``global_qkv`` too),
+        e.g. inside timed regions; non-finite input then gives undefined
+        results (:mod:`refattn.mechanisms`).
     window : int >= 0
         One-sided reach ``w``: the paper's window size is ``2w`` (plus the
         query itself, ``2w + 1`` keys).  ``w >= ⌈n/δ⌉ − 1`` gives full attention.
@@ -214,6 +219,7 @@ def sliding_window_attention(
         causal=causal,
         scale=scale,
         return_weights=return_weights,
+        check_finite=check_finite,
         supports=SUPPORTS,
     )
     dims, scale, key_mask = call.dims, call.scale, call.key_mask  # (..., n) key padding
@@ -221,7 +227,7 @@ def sliding_window_attention(
     window = check_int("window", window, minimum=0)
     dilation = check_int("dilation", dilation, minimum=1)
     glob = _check_global_tokens(global_tokens, n, causal)
-    q_g, k_g, v_g = _check_global_qkv(global_qkv, q, k, v, glob)
+    q_g, k_g, v_g = _check_global_qkv(global_qkv, q, k, v, glob, check_finite)
     # a dilation of n or more reaches no key but the query itself, as does δ = n: clamping it
     # keeps the residue layout (δ classes of ⌈n/δ⌉ steps, padded to δ·⌈n/δ⌉) within 2n rows
     dilation = min(dilation, n)
@@ -294,9 +300,10 @@ def sliding_window_attention(
         if glob:
             # (1.4)  global rows attend every (real) key, with their own projections
             rows_mask = None if key_mask is None else key_mask[..., None, :]
-            rows = softmax_attention(
-                q_g[..., g, :], k_g, v_g, mask=rows_mask, scale=scale, return_weights=return_weights
-            )
+            rows = softmax_attention(  # rows of checked inputs: not checked again
+                q_g[..., g, :], k_g, v_g, mask=rows_mask, scale=scale,
+                return_weights=return_weights, check_finite=False,
+            )  # fmt: skip
             rows, rows_w = rows if return_weights else (rows, None)
             out[..., g, :] = rows
         guard.finish(out)
@@ -570,7 +577,7 @@ def _check_global_tokens(global_tokens, n, causal) -> tuple[int, ...]:
     return tuple(sorted(positions))
 
 
-def _check_global_qkv(global_qkv, q, k, v, glob):
+def _check_global_qkv(global_qkv, q, k, v, glob, check_finite):
     if global_qkv is None:
         return q, k, v
     if not glob:
@@ -593,5 +600,5 @@ def _check_global_qkv(global_qkv, q, k, v, glob):
                 f"global_qkv {name} must have the shape of {ref_name} {ref.shape}, "
                 f"got {getattr(x, 'shape', None)}"
             )
-    check_attention_inputs(q_g, k_g, v_g)
+    check_attention_inputs(q_g, k_g, v_g, check_finite=check_finite)
     return q_g, k_g, v_g

@@ -14,9 +14,21 @@ and options into a configured callable::
     attend.memory(16384, 64)                      # elements at the peak, complexity.py
 
 Every callable reads ``attend(q, k, v, *, mask=None, causal=False,
-scale=None, return_weights=False)`` on ``q (..., n, d)``, ``k (..., m, d)``,
-``v (..., m, d_v)`` (``derivations/06-calling-convention.md``), so swapping
-one mechanism for another is one line.  ``refattn bench``, the figures, the
+scale=None, return_weights=False, check_finite=True)`` on ``q (..., n, d)``,
+``k (..., m, d)``, ``v (..., m, d_v)`` (``derivations/06-calling-convention.md``),
+so swapping one mechanism for another is one line.
+
+``check_finite=False``, as in SciPy's linear algebra functions, skips the
+finiteness pass over the inputs, e.g. inside timed regions; non-finite input
+then gives undefined results.  The pass is one reduction over q, k, v and the
+arrays a mechanism is given alongside them (FAVOR's ω, Linformer's E and F,
+LSH rotations, compressive taps, global projections) and one host sync, a
+device-to-host read on a GPU; False skips exactly that.  The checks of
+shapes, dtypes and options stay, and so do the guards that keep finite input
+from returning NaN or inf: given NaN or inf anyway, a mechanism may return
+NaN, or one of those guards may raise ``FloatingPointError`` as if the input
+had overflowed.  ``refattn bench`` checks its inputs once, before the clock
+starts, and times calls with ``check_finite=False``.  ``refattn bench``, the figures, the
 command line and the tests iterate :data:`REGISTRY`; adding a mechanism is one
 module, one :func:`register` call and its derivation.
 
@@ -356,7 +368,8 @@ MAX_DRAWN = 2**26
 
 
 class Attention:
-    """A configured mechanism: ``attend(q, k, v, *, mask, causal, scale, return_weights)``.
+    """A configured mechanism: ``attend(q, k, v, *, mask, causal, scale, return_weights,
+    check_finite)``.
 
     Attributes
     ----------
@@ -375,7 +388,18 @@ class Attention:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"refattn.mechanism({self.mechanism.name!r}{', ' if opts else ''}{opts})"
 
-    def __call__(self, q, k, v, *, mask=None, causal=False, scale=None, return_weights=False):
+    def __call__(
+        self,
+        q,
+        k,
+        v,
+        *,
+        mask=None,
+        causal=False,
+        scale=None,
+        return_weights=False,
+        check_finite=True,
+    ):
         """Attend: the mechanism's function with this configuration's options.
 
         Parameters
@@ -389,6 +413,9 @@ class Attention:
             Multiplies the logits; default ``1/sqrt(d)``.
         return_weights : bool
             Also return weights with ``.to_dense()`` (``(..., n, m)``).
+        check_finite : bool
+            False skips the finiteness pass over the inputs, e.g. inside timed
+            regions; non-finite input then gives undefined results (module docstring).
 
         Returns
         -------
@@ -406,7 +433,15 @@ class Attention:
         if self._built.draws is not None:
             own.update(self._built.draws.draw(q, k, v))
         result = self.mechanism.function(
-            q, k, v, mask=mask, causal=causal, scale=scale, return_weights=return_weights, **own
+            q,
+            k,
+            v,
+            mask=mask,
+            causal=causal,
+            scale=scale,
+            return_weights=return_weights,
+            check_finite=check_finite,
+            **own,
         )
         if return_weights:
             out, weights = result

@@ -428,6 +428,7 @@ def favor_attention(
     causal=False,
     scale=None,
     return_weights=False,
+    check_finite=True,
     omega=None,
     kind="positive",
     chunk_size=256,
@@ -455,6 +456,9 @@ def favor_attention(
     return_weights : bool
         Also return a :class:`FavorWeights`, whose ``.to_dense()`` is the
         approximate attention matrix ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ causal mask)``.
+    check_finite : bool
+        False skips the finiteness pass over the inputs (``omega`` too), e.g. inside timed
+        regions; non-finite input then gives undefined results (:mod:`refattn.mechanisms`).
     omega : array (M, d)
         The random projection, from :func:`random_features` (keyword-only;
         ``refattn.mechanism("favor", features=M, rng=...)`` draws it for you).
@@ -507,6 +511,7 @@ def favor_attention(
         raise TypeError(
             "favor_attention needs omega=, an (M, d) array from random_features(M, d, rng=...)"
         )
+    check_finite = check_bool("check_finite", check_finite)
     call = check_attention_call(
         "favor_attention",
         q,
@@ -516,10 +521,12 @@ def favor_attention(
         causal=causal,
         scale=scale,
         return_weights=return_weights,
+        check_finite=False,  # below, together with omega: one pass
         supports=SUPPORTS,
     )
     xp = _check_features(q, omega, kind, name="q", finite=False)
-    check_all_finite({"omega": omega}, xp)
+    if check_finite:
+        check_all_finite({"q": q, "k": k, "v": v, "omega": omega}, xp)
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
     return _kernel_attention(
         xp,
@@ -604,20 +611,28 @@ class FavorWeights:
 
 
 @quiet_overflow
-def favor_dense(q, k, v, *args, omega=None, kind="positive", causal=False, scale=None):
+def favor_dense(
+    q, k, v, *args, omega=None, kind="positive", causal=False, scale=None, check_finite=True
+):
     """The dense form ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ mask) V`` of :func:`favor_attention`: n×n, tests only.
 
     Unstabilised features, one explicit ``n × m`` matrix: the oracle that
-    :func:`favor_attention` must equal for a fixed ``omega``.
+    :func:`favor_attention` must equal for a fixed ``omega``.  ``check_finite``
+    as in :func:`favor_attention`.
     """
     if args or omega is None:
         raise TypeError(
             "favor_dense takes omega as a keyword argument: favor_dense(q, k, v, omega=omega)"
         )
-    call = check_attention_call("favor_dense", q, k, v, causal=causal, scale=scale)
+    check_finite = check_bool("check_finite", check_finite)
+    # q, k and v are checked below, together with omega: one pass
+    call = check_attention_call(
+        "favor_dense", q, k, v, causal=causal, scale=scale, check_finite=False
+    )
     dims = call.dims
     xp = _check_features(q, omega, kind, name="q", finite=False)
-    check_all_finite({"omega": omega}, xp)
+    if check_finite:
+        check_all_finite({"q": q, "k": k, "v": v, "omega": omega}, xp)
     root = call.scale**0.5
     a = _exp_times(xp, *_features_in_parts(xp, q * root, omega, kind)) @ xp.swapaxes(
         _exp_times(xp, *_features_in_parts(xp, k * root, omega, kind)), -1, -2
@@ -666,7 +681,16 @@ def _elu(xp, x):
 
 @quiet_overflow
 def linear_attention(
-    q, k, v, *, mask=None, causal=False, scale=None, return_weights=False, chunk_size=256
+    q,
+    k,
+    v,
+    *,
+    mask=None,
+    causal=False,
+    scale=None,
+    return_weights=False,
+    check_finite=True,
+    chunk_size=256,
 ):
     """Linear attention ``D⁻¹ φ(Q)(φ(K)ᵀ V)`` with ``φ(x) = elu(x) + 1`` (11.1), (11.2).
 
@@ -691,6 +715,9 @@ def linear_attention(
     return_weights : bool
         Also return a :class:`FavorWeights` (the two factors ``φ(Q)``,
         ``φ(K)``), whose ``.to_dense()`` is ``D⁻¹(φ(Q)φ(K)ᵀ ⊙ C)``.
+    check_finite : bool
+        False skips the finiteness pass over the inputs, e.g. inside timed
+        regions; non-finite input then gives undefined results (:mod:`refattn.mechanisms`).
     chunk_size : int >= 1
         Keys per chunk of the causal prefix sums.
 
@@ -731,6 +758,7 @@ def linear_attention(
         causal=causal,
         scale=scale,
         return_weights=return_weights,
+        check_finite=check_finite,
         supports=SUPPORTS,
     )
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
@@ -755,7 +783,7 @@ _LINEAR_OVERFLOW = (
 
 
 @quiet_overflow
-def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
+def linear_attention_recurrent(q, k, v, *, mask=None, scale=None, check_finite=True):
     """Causal linear attention as a recurrence: one state update per key (11.3).
 
     The paper's RNN form: with ``φ(x) = elu(x) + 1`` and the state
@@ -776,6 +804,9 @@ def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
         Key padding: a padded key leaves the state unchanged.
     scale : float > 0, optional
         Default ``1/√d``, applied as in :func:`linear_attention`.
+    check_finite : bool
+        False skips the finiteness pass over the inputs, e.g. inside timed
+        regions; non-finite input then gives undefined results (:mod:`refattn.mechanisms`).
 
     Returns
     -------
@@ -796,6 +827,7 @@ def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
         mask=mask,
         causal=True,
         scale=scale,
+        check_finite=check_finite,
         supports=SUPPORTS,
     )
     dims = call.dims
@@ -834,7 +866,7 @@ def linear_attention_recurrent(q, k, v, *, mask=None, scale=None):
 
 
 @quiet_overflow
-def linear_dense(q, k, v, *, mask=None, causal=False, scale=None):
+def linear_dense(q, k, v, *, mask=None, causal=False, scale=None, check_finite=True):
     """The dense form ``D⁻¹ (φ(Q)φ(K)ᵀ ⊙ C) V`` of :func:`linear_attention`: n×m, tests only (11.2).
 
     One explicit ``n × m`` matrix of ``elu + 1`` feature products, times the
@@ -844,9 +876,12 @@ def linear_dense(q, k, v, *, mask=None, causal=False, scale=None):
     query's ``exp(e(q_i))`` cancels in its row, and the keys' ``exp(e(k_j))``
     are shifted by their maximum over the keys row ``i`` sees; so inputs whose
     coordinates are all far below 0 give the same weights as
-    :func:`linear_attention`, not an underflowed row of zeros.
+    :func:`linear_attention`, not an underflowed row of zeros.  ``check_finite``
+    as in :func:`linear_attention`.
     """
-    call = check_attention_call("linear_dense", q, k, v, mask=mask, causal=causal, scale=scale)
+    call = check_attention_call(
+        "linear_dense", q, k, v, mask=mask, causal=causal, scale=scale, check_finite=check_finite
+    )
     dims = call.dims
     xp = dims.xp
     root = call.scale**0.5

@@ -44,6 +44,7 @@ from ._validation import (
     LINEAR_TIME_MASK,
     Supports,
     array_module,
+    check_all_finite,
     check_array,
     check_attention_call,
     check_bool,
@@ -222,6 +223,7 @@ def lsh_attention(
     causal=False,
     scale=None,
     return_weights=False,
+    check_finite=True,
     buckets=None,
     chunk=64,
     rounds=None,
@@ -252,6 +254,10 @@ def lsh_attention(
         Multiplies the logits; default ``1/sqrt(d)``.  Not applied to ``SELF_SCORE``.
     return_weights : bool
         Also return a :class:`ReformerWeights`.
+    check_finite : bool
+        False skips the finiteness pass over the inputs (given ``rotations``
+        too), e.g. inside timed regions; non-finite input then gives undefined
+        results (:mod:`refattn.mechanisms`).
     buckets : even int >= 2
         Number of buckets ``b``; taken from ``rotations`` when they are given.
     chunk : int >= 1
@@ -284,6 +290,7 @@ def lsh_attention(
     >>> lsh_attention(q, q, v, rotations=R, chunk=4, causal=True, scale=1e-9)
     array([[1.], [2.], [2.], [3.]])
     """
+    check_finite = check_bool("check_finite", check_finite)
     call = check_attention_call(
         "lsh_attention",
         q,
@@ -293,6 +300,7 @@ def lsh_attention(
         causal=causal,
         scale=scale,
         return_weights=return_weights,
+        check_finite=False,  # below, with the rotations: one pass
         supports=SUPPORTS,
     )
     dims, tau, key_mask = call.dims, call.scale, call.key_mask
@@ -302,7 +310,11 @@ def lsh_attention(
         raise ValueError(f"lsh_attention cannot be causal: {SEPARATE_KEYS_NOT_CAUSAL}")
     # (10.9)  a chunk beyond n is one chunk of the whole sorted sequence, as chunk = n
     chunk = min(check_int("chunk", chunk, minimum=1), n)
+    given = rotations is not None  # drawn ones are finite by construction
     rotations = _rotations(rotations, buckets, rounds, rng, d, xp, q.dtype)
+    if check_finite:
+        named = {"q": q, "k": k, "v": v, **({"rotations": rotations} if given else {})}
+        check_all_finite(named, xp)
     b = 2 * rotations.shape[-1]
     c = chunk
     blocks = -(-n // c)  # B = ⌈n/c⌉ chunks per round
@@ -434,6 +446,8 @@ def _power_of_two_scale(xp, x):
 
 
 def _rotations(rotations, buckets, rounds, rng, d, xp, dtype):
+    """The given rotations, checked but for finiteness (the caller's, with q, k and v), or
+    rotations drawn from ``rng``."""
     if rotations is not None and rng is not None:
         raise ValueError(
             f"rng must be None when rotations are given (it only draws rotations), "
@@ -451,7 +465,7 @@ def _rotations(rotations, buckets, rounds, rng, d, xp, dtype):
             dtype=str(dtype),
         )
     array_module(q=xp.zeros(0), rotations=rotations)
-    _check_rotations(rotations, d, xp)
+    _check_rotations(rotations, d, xp, finite=False)
     half = rotations.shape[-1]
     if buckets is not None and _check_buckets(buckets) != 2 * half:
         raise ValueError(
@@ -475,8 +489,9 @@ def _check_buckets(buckets) -> int:
     return buckets
 
 
-def _check_rotations(rotations, d, xp) -> None:
-    """``rotations`` float ``(rounds, d, b/2)`` (any ``d`` if None), finite, rounds, b/2 >= 1."""
+def _check_rotations(rotations, d, xp, *, finite=True) -> None:
+    """``rotations`` float ``(rounds, d, b/2)`` (any ``d`` if None), rounds, b/2 >= 1, and
+    with ``finite`` (else the caller checks it) finite."""
     want = "d" if d is None else d
     if (
         getattr(rotations, "ndim", None) != 3
@@ -490,7 +505,8 @@ def _check_rotations(rotations, d, xp) -> None:
     if rotations.shape[0] < 1:
         raise ValueError(f"rotations must hold at least one round, got shape {rotations.shape}")
     check_float_array("rotations", rotations)
-    check_finite("rotations", rotations, xp)
+    if finite:
+        check_finite("rotations", rotations, xp)
 
 
 def _broadcast_lead(x, lead):

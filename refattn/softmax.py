@@ -80,7 +80,9 @@ def softmax(x, axis=-1):
     return e
 
 
-def softmax_attention(q, k, v, *, mask=None, causal=False, scale=None, return_weights=False):
+def softmax_attention(
+    q, k, v, *, mask=None, causal=False, scale=None, return_weights=False, check_finite=True
+):
     """Exact scaled dot-product attention, ``softmax(scale · Q Kᵀ) V``.
 
     Holds the full ``(..., n, m)`` score matrix: memory ``n·m`` per head
@@ -106,6 +108,9 @@ def softmax_attention(q, k, v, *, mask=None, causal=False, scale=None, return_we
         Multiplies the logits; default ``1/sqrt(d)``.
     return_weights : bool
         Also return the attention weights ``(..., n, m)``.
+    check_finite : bool
+        False skips the finiteness pass over the inputs, e.g. inside timed
+        regions; non-finite input then gives undefined results (:mod:`refattn.mechanisms`).
 
     Returns
     -------
@@ -149,6 +154,7 @@ def softmax_attention(q, k, v, *, mask=None, causal=False, scale=None, return_we
         causal=causal,
         scale=scale,
         return_weights=return_weights,
+        check_finite=check_finite,
     )
     dims, xp, scale = call.dims, call.dims.xp, call.scale
     _refuse_dense_scores(
@@ -177,7 +183,16 @@ def softmax_attention(q, k, v, *, mask=None, causal=False, scale=None, return_we
 
 
 def chunked_attention(
-    q, k, v, *, mask=None, causal=False, scale=None, return_weights=False, chunk_size=256
+    q,
+    k,
+    v,
+    *,
+    mask=None,
+    causal=False,
+    scale=None,
+    return_weights=False,
+    check_finite=True,
+    chunk_size=256,
 ):
     """Exact attention computed over key chunks, never holding an ``n × m`` array.
 
@@ -193,7 +208,7 @@ def chunked_attention(
 
     Parameters
     ----------
-    q, k, v, mask, causal, scale
+    q, k, v, mask, causal, scale, check_finite
         As in :func:`softmax_attention`.
     return_weights : bool
         Also return a :class:`ChunkedWeights`: it keeps only the per-query
@@ -236,6 +251,7 @@ def chunked_attention(
         causal=causal,
         scale=scale,
         return_weights=return_weights,
+        check_finite=check_finite,
     )
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
     dims, xp, scale = call.dims, call.dims.xp, call.scale

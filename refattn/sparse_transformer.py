@@ -135,6 +135,7 @@ def sparse_transformer_attention(
     causal=False,
     scale=None,
     return_weights=False,
+    check_finite=True,
     kind="strided",
     stride,
     summary=None,
@@ -162,6 +163,9 @@ def sparse_transformer_attention(
         Multiplies the logits; default ``1/sqrt(d)``.
     return_weights : bool
         Also return a :class:`SparseTransformerWeights`.
+    check_finite : bool
+        False skips the finiteness pass over the inputs, e.g. inside timed
+        regions; non-finite input then gives undefined results (:mod:`refattn.mechanisms`).
     kind : {"strided", "fixed"}
         The factorised pattern (8.1), (8.2).
     stride : int >= 1
@@ -193,7 +197,7 @@ def sparse_transformer_attention(
     """
     call = check_attention_call(
         "sparse_transformer_attention", q, k, v, mask=mask, causal=causal, scale=scale,
-        return_weights=return_weights, supports=SUPPORTS,
+        return_weights=return_weights, check_finite=check_finite, supports=SUPPORTS,
     )  # fmt: skip
     kind, ell, c, heads = check_pattern_options(kind, stride, summary, heads)  # ell: the paper's l
     dims, key_mask = call.dims, call.key_mask  # key_mask: (..., n) key padding or None

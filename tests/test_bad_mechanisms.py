@@ -501,6 +501,28 @@ CASES = [
         match=r"finite values",
         target=Attention,
     ),
+    # check_finite, a bool like return_weights, through the callable and straight to a mechanism
+    *(
+        Bad(
+            f"attention-call-check-finite-{label}",
+            attend,
+            Q,
+            Q,
+            Q,
+            check_finite=value,
+            raises=TypeError,
+            arg="check_finite",
+            match=rf"True or False, got {match}",
+            target=Attention,
+        )
+        for label, attend, value, match in (
+            ("yes", SOFTMAX, "yes", "'yes'"),
+            ("none", FAVOR_ATTEND, None, "None"),
+            ("one", LINFORMER, 1, "1"),
+            ("zero", WINDOW, 0, "0"),
+            ("array", FUNNEL, np.array([True, False]), r"an array of shape \(2,\)"),
+        )
+    ),
     # register
     Bad(
         "register-none",

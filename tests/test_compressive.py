@@ -4,6 +4,7 @@ Equation numbers refer to derivations/05-compressive.md.
 """
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -424,6 +425,98 @@ def test_fit_conv_compressor_is_clipped_gradient_descent_over_the_windows(clip):
     assert np.allclose(got, expected, rtol=1e-12, atol=1e-15)
     assert np.allclose(losses, expected_losses, rtol=1e-12)
     assert len(set(np.round(losses, 12))) == 7  # every step saw new weights or a new window
+
+
+def _fit_step_by_step(stream, wq, wk, wv, *, rate, segment, steps, lr, clip):
+    """fit_conv_compressor as it was written with a host read in every step: the loss and the
+    gradient's norm read each step, the clipping decided on the host, and the first step that
+    overflows raising at once.  The loop that keeps everything on the device must equal it."""
+    d = stream.shape[1]
+    weights = np.broadcast_to(np.eye(d, dtype=stream.dtype) / rate, (rate, d, d)).copy()
+    windows = stream.shape[0] // segment - 1
+    losses = []
+
+    def diverged(step, why):
+        return FloatingPointError(
+            f"the reconstruction loss diverged at step {step} (lr = {lr}, clip = {clip}): "
+            f"{why}; lower lr or clip"
+        )
+
+    for step in range(steps):
+        t = step % windows
+        old_mem = stream[t * segment : (t + 1) * segment]
+        h = stream[(t + 1) * segment : (t + 2) * segment]
+        try:
+            loss, gradient = conv1d_loss_and_gradient(h, old_mem, weights, wq, wk, wv)
+        except FloatingPointError as error:
+            raise diverged(step, str(error).split("finite input: ", 1)[1]) from None
+        losses.append(loss)
+        with np.errstate(over="ignore", invalid="ignore"):
+            peak = np.abs(gradient).max()
+            peak = np.where(peak > 0, peak, 1)
+            norm = float(peak * np.sqrt(((gradient / peak) ** 2).sum()))
+            if norm > clip:
+                gradient = gradient * (clip / norm)
+            weights = weights - lr * gradient
+    if not np.isfinite(weights).all():
+        raise diverged(steps - 1, "the last step made the weights overflow")
+    return weights, losses
+
+
+_CONVERGING = [
+    (1, 0.01, 1e-3, 9),  # every step clipped
+    (1, 0.01, 1e3, 9),  # none clipped
+    (1, 0.05, 0.05, 30),  # some clipped, some not
+]
+_DIVERGING = [  # float64 sizes
+    (1, 1e150, 1e3, 12),  # the loss or the gradient overflows after a few steps
+    (50, 1e300, 1e100, 6),  # the scores overflow at the second step
+    (1, 1e307, 1e300, 1),  # the last step makes the weights overflow
+]
+
+
+@pytest.mark.parametrize(
+    ("scale", "lr", "clip", "steps", "dtype"),
+    [(*case, "float64") for case in _CONVERGING + _DIVERGING]
+    + [(*case, "float32") for case in _CONVERGING],
+)
+def test_a_fit_on_the_device_equals_the_fit_read_step_by_step(scale, lr, clip, steps, dtype):
+    stream = (scale * structured_stream()[:120]).astype(dtype)
+    weights = tuple(w.astype(dtype) for w in _weights(np, 13))
+    kw = dict(rate=3, segment=24, steps=steps, lr=lr, clip=clip)
+    try:
+        expected = _fit_step_by_step(stream, *weights, **kw)
+    except FloatingPointError as error:
+        with pytest.raises(FloatingPointError) as info:
+            fit_conv_compressor(stream, *weights, **kw)
+        assert str(info.value) == str(error)
+        return
+    got, losses = fit_conv_compressor(stream, *weights, **kw)
+    assert got.dtype == expected[0].dtype and type(losses) is list and len(losses) == steps
+    assert all(type(x) is float for x in losses)
+    if dtype == "float64":  # the same operations in the same order: the same numbers
+        np.testing.assert_array_equal(got, expected[0])
+        assert losses == expected[1]
+        return
+    # float32: the clipping factor clip/‖g‖ is rounded to float32 once, instead of being
+    # computed in float64 and then rounded, so each step may differ by one rounding of the
+    # update: at most steps·ε of the weights' size (relative errors of entries near 0 are large)
+    bound = steps * np.finfo(np.float32).eps
+    np.testing.assert_allclose(got, expected[0], rtol=bound, atol=bound * np.abs(expected[0]).max())
+    np.testing.assert_allclose(losses, expected[1], rtol=bound, atol=0)
+
+
+def test_the_device_fit_reports_the_step_that_diverged_first():
+    # the reference raises at a step strictly inside the fit: the device loop, which runs on
+    # over NaN, must name that step and not a later one
+    stream, weights = structured_stream()[:120], _weights(np, 13)
+    kw = dict(rate=3, segment=24, steps=12, lr=1e150, clip=1e3)
+    with pytest.raises(FloatingPointError) as reference:
+        _fit_step_by_step(stream, *weights, **kw)
+    step = int(re.search(r"at step (\d+)", str(reference.value)).group(1))
+    assert 0 < step < kw["steps"] - 1
+    with pytest.raises(FloatingPointError, match=rf"at step {step} \(.*the loss or its gradient"):
+        fit_conv_compressor(stream, *weights, **kw)
 
 
 def test_a_fit_whose_last_step_overflows_raises():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +18,10 @@ import pytest
 from _helpers import random_qkv
 
 import refattn
+import refattn._validation
 import refattn.performer
 from refattn import complexity, mechanism, softmax_attention
-from refattn.backend import peak_memory, rng, to_numpy
+from refattn.backend import get_array_module, peak_memory, rng, to_numpy
 from refattn.mechanisms import FAMILIES, REGISTRY, DenseWeights, Mechanism, dense_weights
 from refattn.testing import assert_attention_close
 
@@ -88,6 +90,9 @@ def test_every_mechanism_keeps_the_convention(xp, name, case, dtype):
     assert out.shape == BATCH + (n_out, D_V)
     assert str(out.dtype) == dtype
     assert bool(xp.isfinite(out).all())
+    # check_finite=False skips the finiteness pass over the inputs and nothing else
+    unchecked = attend(q, k, v, mask=mask, causal=causal, check_finite=False)
+    np.testing.assert_array_equal(to_numpy(unchecked), to_numpy(out))
 
     # return_weights: the same output, and a dense form that reproduces it
     out_w, weights = attend(q, k, v, mask=mask, causal=causal, return_weights=True)
@@ -434,3 +439,155 @@ def test_factories_take_every_spec7_form_of_rng():
     from_bits = mechanism("favor", features=8, rng=np.random.PCG64(3))
     from_generator = mechanism("favor", features=8, rng=np.random.Generator(np.random.PCG64(3)))
     assert np.array_equal(from_bits(q, q, q), from_generator(q, q, q))
+
+
+# --- check_finite: the finiteness pass over the inputs, and its host sync, on request -----------
+
+
+def _count_finiteness_passes(monkeypatch):
+    """Replace ``check_all_finite`` in every refattn module that holds it by a wrapper that
+    records, for each pass, the names of the arrays it checks; returns that record."""
+    real = refattn._validation.check_all_finite
+    passes = []
+
+    def counting(named, xp):
+        passes.append(tuple(name for name, x in named.items() if x is not None))
+        return real(named, xp)
+
+    patched = 0
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").split(".")[0] != "refattn":
+            continue
+        if getattr(module, "check_all_finite", None) is real:
+            monkeypatch.setattr(module, "check_all_finite", counting)
+            patched += 1
+    assert patched > 1  # _validation itself, and the modules that imported it
+    return passes
+
+
+@pytest.mark.parametrize(("name", "case"), CASES)
+def test_check_finite_false_runs_no_finiteness_pass(xp, monkeypatch, name, case):
+    options, causal, padded, m = case
+    attend = mechanism(name, **options)
+    q, k, v = _inputs(xp, m, "float64")
+    mask = _key_padding(xp, m) if padded else None
+    attend.draw_for(q, k, v)  # random draws made before the count
+    passes = _count_finiteness_passes(monkeypatch)
+    attend(q, k, v, mask=mask, causal=causal, check_finite=False)
+    attend(q, k, v, mask=mask, causal=causal, check_finite=False, return_weights=True)
+    assert passes == []
+    # the default: one pass (one reduction, one host sync) over q, k, v and what comes with them
+    attend(q, k, v, mask=mask, causal=causal)
+    assert len(passes) == 1 and {"q", "k", "v"} <= set(passes[0]), passes
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_check_finite_false_leaves_non_finite_input_undetected(xp, name):
+    attend = mechanism(name, **REGISTRY[name].examples[0])
+    q, k, v = _inputs(xp, N, "float64")
+    q[0, 2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"^q must contain only finite values"):
+        attend(q, k, v)
+    # undefined results, as documented: NaN in the output, or an overflow guard that mistakes
+    # the NaN for an overflow; never the check of the inputs
+    try:
+        out = attend(q, k, v, check_finite=False)
+    except FloatingPointError as error:
+        assert "overflow" in str(error) or "NaN or inf" in str(error), str(error)
+    else:
+        assert out.shape == BATCH + (attend.output_length(N), D_V)
+
+
+def _favor_dense(q, k, v, check_finite):
+    omega = refattn.performer.random_features(8, D, rng=0, xp=get_array_module(q))
+    return refattn.performer.favor_dense(q, k, v, omega=omega, check_finite=check_finite)
+
+
+def _lsh_with_rotations(q, k, v, check_finite):
+    from refattn.reformer import lsh_attention, random_rotations
+
+    rotations = random_rotations(D, buckets=4, rng=0, xp=get_array_module(q))
+    return lsh_attention(q, k, v, rotations=rotations, chunk=4, check_finite=check_finite)
+
+
+def _compressive_with_taps(q, k, v, check_finite):
+    from refattn.compressive import compressive_memory_attention
+
+    taps = get_array_module(q).asarray([0.25, 0.75])
+    return compressive_memory_attention(
+        q, k, v, segment=4, memory=2, compressed=2, rate=2, compress=taps,
+        check_finite=check_finite,
+    )  # fmt: skip
+
+
+def _window_with_global_qkv(q, k, v, check_finite):
+    from refattn.longformer import sliding_window_attention
+
+    return sliding_window_attention(
+        q, k, v, window=1, global_tokens=[0, 5], global_qkv=(q, k, v), check_finite=check_finite
+    )
+
+
+def _span_gradient(q, k, v, check_finite):
+    from refattn.adaptive_span import span_gradient
+
+    return span_gradient(q, k, v, v, span=3.0, ramp=2.0, check_finite=check_finite)
+
+
+#: Public attention functions, or forms of them, that the registry's callables do not reach:
+#: label → (call(q, k, v, check_finite), the finiteness passes of a call with check_finite=True).
+#: Arrays given besides q, k and v are checked in the same pass, but for the global
+#: projections, checked on their own so that a message names q, k or v as in the main call.
+DIRECT = {
+    "favor_dense(omega=...)": (_favor_dense, 1),
+    "linear_dense": (lambda q, k, v, c: refattn.performer.linear_dense(q, k, v, check_finite=c), 1),
+    "linear_attention_recurrent": (
+        lambda q, k, v, c: refattn.performer.linear_attention_recurrent(q, k, v, check_finite=c),
+        1,
+    ),
+    "span_gradient(grad_out=...)": (_span_gradient, 1),
+    "lsh_attention(rotations=...)": (_lsh_with_rotations, 1),
+    "compressive_memory_attention(compress=array)": (_compressive_with_taps, 1),
+    "sliding_window_attention(global_qkv=...)": (_window_with_global_qkv, 2),
+}
+
+
+@pytest.mark.parametrize("label", list(DIRECT))
+def test_every_attention_function_takes_check_finite(xp, monkeypatch, label):
+    call, passes_when_checked = DIRECT[label]
+    q, k, v = _inputs(xp, N, "float64")
+    with pytest.raises(TypeError, match=r"^check_finite must be True or False, got 'yes'"):
+        call(q, k, v, "yes")
+    passes = _count_finiteness_passes(monkeypatch)
+    unchecked = call(q, k, v, False)
+    assert passes == []
+    checked = call(q, k, v, True)
+    assert len(passes) == passes_when_checked, passes
+    np.testing.assert_array_equal(to_numpy(unchecked), to_numpy(checked))
+
+
+def test_bench_checks_its_inputs_once_and_times_calls_without_the_check(monkeypatch):
+    from refattn import bench
+
+    passes = _count_finiteness_passes(monkeypatch)
+    for label in bench.configurations():
+        passes.clear()
+        run, _, _ = bench._runner(label, np, 64, 8, 2)
+        assert len(passes) == 1, label  # the set-up checks the inputs
+        run()
+        assert len(passes) == 1, label  # what is timed does not check them again
+    reports = {
+        "exact": lambda: bench.exact_report(np, n=64, d=8, chunk=16, memory_n=64, repeats=1),
+        "longformer": lambda: bench.longformer_report(
+            np, n=64, d=8, window=4, memory_n=64, repeats=1
+        ),
+        "performer": lambda: bench.performer_report(
+            np, n=64, d=8, features=16, memory_n=64, repeats=1
+        ),
+        "linformer": lambda: bench.linformer_report(np, n=64, d=8, k=8, memory_n=64, repeats=1),
+    }
+    for name, report in reports.items():
+        passes.clear()
+        report()
+        # one check of the inputs of the timed calls, one of the larger ones of the memory peak
+        assert len(passes) == 2, (name, passes)
