@@ -7,8 +7,13 @@ adds pytest and hypothesis), so any suite gets, with nothing in its conftest.py:
   it runs once on numpy and once on cupy; the cupy run is skipped, with the
   reason, when CuPy or a GPU is missing. The fixture also makes its module
   refattn's default backend (``REFATTN_BACKEND``) for the test.
-* the option ``--backend {numpy,cupy,all}`` (default: the environment
-  variable ``REFATTN_TEST_BACKEND``, else ``all``) to pick one backend.
+* the option ``--backend {numpy,cupy,cupy-standin,all}`` (default: the
+  environment variable ``REFATTN_TEST_BACKEND``, else ``all``) to pick one.
+* a CuPy stand-in, if the suite registers one (:func:`register_stand_in`;
+  refattn's own suite registers ``tests/cupy_standin.py``): a third backend,
+  ``cupy-standin``, that poses as CuPy while a test runs, so that CuPy's code
+  paths run on a machine without a GPU.  Where CuPy is missing, ``all`` then
+  means numpy and the stand-in, and the report header says why CuPy is absent.
 * hypothesis profiles: ``dev`` (the default: 60 examples, no deadline),
   ``ci`` (``derandomize=True``, no deadline), chosen automatically when the
   ``CI`` variable is set, and ``stress`` (1000 fresh random examples per
@@ -26,13 +31,51 @@ test asks for the cupy backend.
 from __future__ import annotations
 
 import os
+import sys
+import types
 
 import pytest
 
-__all__ = ["BACKEND_CHOICES", "xp"]
+__all__ = ["BACKEND_CHOICES", "register_stand_in", "xp"]
 
 #: The values of ``--backend``; ``all`` runs every test that takes ``xp`` on each backend.
-BACKEND_CHOICES = ("numpy", "cupy", "all")
+BACKEND_CHOICES = ("numpy", "cupy", "cupy-standin", "all")
+
+_CUPY_STATUS: dict = {}  # why CuPy is unavailable (None: it is available), once asked
+
+#: the modules that make up the registered CuPy stand-in, by their ``sys.modules`` names
+_STAND_IN: dict = {}
+
+
+def register_stand_in(modules: dict) -> None:
+    """Register a CuPy stand-in: ``modules`` maps ``sys.modules`` names to module objects.
+
+    ``modules["cupy"]`` must be a module named ``cupy`` whose arrays and
+    functions behave as CuPy's.  While a ``cupy-standin`` test runs, each
+    entry replaces ``sys.modules[name]`` (CuPy's own modules, if imported, are
+    put back afterwards) and ``REFATTN_BACKEND`` is ``cupy``, so refattn takes
+    the stand-in for CuPy.  Call it from a conftest.py, at import time.
+    """
+    if not isinstance(modules, dict):
+        raise TypeError(
+            f"modules must be a dict of sys.modules names to modules, got "
+            f"{type(modules).__name__} {modules!r:.80}"
+        )
+    for name, module in modules.items():
+        if not isinstance(name, str) or not isinstance(module, types.ModuleType):
+            raise TypeError(
+                f"modules must map names (str) to module objects, got {name!r:.40} -> "
+                f"{type(module).__name__}"
+            )
+    if "cupy" not in modules:
+        raise ValueError(f"modules must have a 'cupy' entry, got the keys {sorted(modules)}")
+    if modules["cupy"].__name__ != "cupy":
+        raise ValueError(
+            f"modules['cupy'] must be a module named 'cupy', got {modules['cupy'].__name__!r}"
+        )
+    _STAND_IN.clear()
+    _STAND_IN.update(modules)
+
 
 _PROFILES = ("dev", "ci", "stress")
 
@@ -79,21 +122,39 @@ def _hypothesis_profiles() -> None:
 def pytest_configure(config):
     _hypothesis_profiles()
     chosen = config.getoption("--backend", default="all")
-    if chosen not in ("all", "numpy") and (why := _unavailable(chosen)):
+    if chosen == "cupy-standin" and not _STAND_IN:
+        raise pytest.UsageError(
+            "--backend cupy-standin: this suite registers no CuPy stand-in "
+            "(refattn.pytest_plugin.register_stand_in, from a conftest.py)"
+        )
+    if chosen not in ("all", "numpy", "cupy-standin") and (why := _unavailable(chosen)):
         # asked for by name, a missing backend is an error: skipping every test would pass
         raise pytest.UsageError(f"--backend {chosen}: the {chosen} backend is unavailable: {why}")
 
 
-def pytest_report_header(config):
+def _backends(config) -> list[str]:
+    """The backends the xp fixture runs on under this configuration."""
     chosen = config.getoption("--backend")
-    return f"refattn: xp fixture on {'numpy and cupy' if chosen == 'all' else chosen}"
+    if chosen != "all":
+        return [chosen]
+    if not _STAND_IN:
+        return ["numpy", "cupy"]  # the cupy run skips, with the reason, where CuPy is missing
+    if "cupy" not in _CUPY_STATUS:  # asked once per session, not once per test function
+        _CUPY_STATUS["cupy"] = _unavailable("cupy")
+    return ["numpy", "cupy-standin"] + ([] if _CUPY_STATUS["cupy"] else ["cupy"])
+
+
+def pytest_report_header(config):
+    names = _backends(config)
+    line = f"refattn: xp fixture on {', '.join(names)}"
+    if "cupy-standin" in names and "cupy" not in names:
+        line += f" (not on cupy: {_unavailable('cupy')})"
+    return line
 
 
 def pytest_generate_tests(metafunc):
     if "xp" in metafunc.fixturenames:
-        chosen = metafunc.config.getoption("--backend")
-        names = ["numpy", "cupy"] if chosen == "all" else [chosen]
-        metafunc.parametrize("xp", names, indirect=True)
+        metafunc.parametrize("xp", _backends(metafunc.config), indirect=True)
 
 
 def _unavailable(name: str) -> str | None:
@@ -110,6 +171,11 @@ def _unavailable(name: str) -> str | None:
 def xp(request, monkeypatch):
     """The array module under test; also made refattn's default backend for the test."""
     name = request.param
+    if name == "cupy-standin":
+        for module_name, module in _STAND_IN.items():
+            monkeypatch.setitem(sys.modules, module_name, module)
+        monkeypatch.setenv("REFATTN_BACKEND", "cupy")
+        return _STAND_IN["cupy"]
     if why := _unavailable(name):
         pytest.skip(f"{name} backend unavailable: {why}")
     monkeypatch.setenv("REFATTN_BACKEND", name)

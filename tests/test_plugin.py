@@ -85,7 +85,7 @@ def test_backend_option_picks_one_backend_and_is_defined_once(tmp_path):
     done = _pytest(tmp_path, env={"REFATTN_TEST_BACKEND": "numpy"})
     assert "2 passed" in done.stdout and "skipped" not in done.stdout, done.stdout
     helped = _pytest(tmp_path, "--help")
-    assert helped.stdout.count("--backend={numpy,cupy,all}") == 1, helped.stdout
+    assert helped.stdout.count("--backend={numpy,cupy,cupy-standin,all}") == 1, helped.stdout
 
 
 PROFILE_PROBE = """
@@ -156,3 +156,37 @@ def test_asking_for_a_missing_backend_by_name_is_a_usage_error_not_a_green_run(t
     done = _pytest(tmp_path, "--backend", "cupy")
     assert done.returncode == 4, done.stdout + done.stderr
     assert "--backend cupy: the cupy backend is unavailable" in done.stderr
+
+
+def test_the_standin_backend_without_a_registered_standin_is_a_usage_error(tmp_path):
+    (tmp_path / "test_probe.py").write_text("def test_uses_xp(xp):\n    assert xp\n")
+    done = _pytest(tmp_path, "--backend", "cupy-standin")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "this suite registers no CuPy stand-in" in done.stderr
+
+
+def test_a_registered_standin_runs_beside_numpy_and_replaces_the_skipped_cupy_run(tmp_path):
+    # a minimal stand-in: a module named cupy that the xp fixture hands to the test
+    (tmp_path / "conftest.py").write_text(
+        "import types\n"
+        "from refattn.pytest_plugin import register_stand_in\n"
+        "fake = types.ModuleType('cupy')\n"
+        "fake.IS_STAND_IN = True\n"
+        "register_stand_in({'cupy': fake})\n"
+    )
+    (tmp_path / "test_probe.py").write_text(
+        "import os, sys\n\n\n"
+        "def test_uses_xp(xp):\n"
+        "    if getattr(xp, 'IS_STAND_IN', False):\n"
+        "        assert sys.modules['cupy'] is xp and os.environ['REFATTN_BACKEND'] == 'cupy'\n"
+        "    else:\n"
+        "        assert xp.__name__ in ('numpy', 'cupy')\n"
+    )
+    done = _pytest(tmp_path, "-rA", "-v")  # -v undoes -q: the report header is printed
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "PASSED test_probe.py::test_uses_xp[numpy]" in out, out
+    assert "PASSED test_probe.py::test_uses_xp[cupy-standin]" in out, out
+    if available_backends()["cupy"] != "available":
+        assert "2 passed in" in out and "skipped" not in out, out
+        assert "refattn: xp fixture on numpy, cupy-standin (not on cupy: the cupy" in out, out
