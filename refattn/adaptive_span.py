@@ -83,8 +83,10 @@ def soft_mask(distance, *, span, ramp=32):
     """
     xp = check_array("distance", distance, dtype="real")
     ramp = _check_ramp(ramp)
-    span = _as_span(span, xp)
-    return _mask(xp, distance, span, ramp).astype(
+    z = _as_span(span, xp)
+    if _is_array(span):
+        _span_values(span)  # finite and >= 0: one host read
+    return _mask(xp, distance, z, ramp).astype(
         distance.dtype if distance.dtype.kind == "f" else "float64", copy=False
     )
 
@@ -184,8 +186,11 @@ def adaptive_span_attention(
     return_weights : bool
         Also return an :class:`AdaptiveSpanWeights`.
     check_finite : bool
-        False skips the finiteness pass over the inputs, e.g. inside timed
-        regions; non-finite input then gives undefined results (:mod:`refattn.mechanisms`).
+        False skips the finiteness pass over the inputs (an array ``span``
+        too), e.g. inside timed regions; non-finite input then gives undefined
+        results (:mod:`refattn.mechanisms`).  An array ``span`` is read once
+        either way, its smallest and largest entries together, for the band's
+        width: a negative or non-finite span raises ``ValueError`` there.
     span : real >= 0, sequence of reals >= 0, or array (..., 1, 1)
         ``z``.  A sequence gives one span per head, the head axis being the
         one before ``n`` (shape ``(h, 1, 1)``); an array (of the inputs'
@@ -210,12 +215,16 @@ def adaptive_span_attention(
     >>> adaptive_span_attention(q, k, v, span=1, ramp=2, causal=True)[:, 0]
     array([0. , 1.5, 3.6, 6.6])
     """
+    check_finite = check_bool("check_finite", check_finite)
     call = check_attention_call(
         "adaptive_span_attention", q, k, v, mask=mask, causal=causal, scale=scale,
-        return_weights=return_weights, check_finite=check_finite, supports=SUPPORTS,
+        return_weights=return_weights, check_finite=False,  # below, with the span: one pass
+        supports=SUPPORTS,
     )  # fmt: skip
     ramp = _check_ramp(ramp)
     z = _check_span(span, call.dims)
+    if check_finite:
+        check_all_finite({"q": q, "k": k, "v": v, **_span_arrays(span)}, call.dims.xp)
     out, band, _ = _span_attention(call, q, k, v, z, ramp, "adaptive_span_attention", span)
     if not return_weights:
         return out
@@ -253,7 +262,7 @@ def span_gradient(
     check_finite = check_bool("check_finite", check_finite)
     call = check_attention_call(
         "span_gradient", q, k, v, mask=mask, causal=causal, scale=scale,
-        return_weights=True, check_finite=False,  # below, with grad_out: one pass
+        return_weights=True, check_finite=False,  # below, with grad_out and the span: one pass
         supports=SUPPORTS,
     )  # fmt: skip
     dims, xp = call.dims, call.dims.xp
@@ -268,7 +277,8 @@ def span_gradient(
             f"got shape {grad_out.shape}"
         )
     if check_finite:
-        check_all_finite({"q": q, "k": k, "v": v, "grad_out": grad_out}, xp)
+        named = {"q": q, "k": k, "v": v, "grad_out": grad_out, **_span_arrays(span)}
+        check_all_finite(named, xp)
     out, band, blocks = _span_attention(call, q, k, v, z, ramp, "span_gradient", span)
     geo = band.geo
     # (12.5)  with g_i = ∂L/∂out_i:  ∂L/∂z = (1/R) Σ_i Σ_{j ramp} (a_ij/m_ij)(g_i·v_j − g_i·out_i)
@@ -327,8 +337,8 @@ def _span_attention(call, q, k, v, z, ramp, name, span):
     dims, xp, scale = call.dims, call.dims.xp, call.scale
     n, m = dims.n, dims.m
     # the band's width needs the largest span on the host: known there for spans given as
-    # numbers, one device read for an array of spans
-    largest = _host(z) if _is_array(span) else _largest_span(span)
+    # numbers, one device read for an array of spans (with its sign check)
+    largest = _largest_span(span)
     geo = span_geometry(n, m, _reach(largest, ramp), call.causal)
     c, left, width = geo.block, geo.left, geo.keys_per_block
 
@@ -463,22 +473,45 @@ def _check_real_span(z) -> float:
 
 
 def _check_span_array(span, xp=None):
-    """An array of spans: float, finite, >= 0 (one reduction, one host sync for the sign)."""
+    """An array of spans: its backend (``xp``'s, when given), float dtype, at least one entry.
+
+    Host-side checks only; its values are checked where they are read: the
+    finiteness pass of the call (``check_finite``) and :func:`_span_values`.
+    """
     if xp is not None:
         array_module(span=span, inputs=xp.zeros(0))  # same backend, or TypeError
     xp = array_module(span=span)
     check_float_array("span", span)
-    check_all_finite({"span": span}, xp)
-    if bool((span < 0).any()):
-        raise ValueError(f"{_SPAN_DOMAIN}, got a negative value")
+    if span.size == 0:
+        raise ValueError(f"{_SPAN_DOMAIN}, got an empty array of shape {tuple(span.shape)}")
     return xp
+
+
+def _span_values(span, *more):
+    """The smallest and largest entries of a checked span array, and ``more``: one host read.
+
+    ``more`` are further 0-d reductions of the same array (its sum) read in the
+    same :meth:`tolist`.  A NaN or an infinity shows in the smallest or the
+    largest entry, so a non-finite span is refused here as well, with the
+    message of the finiteness pass, when ``check_finite=False`` skipped it:
+    the band's width cannot be computed from it.  Returns ``[lowest, largest, *more]``.
+    """
+    xp = array_module(span=span)
+    values = xp.stack([span.min(), span.max(), *more]).tolist()
+    lowest, largest = values[0], values[1]
+    if not (math.isfinite(lowest) and math.isfinite(largest)):
+        raise ValueError("span must contain only finite values, got NaN or inf")
+    if lowest < 0:
+        raise ValueError(f"{_SPAN_DOMAIN}, got a negative value")
+    return values
 
 
 def _as_span(span, xp):
     """``span`` as a float64 array of backend ``xp``: a real (0-d), a sequence (h, 1, 1), an array.
 
     Float64 whatever the inputs' dtype: a span past float32's range still means "read
-    everything", and the mask (12.1) is computed in float64.
+    everything", and the mask (12.1) is computed in float64.  An array's values are not
+    read here (:func:`_span_values` does, once).
     """
     if _is_array(span):
         _check_span_array(span, xp)
@@ -504,15 +537,16 @@ def _check_span(span, dims):
     return z
 
 
-def _host(z) -> float:
-    """The largest span, on the host (one value)."""
-    return float(z.max())
+def _span_arrays(span) -> dict:
+    """The span, for the call's finiteness pass, when it is an array (numbers are checked)."""
+    return {"span": span} if _is_array(span) else {}
 
 
 def _largest_span(span) -> float:
+    """The largest span; an array's is read from the device once, with its range checks."""
     if _is_array(span):
         _check_span_array(span)
-        return float(span.max())
+        return _span_values(span)[1]
     if isinstance(span, (list, tuple)):
         if not span:
             raise ValueError(f"{_SPAN_DOMAIN}, got an empty sequence")
@@ -523,7 +557,7 @@ def _largest_span(span) -> float:
 def _span_sum(span) -> float:
     if _is_array(span):
         _check_span_array(span)
-        return float(span.sum())
+        return _span_values(span, span.sum())[2]
     if isinstance(span, (list, tuple)):
         if not span:
             raise ValueError(f"{_SPAN_DOMAIN}, got an empty sequence")

@@ -605,16 +605,27 @@ def peak_memory(fn: Callable[[], Any], xp) -> tuple[Any, int]:
 
     * numpy: the peak of :mod:`tracemalloc`, which NumPy informs of every data
       buffer it allocates (and of other Python allocations, which are small).
-    * cupy: the peak of the live bytes that CuPy's memory pool hands out during
-      the call, followed by a memory hook (``cupy.cuda.MemoryHook``): each
-      allocation adds its size, each release subtracts it.  Sizes are the
+    * cupy: the peak of the live bytes that CuPy's default memory pool hands
+      out during the call, followed by a memory hook (``cupy.cuda.MemoryHook``):
+      each allocation adds its size, each release subtracts it.  Sizes are the
       pool's blocks, a multiple of 512 bytes.  Blocks the pool keeps cached
       for reuse do not count, so unlike the growth of the pool's total size
       this is not inflated by fragmentation.  Memory that CUDA libraries
-      allocate outside the pool, or that other threads allocate, is not seen.
+      allocate outside the pool is not seen.  CuPy calls memory hooks on the
+      thread that installed them only: what other threads allocate is not
+      seen, and a block allocated during the call but released by another
+      thread stays counted as live.
 
-    On numpy it raises ``RuntimeError`` if :mod:`tracemalloc` is already tracing;
-    on cupy CuPy raises ``KeyError`` for a measurement inside another one.
+    Raises
+    ------
+    RuntimeError
+        For a measurement inside another one (on numpy, whenever
+        :mod:`tracemalloc` is already tracing); on cupy also when CuPy's
+        current allocator (``cupy.cuda.get_allocator()``) is not the default
+        memory pool's ``malloc``: the raw allocator of ``set_allocator(None)``
+        and ``cupy.cuda.MemoryAsyncPool`` call no memory hooks, so the
+        measurement would read 0.  Another ``cupy.cuda.MemoryPool`` is refused
+        too; measure with the default pool.
     """
     if not callable(fn):
         raise TypeError(
@@ -630,13 +641,45 @@ def peak_memory(fn: Callable[[], Any], xp) -> tuple[Any, int]:
         finally:
             tracemalloc.stop()
         return result, peak
+    _refuse_an_allocator_without_hooks(xp)
     counter = _live_bytes_hook(xp)
     synchronize(xp)  # work queued before the call is finished before it starts
     xp.get_default_memory_pool().free_all_blocks()  # as before the first call of a program
-    with counter:  # installs the hook on this thread for the call
+    try:
+        counter.__enter__()  # installs the hook on this thread; CuPy allows one of a name
+    except KeyError:
+        raise RuntimeError(
+            f"peak_memory cannot measure inside another measurement: its memory hook "
+            f"{counter.name!r} is already installed on this thread"
+        ) from None
+    try:
         result = fn()
         synchronize(xp)
+    finally:
+        counter.__exit__(None, None, None)
     return result, counter.peak
+
+
+def _refuse_an_allocator_without_hooks(xp) -> None:
+    """``RuntimeError`` unless CuPy allocates through its default pool, which calls memory hooks.
+
+    ``cupy.cuda.get_allocator()`` is the allocator of this thread (that of
+    ``cupy.cuda.using_allocator`` inside one); the pool's ``malloc`` is a bound
+    method, equal to another one of the same pool.
+    """
+    allocator = xp.cuda.get_allocator()
+    if allocator == xp.get_default_memory_pool().malloc:
+        return
+    name = getattr(allocator, "__qualname__", None) or type(allocator).__name__
+    module = getattr(allocator, "__module__", None)
+    name = f"{module}.{name}" if isinstance(module, str) else name
+    raise RuntimeError(
+        f"peak_memory on cupy counts the blocks that CuPy's memory pool reports to a memory "
+        f"hook and needs the default pool's malloc as the allocator, got {name} (the raw "
+        f"allocator of cupy.cuda.set_allocator(None) and cupy.cuda.MemoryAsyncPool call no "
+        f"memory hooks: the peak would read 0); measure under "
+        f"cupy.cuda.set_allocator(cupy.get_default_memory_pool().malloc)"
+    )
 
 
 def _live_bytes_hook(xp):

@@ -34,9 +34,10 @@ from ._validation import (
     LINEAR_TIME_MASK,
     Supports,
     array_module,
+    check_all_finite,
     check_attention_call,
-    check_attention_inputs,
     check_bool,
+    check_float_array,
     check_int,
     describe,
 )
@@ -210,6 +211,7 @@ def sliding_window_attention(
     array([4. , 4.5, 6. , 4.5])
     """
     _refuse_ambiguous_mask(mask, q)
+    check_finite = check_bool("check_finite", check_finite)
     call = check_attention_call(
         "sliding_window_attention",
         q,
@@ -219,7 +221,7 @@ def sliding_window_attention(
         causal=causal,
         scale=scale,
         return_weights=return_weights,
-        check_finite=check_finite,
+        check_finite=False,  # below, with the global projections: one pass
         supports=SUPPORTS,
     )
     dims, scale, key_mask = call.dims, call.scale, call.key_mask  # (..., n) key padding
@@ -227,7 +229,12 @@ def sliding_window_attention(
     window = check_int("window", window, minimum=0)
     dilation = check_int("dilation", dilation, minimum=1)
     glob = _check_global_tokens(global_tokens, n, causal)
-    q_g, k_g, v_g = _check_global_qkv(global_qkv, q, k, v, glob, check_finite)
+    q_g, k_g, v_g = _check_global_qkv(global_qkv, q, k, v, glob)
+    if check_finite:
+        named = {"q": q, "k": k, "v": v}
+        if global_qkv is not None:
+            named.update({"global_qkv q_g": q_g, "global_qkv k_g": k_g, "global_qkv v_g": v_g})
+        check_all_finite(named, xp)
     # a dilation of n or more reaches no key but the query itself, as does δ = n: clamping it
     # keeps the residue layout (δ classes of ⌈n/δ⌉ steps, padded to δ·⌈n/δ⌉) within 2n rows
     dilation = min(dilation, n)
@@ -577,7 +584,11 @@ def _check_global_tokens(global_tokens, n, causal) -> tuple[int, ...]:
     return tuple(sorted(positions))
 
 
-def _check_global_qkv(global_qkv, q, k, v, glob, check_finite):
+def _check_global_qkv(global_qkv, q, k, v, glob):
+    """The global rows' projections: arrays of q's backend, float, shaped like q, k, v.
+
+    Their values are checked with q, k and v, in the call's one finiteness pass.
+    """
     if global_qkv is None:
         return q, k, v
     if not glob:
@@ -600,5 +611,5 @@ def _check_global_qkv(global_qkv, q, k, v, glob, check_finite):
                 f"global_qkv {name} must have the shape of {ref_name} {ref.shape}, "
                 f"got {getattr(x, 'shape', None)}"
             )
-    check_attention_inputs(q_g, k_g, v_g, check_finite=check_finite)
+        check_float_array(f"global_qkv {name}", x)
     return q_g, k_g, v_g

@@ -20,17 +20,22 @@ so swapping one mechanism for another is one line.
 
 ``check_finite=False``, as in SciPy's linear algebra functions, skips the
 finiteness pass over the inputs, e.g. inside timed regions; non-finite input
-then gives undefined results.  The pass is one reduction over q, k, v and the
-arrays a mechanism is given alongside them (FAVOR's ω, Linformer's E and F,
-LSH rotations, compressive taps, global projections) and one host sync, a
-device-to-host read on a GPU; False skips exactly that.  The checks of
-shapes, dtypes and options stay, and so do the guards that keep finite input
-from returning NaN or inf: given NaN or inf anyway, a mechanism may return
-NaN, or one of those guards may raise ``FloatingPointError`` as if the input
-had overflowed.  ``refattn bench`` checks its inputs once, before the clock
-starts, and times calls with ``check_finite=False``.  ``refattn bench``, the figures, the
-command line and the tests iterate :data:`REGISTRY`; adding a mechanism is one
-module, one :func:`register` call and its derivation.
+then gives undefined results.  The pass is one reduction to a single flag over
+q, k, v and the arrays a mechanism is given alongside them (FAVOR's ω,
+Linformer's E and F, LSH rotations, compressive taps, Longformer's global
+projections, an array of adaptive spans) and one host sync, a device-to-host
+read on a GPU; False skips exactly that.  The checks of shapes, dtypes and
+options stay, and so do the guards that keep finite input from returning NaN
+or inf, and the reads of what the computation needs on the host (the largest
+of an array of spans, read once with its range checks): given NaN or inf
+anyway, a mechanism may return NaN, or one of those guards or reads may raise
+(``FloatingPointError`` as if the input had overflowed, or the span's
+``ValueError``).  ``refattn bench`` checks its inputs once, before the clock
+starts, and times calls with ``check_finite=False``.
+
+``refattn bench``, the figures, the command line and the tests iterate
+:data:`REGISTRY`; adding a mechanism is one module, one :func:`register` call
+and its derivation.
 
 Random mechanisms (FAVOR's features, Linformer's projections) draw what they
 need from ``rng`` the first time they meet a head dimension or a backend, and

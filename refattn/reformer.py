@@ -189,28 +189,43 @@ def lsh_buckets(x, rotations):
             f"got shape {x.shape}"
         )
     check_finite("x", x, xp)
-    return _hash(xp, x, rotations)
+    (buckets,) = _hash(xp, [x], rotations)
+    return buckets
 
 
-def _hash(xp, x, rotations):
-    """(10.1) for checked ``x`` and ``rotations``; rows rescaled by a power of two on overflow."""
+def _finite_flag(xp, p):
+    """A device flag (no sync): ``p`` holds no NaN or infinity; True for an empty ``p``."""
+    return xp.isfinite(p.max()) & xp.isfinite(p.min()) if p.size else xp.asarray(True)
+
+
+def _hash(xp, xs, rotations):
+    """(10.1) for each checked array of ``xs`` (q, and k when hashed apart): one host read for all.
+
+    Rows are rescaled by a power of two where ``x·R`` overflows (a second read, only then).
+    """
     half = rotations.shape[-1]
-    lead = (rotations.shape[0],) + (1,) * (x.ndim - 2)
-    rot = rotations.reshape(lead + rotations.shape[1:])
-    proj = x[None] @ rot  # (rounds, ..., n, b/2)
-    if proj.size and not bool(xp.isfinite(proj.max()) & xp.isfinite(proj.min())):
+    rots = [rotations.reshape((rotations.shape[0],) + (1,) * (x.ndim - 2) + rotations.shape[1:])
+            for x in xs]  # fmt: skip
+    projs = [x[None] @ rot for x, rot in zip(xs, rots, strict=True)]  # (rounds, ..., n, b/2)
+    finite = xp.stack([_finite_flag(xp, p) for p in projs]).tolist()
+    overflowed = [i for i, ok in enumerate(finite) if not ok]
+    if overflowed:
         # argmax is unchanged by a positive factor per row: divide each row of x by the power
         # of two at its largest entry (exact), so that |x| < 2 and x·R cannot overflow
-        proj = (x / _power_of_two_scale(xp, x))[None] @ rot
-        if not bool(xp.isfinite(proj.max()) & xp.isfinite(proj.min())):
+        for i in overflowed:
+            projs[i] = (xs[i] / _power_of_two_scale(xp, xs[i]))[None] @ rots[i]
+        if not all(xp.stack([_finite_flag(xp, projs[i]) for i in overflowed]).tolist()):
             raise FloatingPointError(
-                f"lsh_buckets: x·rotations overflows {proj.dtype} even for rows of x scaled to "
-                f"|x| < 2; the rotations are too large"
+                f"lsh_buckets: x·rotations overflows {projs[overflowed[0]].dtype} even for rows "
+                f"of x scaled to |x| < 2; the rotations are too large"
             )
     # argmax over [xR ; −xR] without building it: the larger of max(xR) and max(−xR) = −min(xR);
     # a tie goes to the first half, as argmax of the concatenation would
-    first = proj.max(axis=-1) >= -proj.min(axis=-1)  # (rounds, ..., n)
-    return xp.where(first, proj.argmax(axis=-1), proj.argmin(axis=-1) + half)
+    buckets = []
+    for proj in projs:
+        first = proj.max(axis=-1) >= -proj.min(axis=-1)  # (rounds, ..., n)
+        buckets.append(xp.where(first, proj.argmax(axis=-1), proj.argmin(axis=-1) + half))
+    return buckets
 
 
 @quiet_overflow
@@ -323,8 +338,9 @@ def lsh_attention(
     pos = xp.arange(n)
 
     # (10.1)  hashes, one per round: (R, ..., n); (10.6) padded positions get bucket b
-    q_buckets = _broadcast_lead(_hash(xp, q, rotations), lead)
-    k_buckets = q_buckets if shared_qk else _broadcast_lead(_hash(xp, k, rotations), lead)
+    hashed = _hash(xp, [q] if shared_qk else [q, k], rotations)  # one host read for both
+    q_buckets = _broadcast_lead(hashed[0], lead)
+    k_buckets = q_buckets if shared_qk else _broadcast_lead(hashed[1], lead)
     if key_mask is not None:  # a padded position is a padding token, query and key alike
         k_buckets = xp.where(key_mask, k_buckets, b)  # (R, ..., n)
         q_buckets = k_buckets if shared_qk else xp.where(key_mask, q_buckets, b)

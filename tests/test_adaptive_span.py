@@ -414,3 +414,65 @@ def test_a_span_shared_by_heads_gets_the_sum_of_their_gradients():
     np.testing.assert_allclose(shared[0, 0, 0], per_head.sum(), rtol=1e-12)
     scalar = span_gradient(q, k, v, grad_out, span=2.5, ramp=2, causal=True)
     np.testing.assert_allclose(scalar, per_head.sum(), rtol=1e-12)
+
+
+# --- host syncs: an array of spans is read once, and checked in the call's finiteness pass ------
+
+
+@pytest.mark.parametrize("function", [adaptive_span_attention, span_gradient])
+def test_an_array_span_is_read_once_and_checked_in_the_one_finiteness_pass(standin, function):
+    import cupy_standin
+
+    g = standin.random.default_rng(15)
+    q, k, v = (g.standard_normal((2, 64, 8)) for _ in range(3))
+    grad_out = (v,) if function is span_gradient else ()
+    spans = standin.asarray([[[3.0]], [[7.5]]])  # one per batch element
+
+    def call(span, **kw):
+        return function(q, k, v, *grad_out, span=span, ramp=2, **kw)
+
+    counts = {}
+    for check in (True, False):
+        with cupy_standin.counting_syncs() as syncs:
+            call(spans, check_finite=check)
+        counts[check] = syncs
+    for check, syncs in counts.items():
+        # the span: one read of its smallest and largest entries, with or without the pass
+        span_reads = {key: n for key, n in syncs.items() if key[0] == "refattn/adaptive_span.py"}
+        assert [(key[2], n) for key, n in span_reads.items()] == [("_span_values", 1)], (
+            check, sorted(syncs.items()))  # fmt: skip
+    skipped = counts[True] - counts[False]
+    assert sum(skipped.values()) == 1 and not counts[False] - counts[True], sorted(skipped.items())
+    ((path, _, name, _),) = skipped
+    assert (path, name) == ("refattn/_validation.py", "check_all_finite")
+    # the pass, the span, the overflow guard's bound (and the gradient's check of its result)
+    assert sum(counts[True].values()) == 3 + len(grad_out), sorted(counts[True].items())
+    # a NaN span is refused by the pass itself, before the span is read ...
+    bad = standin.asarray([[[3.0]], [[standin.nan]]])
+    with cupy_standin.counting_syncs() as syncs:
+        with pytest.raises(ValueError, match=r"^span must contain only finite values"):
+            call(bad)
+    assert {key[2] for key in syncs} == {"check_all_finite"}, sorted(syncs.items())
+    # ... and without the pass, by the read of its range, which the band's width needs
+    with cupy_standin.counting_syncs() as syncs:
+        with pytest.raises(ValueError, match=r"^span must contain only finite values"):
+            call(bad, check_finite=False)
+    assert {key[2] for key in syncs} == {"_span_values"}, sorted(syncs.items())
+
+
+def test_the_span_helpers_read_an_array_of_spans_once(standin):
+    import cupy_standin
+
+    spans = standin.asarray([[[3.0]], [[7.5]]])
+    distance = standin.arange(12.0)[:, None]
+    calls = {
+        "span_reach": (lambda: span_reach(spans, 2), 9),
+        "span_loss": (lambda: span_loss(spans, weight=0.5), 5.25),
+        "soft_mask": (lambda: float(soft_mask(distance, span=spans, ramp=2).sum()), None),
+    }
+    for name, (call, want) in calls.items():
+        with cupy_standin.counting_syncs() as syncs:
+            got = call()
+        assert want is None or got == want, (name, got)
+        span_reads = {key: n for key, n in syncs.items() if key[0] == "refattn/adaptive_span.py"}
+        assert list(span_reads.values()) == [1], (name, sorted(syncs.items()))

@@ -241,8 +241,10 @@ class _ScriptedPool:
 
     ``module`` is named ``cupy`` and has ``cuda.MemoryHook`` (installed on a list with
     ``with hook:``, a second hook of one name refused with ``KeyError`` as CuPy does),
-    ``cuda.get_current_stream().synchronize()`` and
-    ``get_default_memory_pool().free_all_blocks()``.  :meth:`malloc` and :meth:`free` call
+    ``cuda.get_current_stream().synchronize()``, ``get_default_memory_pool()`` (one pool,
+    with ``malloc`` and ``free_all_blocks()``) and ``cuda.get_allocator()``, which returns
+    :attr:`allocator`: the default pool's bound ``malloc``, as after ``import cupy``, unless
+    a test sets another.  :meth:`malloc` and :meth:`free` call
     the installed hooks with the keywords CuPy's pool passes (cupy/cuda/memory.pyx):
     sizes rounded up to 512-byte blocks, ``mem_ptr`` and ``pmem_id`` 0 for a failed malloc.
     """
@@ -269,14 +271,22 @@ class _ScriptedPool:
             def free_postprocess(self, **kwargs):
                 pass
 
+        class MemoryPool:
+            def malloc(self, size):
+                raise AssertionError("the scripted pool allocates through its test's script")
+
+            def free_all_blocks(self):
+                pass
+
+        pool = MemoryPool()
+        self.allocator = pool.malloc  # a bound method: equal to pool.malloc, not identical
         self.module = types.ModuleType("cupy")
         self.module.cuda = types.SimpleNamespace(
             MemoryHook=MemoryHook,
             get_current_stream=lambda: types.SimpleNamespace(synchronize=lambda: None),
+            get_allocator=lambda: self.allocator,
         )
-        self.module.get_default_memory_pool = lambda: types.SimpleNamespace(
-            free_all_blocks=lambda: None
-        )
+        self.module.get_default_memory_pool = lambda: pool
 
     def malloc(self, ptr, size):
         rounded = -(-size // 512) * 512
@@ -309,11 +319,69 @@ def test_peak_memory_on_cupy_is_the_peak_of_live_pool_blocks():
     assert result == "result" and peak == 2560 and pool.installed == []
     # (the growth of a pool that keeps every block it ever handed out, the former measure,
     # would be 1024 + 512 + 2048 + 512 = 4096)
-    # a second measurement starts from nothing; a measurement inside one is refused
+    # a second measurement starts from nothing
     assert peak_memory(lambda: pool.malloc(0x700, 512), pool.module) == (None, 512)
-    with pytest.raises(KeyError, match="already exists"):
-        peak_memory(lambda: peak_memory(lambda: None, pool.module), pool.module)
+
+
+def test_peak_memory_on_cupy_refuses_to_nest_as_on_numpy():
+    pool = _ScriptedPool()
+    inner = []
+
+    def nested():
+        pool.malloc(0x100, 512)
+        inner.append(True)
+        return peak_memory(lambda: inner.append("the inner call ran"), pool.module)
+
+    # CuPy's own KeyError (one hook of a name per thread) becomes the RuntimeError of numpy
+    with pytest.raises(RuntimeError, match=r"^peak_memory cannot measure inside another "
+                       r"measurement: its memory hook 'refattn.peak_memory' is already "
+                       r"installed on this thread$"):  # fmt: skip
+        peak_memory(nested, pool.module)
+    assert inner == [True] and pool.installed == []  # the outer hook is removed as well
+    # the fake refuses the duplicate name as CuPy does: without the translation, a KeyError
+    with pool.module.cuda.MemoryHook():
+        with pytest.raises(KeyError, match="already exists"):
+            pool.module.cuda.MemoryHook().__enter__()
+    # a KeyError of fn itself is not mistaken for a nested measurement
+    with pytest.raises(KeyError, match="fn's own"):
+        peak_memory(lambda: {}["fn's own"], pool.module)
     assert pool.installed == []
+
+
+def _raw_malloc(size):  # stands for cupy.cuda.memory._malloc, the allocator of set_allocator(None)
+    raise AssertionError("not called")
+
+
+class MemoryAsyncPool:  # stands for cupy.cuda.MemoryAsyncPool, which calls no memory hooks
+    def malloc(self, size):
+        raise AssertionError("not called")
+
+
+@pytest.mark.parametrize(
+    ("allocator", "named"),
+    [
+        (_raw_malloc, "test_backend._raw_malloc"),
+        (MemoryAsyncPool().malloc, "test_backend.MemoryAsyncPool.malloc"),
+        (lambda size: None, "test_backend.<lambda>"),
+    ],
+    ids=["set_allocator(None)", "MemoryAsyncPool", "a function"],
+)
+def test_peak_memory_on_cupy_refuses_an_allocator_that_calls_no_memory_hooks(allocator, named):
+    pool = _ScriptedPool()
+    pool.allocator = allocator
+    called = []
+    with pytest.raises(RuntimeError) as info:
+        peak_memory(lambda: called.append(pool.malloc(0x100, 4096)), pool.module)
+    message = str(info.value)
+    assert f"needs the default pool's malloc as the allocator, got {named} " in message, message
+    assert "MemoryAsyncPool call no memory hooks: the peak would read 0" in message, message
+    assert called == [] and pool.installed == []  # refused before fn runs or a hook is installed
+    # another pool's malloc is refused too; the default pool's, given again, is measured
+    pool.allocator = type(pool.module.get_default_memory_pool())().malloc
+    with pytest.raises(RuntimeError, match=r"got test_backend\..*MemoryPool\.malloc "):
+        peak_memory(lambda: None, pool.module)
+    pool.allocator = pool.module.get_default_memory_pool().malloc
+    assert peak_memory(lambda: pool.malloc(0x100, 4096), pool.module) == (None, 4096)
 
 
 # --- overlapping windows as a view ---------------------------------------------------------------

@@ -126,6 +126,32 @@ def _attention_cases(name, func, *pre, **fixed):
             match=FINITE,
         ),
         Bad(
+            f"{name}-span-array-nan-unchecked",  # the band's width reads the span anyway
+            call,
+            span=np.array([[np.nan]]),
+            check_finite=False,
+            raises=ValueError,
+            arg="span",
+            match="^span " + FINITE,
+        ),
+        Bad(
+            f"{name}-span-array-negative",
+            call,
+            span=np.array([[[2.0]], [[-0.5]]]),
+            q=np.stack([Q, Q]),
+            raises=ValueError,
+            arg="span",
+            match=SPAN + r".*got a negative value",
+        ),
+        Bad(
+            f"{name}-span-array-empty",
+            call,
+            span=np.zeros((0, 1, 1)),
+            raises=ValueError,
+            arg="span",
+            match=SPAN + r".*got an empty array of shape \(0, 1, 1\)",
+        ),
+        Bad(
             f"{name}-span-array-int",
             call,
             span=np.array([[2]]),

@@ -70,8 +70,8 @@ CASES = [
     Bad("swa-global-qkv-pair", swa, Q, K, V, window=1, global_tokens=[0], global_qkv=(Q, K), raises=TypeError, arg="global_qkv", match=r"tuple \(q_g, k_g, v_g\), got tuple"),
     Bad("swa-global-qkv-none", swa, Q, K, V, window=1, global_tokens=[0], global_qkv=(None, K, V), raises=TypeError, arg="q_g", match=r"numpy or cupy array, got None"),
     Bad("swa-global-qkv-shape", swa, Q, K, V, window=1, global_tokens=[0], global_qkv=(Q, K[:, :2], V), raises=ValueError, arg="k_g", match=r"shape of k \(8, 3\), got \(8, 2\)"),
-    Bad("swa-global-qkv-nan", swa, Q, K, V, window=1, global_tokens=[0], global_qkv=(Q, K, NAN_V), raises=ValueError, arg="v", match=r"only finite values"),
-    Bad("swa-global-qkv-int", swa, Q, K, V, window=1, global_tokens=[0], global_qkv=(Q.astype(int), K, V), raises=TypeError, arg="q", match=r"floating dtype"),
+    Bad("swa-global-qkv-nan", swa, Q, K, V, window=1, global_tokens=[0], global_qkv=(Q, K, NAN_V), raises=ValueError, arg="v_g", match=r"^global_qkv v_g must contain only finite values"),
+    Bad("swa-global-qkv-int", swa, Q, K, V, window=1, global_tokens=[0], global_qkv=(Q.astype(int), K, V), raises=TypeError, arg="q_g", match=r"^global_qkv q_g must have a floating dtype"),
     # window_pattern
     Bad("pattern-n-zero", window_pattern, 0, window=1, raises=ValueError, arg="n", match=r"integer >= 1, got 0"),
     Bad("pattern-n-float", window_pattern, 4.0, window=1, raises=TypeError, arg="n", match=r"got 4.0"),

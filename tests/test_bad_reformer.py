@@ -15,6 +15,9 @@ R_INF[0, 0, 1] = np.inf
 NAN = Q.copy()
 NAN[5, 3] = np.nan
 ATT, HASH, ROT = lsh_attention, lsh_buckets, random_rotations
+ONES = np.ones((8, 4))
+R_HUGE = np.full((2, 4, 2), 1e308)  # finite, but x·R overflows even for rows with |x| < 2
+TOO_LARGE = r"x·rotations overflows float64 even for rows of x scaled to \|x\| < 2; the rotations are too large"
 
 # fmt: off
 CASES = [
@@ -38,6 +41,8 @@ CASES = [
     Bad("att-chunk-tuple", ATT, Q, K, V, buckets=4, chunk=(4,), raises=TypeError, arg="chunk", match=r"got \(4,\)"),
     Bad("att-rotations-nan", ATT, Q, K, V, rotations=R_NAN, raises=ValueError, arg="rotations", match=r"finite"),
     Bad("att-rotations-inf", ATT, Q, K, V, rotations=R_INF, raises=ValueError, arg="rotations", match=r"finite"),
+    Bad("att-rotations-too-large", ATT, ONES, ONES, V, rotations=R_HUGE, shared_qk=False, raises=FloatingPointError, arg="rotations", match=TOO_LARGE),
+    Bad("att-rotations-too-large-for-k", ATT, Q * 1e-300, ONES, V, rotations=R_HUGE, shared_qk=False, raises=FloatingPointError, arg="rotations", match=TOO_LARGE),
     Bad("att-rotations-int", ATT, Q, K, V, rotations=R.astype(int), raises=TypeError, arg="rotations", match=r"int64"),
     Bad("att-rotations-list", ATT, Q, K, V, rotations=R.tolist(), raises=TypeError, arg="rotations", match=r"got list"),
     Bad("att-rotations-d", ATT, Q, K, V, rotations=R[:, :3], raises=ValueError, arg="rotations", match=r"\(rounds, 4, b/2\).*\(2, 3, 2\)"),
@@ -52,6 +57,7 @@ CASES = [
     Bad("hash-x-none", HASH, None, R, raises=TypeError, arg="x", match=r"got None"),
     Bad("hash-x-list", HASH, [[1.0] * 4], R, raises=TypeError, arg="x", match=r"got list"),
     Bad("hash-x-nan", HASH, NAN, R, raises=ValueError, arg="x", match=r"finite"),
+    Bad("hash-rotations-too-large", HASH, ONES, R_HUGE, raises=FloatingPointError, arg="rotations", match=TOO_LARGE),
     Bad("hash-x-int", HASH, Q.astype(int), R, raises=TypeError, arg="x", match=r"int64"),
     Bad("hash-x-complex", HASH, Q.astype(complex), R, raises=TypeError, arg="x", match=r"complex128"),
     Bad("hash-x-1d", HASH, Q[0], R, raises=ValueError, arg="x", match=r"ndim >= 2, got shape \(4,\)"),

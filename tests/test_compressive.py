@@ -519,6 +519,25 @@ def test_the_device_fit_reports_the_step_that_diverged_first():
         fit_conv_compressor(stream, *weights, **kw)
 
 
+def test_the_fit_syncs_as_often_in_5_steps_as_in_50(standin):
+    # on a GPU a host read inside the loop would stall the device once per step: on the
+    # stand-in, which counts every sync by its line, a fit of 50 steps syncs exactly where
+    # and as often as a fit of 5 (the finiteness check before the loop, the reads after it)
+    import cupy_standin
+
+    weights = _weights(standin, 13)
+    stream = standin.asarray(structured_stream()[:120])
+    counts = {}
+    for steps in (5, 50):
+        with cupy_standin.counting_syncs() as syncs:
+            _, losses = fit_conv_compressor(stream, *weights, rate=3, segment=24, steps=steps)
+        assert len(losses) == steps
+        counts[steps] = syncs
+    table = {steps: sorted(syncs.items()) for steps, syncs in counts.items()}
+    assert counts[5] == counts[50], f"a sync in the loop of fit_conv_compressor: {table}"
+    assert 1 <= sum(counts[5].values()) <= 3, table  # the check, the flags, the losses
+
+
 def test_a_fit_whose_last_step_overflows_raises():
     # one step: the loss is finite (about 6), the update lr·g (|g| up to 28) is not
     weights = _weights(np, 13)

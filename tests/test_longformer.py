@@ -503,3 +503,29 @@ def test_a_real_window_over_sixty_thousand_positions_is_refused(window):
     q = np.zeros((n, 1))
     with pytest.raises(MemoryError, match=rf"sliding_window_attention with window = {window}"):
         sliding_window_attention(q, q, q, window=window)
+
+
+def test_the_global_projections_are_checked_in_the_one_finiteness_pass(standin):
+    import cupy_standin
+
+    g = standin.random.default_rng(14)
+    q, k, v, q_g, k_g, v_g = (g.standard_normal((2, 32, 4)) for _ in range(6))
+    kw = dict(window=2, global_tokens=[0, 9], global_qkv=(q_g, k_g, v_g))
+    counts = {}
+    for check in (True, False):
+        with cupy_standin.counting_syncs() as syncs:
+            sliding_window_attention(q, k, v, check_finite=check, **kw)
+        counts[check] = syncs
+    skipped = counts[True] - counts[False]
+    assert sum(skipped.values()) == 1 and not counts[False] - counts[True], sorted(skipped.items())
+    ((path, _, function, _),) = skipped
+    assert (path, function) == ("refattn/_validation.py", "check_all_finite")
+    # the pass covers them: a NaN in v_g is named, and with check_finite=False not looked for
+    v_g[1, 3, 2] = standin.nan
+    kw["global_qkv"] = (q_g, k_g, v_g)
+    with cupy_standin.counting_syncs() as syncs:
+        with pytest.raises(ValueError, match=r"^global_qkv v_g must contain only finite values"):
+            sliding_window_attention(q, k, v, **kw)
+    reads = [key for key in syncs if key[2] != "check_all_finite"]
+    assert reads == [], sorted(syncs.items())  # nothing else was read before the pass refused
+    sliding_window_attention(q, k, v, check_finite=False, **kw)  # NaN rows, no error

@@ -534,10 +534,21 @@ def _span_gradient(q, k, v, check_finite):
     return span_gradient(q, k, v, v, span=3.0, ramp=2.0, check_finite=check_finite)
 
 
+def _span_array(name):
+    def call(q, k, v, check_finite):
+        import refattn.adaptive_span
+
+        function = getattr(refattn.adaptive_span, name)
+        spans = get_array_module(q).asarray([[[1.5]], [[3.0]]])  # one per batch element
+        grad_out = (v,) if name == "span_gradient" else ()
+        return function(q, k, v, *grad_out, span=spans, ramp=2.0, check_finite=check_finite)
+
+    return call
+
+
 #: Public attention functions, or forms of them, that the registry's callables do not reach:
 #: label → (call(q, k, v, check_finite), the finiteness passes of a call with check_finite=True).
-#: Arrays given besides q, k and v are checked in the same pass, but for the global
-#: projections, checked on their own so that a message names q, k or v as in the main call.
+#: Arrays given besides q, k and v are checked in the same pass.
 DIRECT = {
     "favor_dense(omega=...)": (_favor_dense, 1),
     "linear_dense": (lambda q, k, v, c: refattn.performer.linear_dense(q, k, v, check_finite=c), 1),
@@ -548,7 +559,9 @@ DIRECT = {
     "span_gradient(grad_out=...)": (_span_gradient, 1),
     "lsh_attention(rotations=...)": (_lsh_with_rotations, 1),
     "compressive_memory_attention(compress=array)": (_compressive_with_taps, 1),
-    "sliding_window_attention(global_qkv=...)": (_window_with_global_qkv, 2),
+    "sliding_window_attention(global_qkv=...)": (_window_with_global_qkv, 1),
+    "adaptive_span_attention(span=array)": (_span_array("adaptive_span_attention"), 1),
+    "span_gradient(span=array)": (_span_array("span_gradient"), 1),
 }
 
 

@@ -495,3 +495,46 @@ def test_a_hash_tie_goes_to_the_first_half_as_argmax_of_the_concatenation():
     want = np.argmax(np.concatenate([x @ rotations[0], -(x @ rotations[0])], axis=-1), axis=-1)
     np.testing.assert_array_equal(want, [0, 0, 1])
     np.testing.assert_array_equal(lsh_buckets(x, rotations), want[None])
+
+
+# --- host syncs: keys hashed apart from the queries cost no extra read ------------------------
+
+
+def _syncs_in(module: str, syncs) -> dict:
+    return {key: count for key, count in syncs.items() if key[0] == module}
+
+
+def test_separate_keys_are_hashed_with_the_same_one_host_read(standin):
+    import cupy_standin
+
+    g = standin.random.default_rng(12)
+    q, k, v = (g.standard_normal((2, 64, 8)) for _ in range(3))
+    r = random_rotations(8, buckets=4, rounds=2, rng=0, xp=standin)
+    counts = {}
+    for shared_qk in (True, False):
+        with cupy_standin.counting_syncs() as syncs:
+            lsh_attention(q, k, v, rotations=r, chunk=16, shared_qk=shared_qk)
+        counts[shared_qk] = syncs
+    for shared_qk, syncs in counts.items():
+        hashing = _syncs_in("refattn/reformer.py", syncs)
+        assert sum(hashing.values()) == 1, (shared_qk, sorted(syncs.items()))
+    assert counts[True] == counts[False], sorted(counts.items())
+
+
+def test_huge_keys_hashed_apart_are_rescaled_alone():
+    from refattn.reformer import _hash
+
+    x = np.random.default_rng(13).standard_normal((2, 40, 64)).astype(np.float32)
+    q, k = x
+    r = random_rotations(64, buckets=8, rounds=2, rng=0, dtype="float32")
+    top = math.ceil(math.log2(np.abs(k).max()))
+    huge_k = k * np.float32(2.0 ** (127 - top))  # the largest entry near 2^127: exact, finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(huge_k @ r[0]).all()  # x·R overflows for the keys only
+    assert np.isfinite(huge_k).all() and np.isfinite(q @ r[0]).all()
+    for xs in ([q, huge_k], [huge_k, q]):
+        with np.errstate(over="ignore", invalid="ignore"):  # as lsh_attention runs it
+            got = _hash(np, xs, r)
+        want = [lsh_buckets(q if x is q else k, r) for x in xs]
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
