@@ -169,8 +169,16 @@ def _freed(ptr: int, mem_size: int) -> None:
         hook.free_postprocess(device_id=0, mem_size=mem_size, mem_ptr=ptr, pmem_id=0)
 
 
+def _owner(a):
+    """The array that owns ``a``'s buffer (NumPy may return a view of a fresh copy)."""
+    while isinstance(a.base, numpy.ndarray):
+        a = a.base
+    return a
+
+
 def _track(a) -> None:
-    """Report a fresh buffer (an array that owns its data) once, and its release."""
+    """Report a fresh buffer once (through the array that owns it), and its release."""
+    a = _owner(a)
     if a.base is not None or not a.flags.owndata or a.nbytes == 0:
         return
     ptr = a.ctypes.data
@@ -210,6 +218,32 @@ def _unwrap(x, where: str):
     if isinstance(x, (list, tuple)):
         return type(x)(_unwrap(item, where) for item in x)
     return x
+
+
+#: keywords that CuPy reads as Python integers (or tuples of them): a device array has no
+#: ``__index__``, so CuPy raises TypeError where NumPy would take a 0-d integer array
+_INT_KEYWORDS = {"axis", "axes", "axis1", "axis2", "shape", "newshape", "size", "k", "n", "N",
+                 "M", "num", "repeats", "kth", "decimals", "ndmin"}  # fmt: skip
+
+
+def _no_device_integers(x, where: str):
+    """Refuse a device array where CuPy reads Python integers (shapes, axes, sizes)."""
+    if isinstance(x, ndarray) or (
+        isinstance(x, (list, tuple)) and any(isinstance(item, ndarray) for item in x)
+    ):
+        raise TypeError(
+            f"{where}: a cupy.ndarray where CuPy reads a Python integer or a sequence of them "
+            f"(a shape, an axis, a size): it has no __index__; read it with int() first, a "
+            f"host sync (CuPy stand-in)"
+        )
+    return x
+
+
+def _no_nested_device_arrays(args, where: str):
+    """Lists and tuples of arguments (shapes, axes, pad widths) hold no device arrays."""
+    for x in args:
+        if isinstance(x, (list, tuple)):
+            _no_device_integers(x, where)
 
 
 def _array_operand(x, where: str):
@@ -271,7 +305,9 @@ class _Device:
         return False
 
 
-_ATTRIBUTES = set(API["ndarray"]["attributes"])
+#: CuPy's ``flat`` (a device iterator), ``data`` (a device pointer) and ``cstruct`` have no
+#: NumPy counterpart that keeps CuPy's rules: refused rather than faked
+_ATTRIBUTES = set(API["ndarray"]["attributes"]) - {"flat", "data", "cstruct"}
 _METHODS = API["ndarray"]["methods"]
 #: attributes whose value is an array (wrapped); the others are plain values
 _ARRAY_ATTRIBUTES = {"T", "mT", "real", "imag", "base"}
@@ -301,9 +337,11 @@ class ndarray:  # noqa: N801 - CuPy's name
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         # CuPy runs a NumPy ufunc on its arrays with its own ufunc of the same name
         own = _MODULES["cupy"].__dict__.get(ufunc.__name__)
-        if not isinstance(own, _Ufunc) or method != "__call__":
+        if not isinstance(own, _Ufunc):
             return NotImplemented
-        return own(*inputs, **kwargs)
+        if "out" in kwargs:  # NumPy passes out as a tuple
+            (kwargs["out"],) = kwargs["out"]
+        return (own if method == "__call__" else getattr(own, method))(*inputs, **kwargs)
 
     def __array_function__(self, func, types_, args, kwargs):
         # CuPy runs a NumPy function on its arrays with its own function of the same name
@@ -323,6 +361,8 @@ class ndarray:  # noqa: N801 - CuPy's name
                 return _Device(0)
             value = getattr(self._a, name)
             return _wrap(value) if name in _ARRAY_ATTRIBUTES and value is not None else value
+        if name in API["ndarray"]["attributes"]:
+            raise AttributeError(f"cupy.ndarray.{name} is not emulated by the CuPy stand-in")
         raise AttributeError(
             f"'cupy.ndarray' object has no attribute {name!r} (not in CuPy {_RELEASES}; "
             f"CuPy stand-in)"
@@ -411,16 +451,20 @@ class ndarray:  # noqa: N801 - CuPy's name
             if key._a.dtype == bool:
                 _sync("boolean mask indexing")  # the output size is read from the device
             return key._a
-        if isinstance(key, numpy.ndarray):
-            raise _numpy_in("indexing")
+        if isinstance(key, numpy.ndarray):  # CuPy copies a NumPy index array to the device
+            if key.dtype == bool:
+                _sync("boolean mask indexing")
+            return key
         return key
 
     def __getitem__(self, key):
         return _wrap(self._a[self._index(key)], (self,))
 
     def __setitem__(self, key, value):
+        if not isinstance(value, numpy.ndarray):  # CuPy copies a NumPy value to the device
+            value = _unwrap(value, "__setitem__ value")
         with _silent():
-            self._a[self._index(key)] = _unwrap(value, "__setitem__ value")
+            self._a[self._index(key)] = value
 
     def __neg__(self):  # the unary operators cannot raise floating-point errors
         return _wrap(-self._a)
@@ -475,6 +519,16 @@ for _name, _op in {
     setattr(ndarray, f"__{_name}__", _binary(_op))
 
 
+#: ndarray methods whose positional arguments are axes, shapes or counts
+_INTEGER_ARGUMENTS = {
+    "reshape", "transpose", "swapaxes", "squeeze", "diagonal", "trace", "repeat", "flatten",
+    "ravel", "partition", "argpartition", "round", "all", "any", "argmax", "argmin", "cumprod",
+    "cumsum", "max", "min", "mean", "prod", "ptp", "std", "sum", "var", "sort", "argsort",
+}  # fmt: skip
+#: ndarray methods that read the device: the output's size, or the bytes themselves
+_SYNCING_METHODS = {"nonzero", "compress", "tobytes", "tofile", "dump", "dumps"}
+
+
 class _Method:
     """``x.name(...)`` of an allowlisted ndarray method, on the NumPy array inside."""
 
@@ -486,10 +540,17 @@ class _Method:
     def __call__(self, *args, **kwargs):
         where = f"cupy.ndarray.{self.name}"
         _check_keywords(where, _METHODS[self.name], kwargs)
-        if self.name == "nonzero":
-            _sync("nonzero")
+        if self.name in _SYNCING_METHODS:
+            _sync(self.name)
+        if self.name in _INTEGER_ARGUMENTS:  # shapes, axes, counts: Python integers in CuPy
+            for x in args:
+                _no_device_integers(x, where)
+        for key, value in kwargs.items():
+            if key in _INT_KEYWORDS:
+                _no_device_integers(value, f"{where}({key}=...)")
+        _no_nested_device_arrays(args, where)
         args = _unwrap(args, where)
-        kwargs = {key: _unwrap(value, where) for key, value in kwargs.items()}
+        kwargs = _unwrap_kwargs(where, kwargs)
         with _silent():
             result = getattr(self.array._a, self.name)(*args, **kwargs)
         return _wrap(result, (self.array,))
@@ -509,15 +570,42 @@ _NOT_ARRAYS = {
     "can_cast", "promote_types", "dtype", "finfo", "iinfo", "broadcast_shapes", "einsum",
     "isscalar", "ndim", "shape", "size", "get_array_module", "asnumpy",
 }  # fmt: skip
-#: functions that read the device to size their output
-_SYNCING = {"nonzero", "argwhere", "flatnonzero", "unique"}
+#: functions whose leading positional arguments are shapes or sizes, never device arrays
+_SHAPE_ARGUMENTS = {
+    "zeros", "ones", "empty", "full", "arange", "linspace", "logspace", "eye", "identity",
+    "tri", "triu_indices", "tril_indices", "indices", "diag_indices",
+}  # fmt: skip
+#: functions that read the device to size their output (or to size a histogram)
+_SYNCING = {"nonzero", "argwhere", "flatnonzero", "unique", "compress", "extract", "bincount",
+            "histogram"}  # fmt: skip
+#: functions whose NumPy versions return a Python bool, CuPy's a 0-d device array
+_DEVICE_BOOL = {"allclose", "array_equal", "array_equiv"}
 
 
-def _host_copy(x):
-    """Host data (a NumPy array, a list, a scalar) copied, as CuPy copies it to the device."""
-    if isinstance(x, (list, tuple)):  # device arrays inside a list are gathered on the device
-        x = type(x)(item._a if isinstance(item, ndarray) else item for item in x)
+def _host_copy(x, where: str):
+    """Host data (a NumPy array, a list, a scalar) copied, as CuPy copies it to the device.
+
+    A list of device arrays is joined on the device; a list that mixes device arrays
+    with host values goes through NumPy in CuPy, which refuses the device arrays.
+    """
+    if isinstance(x, (list, tuple)):
+        flat = list(_leaves(x))
+        on_device = [isinstance(item, ndarray) for item in flat]
+        if any(on_device) and not all(on_device):
+            raise TypeError(
+                f"{where}: a list mixing cupy.ndarray with host values: CuPy hands it to "
+                f"NumPy, and Implicit conversion to a NumPy array is not allowed (CuPy stand-in)"
+            )
+        x = _unwrap(x, where)
     return numpy.array(x)
+
+
+def _leaves(x):
+    for item in x:
+        if isinstance(item, (list, tuple)):
+            yield from _leaves(item)
+        else:
+            yield item
 
 
 class _Function:
@@ -533,14 +621,21 @@ class _Function:
     def __call__(self, *args, **kwargs):
         where = f"{self.module}.{self.name}"
         _check_keywords(where, self.entry, kwargs)
-        if self.name in _SYNCING:
-            _sync(self.name)
+        if self.name in _SYNCING or (self.name == "where" and len(args) == 1 and not kwargs):
+            _sync(self.name)  # where(condition) is nonzero(condition)
+        for key, value in kwargs.items():
+            if key in _INT_KEYWORDS:
+                _no_device_integers(value, f"{where}({key}=...)")
         if self.name in _HOST_DATA:
             x = args[0] if args else kwargs.pop("a", kwargs.pop("obj", None))
             if isinstance(x, ndarray):
                 result = self.impl(x._a, *args[1:], **_unwrap_kwargs(where, kwargs))
                 return _wrap(result, (x,))
-            return _wrap(self.impl(_host_copy(x), *args[1:], **kwargs))
+            return _wrap(self.impl(_host_copy(x, where), *args[1:], **kwargs))
+        if self.name in _SHAPE_ARGUMENTS:
+            # all positional arguments are sizes, but full's fill_value, which may be on the device
+            for x in args[:1] if self.name == "full" else args:
+                _no_device_integers(x, where)
         if self.name in _SEQUENCE_FIRST and args:
             first = args[0]
             if not isinstance(first, (list, tuple)) or not all(
@@ -552,11 +647,15 @@ class _Function:
         elif self.name in _NOT_ARRAYS:
             args = _unwrap(args, where)
         elif args:
+            _no_nested_device_arrays(args[1:], where)
             args = (_array_operand(args[0], where), *_unwrap(args[1:], where))
         kwargs = _unwrap_kwargs(where, kwargs)
         inputs = [a for a in args if isinstance(a, ndarray)]
         with _silent():
-            return _wrap(self.impl(*args, **kwargs), inputs)
+            result = self.impl(*args, **kwargs)
+        if self.name in _DEVICE_BOOL:
+            result = numpy.asarray(result)
+        return _wrap(result, inputs)
 
 
 def _unwrap_kwargs(where, kwargs):
@@ -618,6 +717,10 @@ class Generator:
         def method(*args, **kwargs):
             where = f"cupy.random.Generator.{name}"
             _check_keywords(where, methods[name], kwargs)
+            for key, value in kwargs.items():
+                if key in _INT_KEYWORDS:
+                    _no_device_integers(value, f"{where}({key}=...)")
+            _no_nested_device_arrays(args, where)
             return _wrap(impl(*_unwrap(args, where), **_unwrap_kwargs(where, kwargs)))
 
         return method
@@ -641,6 +744,8 @@ class MemoryHook:
     name = "MemoryHook"
 
     def __enter__(self):
+        if any(hook.name == self.name for hook in _hooks):  # CuPy keys its hooks by name
+            raise KeyError(f"memory hook {self.name} already exists")
         _hooks.append(self)
         return self
 
@@ -682,6 +787,9 @@ class _MemoryPool:
     def free_all_blocks(self, stream=None):
         pass
 
+    def malloc(self, size):  # the default allocator: what cuda.get_allocator() returns
+        raise NotImplementedError("the CuPy stand-in allocates through NumPy, not through malloc")
+
 
 _POOL = _MemoryPool()
 
@@ -706,6 +814,7 @@ def _cuda():
     cuda.MemoryHook = MemoryHook
     cuda.Device = _Device
     cuda.get_current_stream = lambda: _Stream()
+    cuda.get_allocator = lambda: _POOL.malloc  # the default pool's, so memory hooks see it all
     runtime = types.ModuleType("cupy.cuda.runtime")
     runtime.getDeviceCount = lambda: 1
     runtime.getDeviceProperties = lambda device: {"name": b"CuPy stand-in (NumPy on the host)"}

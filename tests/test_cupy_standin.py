@@ -43,7 +43,18 @@ SNIPPETS = [
      "cannot mix"),
     ("a NumPy array as a function argument", lambda xp, x: xp.maximum(x, np.zeros(x.shape)),
      TypeError, "cannot mix"),
-    ("a NumPy array as an index", lambda xp, x: x[np.array([0, 1])], TypeError, "cannot mix"),
+    ("a device integer as a shape", lambda xp, x: xp.zeros((x.argmax(), 2)), TypeError,
+     "no __index__"),
+    ("a device integer as an axis", lambda xp, x: x.reshape(2, 2).sum(axis=x.argmin() - 3),
+     TypeError, "no __index__"),
+    ("a device integer as a method's axis", lambda xp, x: x.reshape(2, 2).swapaxes(
+        x.argmin() - 3, 0), TypeError, "no __index__"),
+    ("a device integer as a size", lambda xp, x: xp.arange(x.argmax()), TypeError,
+     "no __index__"),
+    ("a list mixing a device scalar and a number", lambda xp, x: xp.asarray([x.sum(), 1.0]),
+     TypeError, "mixing cupy.ndarray with host values"),
+    ("iterating over x.flat, a device iterator", lambda xp, x: list(x.flat), AttributeError,
+     "flat is not emulated"),
     ("a list where an array is expected", lambda xp, x: xp.exp([1.0, 2.0]), TypeError,
      "does not convert a list"),
     ("errstate, which CuPy does not have",
@@ -85,6 +96,18 @@ def test_the_snippets_name_what_cupy_lacks_in_both_recorded_releases():
     assert "flags" in api["ndarray"]["attributes"]
 
 
+def test_what_cupy_accepts_the_standin_accepts(standin):
+    # the stand-in must not refuse CuPy's own conveniences, or tests would fail for nothing
+    x = standin.asarray(np.arange(6.0))
+    assert x[np.array([0, 2])].tolist() == [0.0, 2.0]  # NumPy index arrays are copied over
+    x[np.array([1])] = np.array([9.0])  # and so are NumPy values
+    assert x[1].item() == 9.0
+    assert np.add.reduce(x).item() == 23.0  # NumPy's ufunc methods run CuPy's
+    assert standin.asarray([x[0], x[1]]).tolist() == [0.0, 9.0]  # device arrays joined
+    assert standin.full((2,), x[1]).tolist() == [9.0, 9.0]  # a device fill value
+    assert isinstance(standin.allclose(x, x), standin.ndarray)  # a 0-d array, as CuPy's
+
+
 def test_reductions_return_0d_arrays_and_conversions_are_counted_syncs(standin):
     x = standin.asarray(np.arange(6.0).reshape(2, 3))
     top = x.max()
@@ -109,17 +132,28 @@ def test_reductions_return_0d_arrays_and_conversions_are_counted_syncs(standin):
     assert not syncs
 
 
-def test_boolean_mask_indexing_and_nonzero_read_the_device(standin):
+def test_operations_that_size_their_output_on_the_device_are_syncs(standin):
     x = standin.asarray(np.array([1.0, -2.0, 3.0]))
     with cupy_standin.counting_syncs() as syncs:
         x[x > 0]
+        x[x < 0] = 0.0  # a boolean-mask assignment counts its True entries too
         standin.nonzero(x > 0)
         x.nonzero()
+        standin.where(x > 0)  # where with one argument is nonzero
+        standin.bincount(standin.asarray(np.array([0, 2, 2])))
+        standin.compress(x > 0, x)
     assert sorted(kind for *_, kind in syncs) == [
+        "bincount",
         "boolean mask indexing",
+        "boolean mask indexing",
+        "compress",
         "nonzero",
         "nonzero",
+        "where",
     ]
+    with cupy_standin.counting_syncs() as syncs:
+        standin.where(x > 0, x, 0.0)  # three arguments: elementwise, no sync
+    assert not syncs
 
 
 def test_host_data_is_copied_to_the_device_and_device_arrays_are_not(standin):
@@ -160,6 +194,23 @@ def test_allocations_and_releases_reach_memory_hooks(standin):
     assert malloc == ("malloc", 800, 1024, ptr)
     # buffers made before the hook may be freed meanwhile, as on CuPy: the hook sees those too
     assert [e for e in events if e[-1] == ptr] == [malloc, ("free", 1024, ptr)]
+
+
+def test_a_copy_returned_as_a_view_is_an_allocation_and_hook_names_are_unique(standin):
+    sizes = []
+
+    class Recorder(standin.cuda.MemoryHook):
+        name = "recorder"
+
+        def malloc_postprocess(self, **kw):
+            sizes.append(kw["size"])
+
+    x = standin.zeros((4, 8))
+    with Recorder():
+        flat = x.T.reshape(-1)  # NumPy copies, then returns a view of the copy
+        with pytest.raises(KeyError, match="memory hook recorder already exists"), Recorder():
+            pass
+    assert flat.shape == (32,) and sizes == [256]
 
 
 def test_peak_memory_on_the_standin_counts_live_bytes(standin):
