@@ -14,6 +14,7 @@ adds pytest and hypothesis), so any suite gets, with nothing in its conftest.py:
   ``cupy-standin``, that poses as CuPy while a test runs, so that CuPy's code
   paths run on a machine without a GPU.  Where CuPy is missing, ``all`` then
   means numpy and the stand-in, and the report header says why CuPy is absent.
+  The ``standin`` fixture installs the stand-in alone, for a test about it.
 * hypothesis profiles: ``dev`` (the default: 60 examples, no deadline),
   ``ci`` (``derandomize=True``, no deadline), chosen automatically when the
   ``CI`` variable is set, and ``stress`` (1000 fresh random examples per
@@ -30,18 +31,17 @@ test asks for the cupy backend.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import types
 
 import pytest
 
-__all__ = ["BACKEND_CHOICES", "register_stand_in", "xp"]
+__all__ = ["BACKEND_CHOICES", "register_stand_in", "standin", "xp"]
 
 #: The values of ``--backend``; ``all`` runs every test that takes ``xp`` on each backend.
 BACKEND_CHOICES = ("numpy", "cupy", "cupy-standin", "all")
-
-_CUPY_STATUS: dict = {}  # why CuPy is unavailable (None: it is available), once asked
 
 #: the modules that make up the registered CuPy stand-in, by their ``sys.modules`` names
 _STAND_IN: dict = {}
@@ -139,9 +139,7 @@ def _backends(config) -> list[str]:
         return [chosen]
     if not _STAND_IN:
         return ["numpy", "cupy"]  # the cupy run skips, with the reason, where CuPy is missing
-    if "cupy" not in _CUPY_STATUS:  # asked once per session, not once per test function
-        _CUPY_STATUS["cupy"] = _unavailable("cupy")
-    return ["numpy", "cupy-standin"] + ([] if _CUPY_STATUS["cupy"] else ["cupy"])
+    return ["numpy", "cupy-standin"] + ([] if _unavailable("cupy") else ["cupy"])
 
 
 def pytest_report_header(config):
@@ -157,6 +155,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("xp", _backends(metafunc.config), indirect=True)
 
 
+@functools.cache  # asked once per session: Python does not cache a failed import
 def _unavailable(name: str) -> str | None:
     """Why backend ``name`` cannot run here, or None; CuPy is imported only for ``cupy``."""
     if name == "numpy":
@@ -172,13 +171,26 @@ def xp(request, monkeypatch):
     """The array module under test; also made refattn's default backend for the test."""
     name = request.param
     if name == "cupy-standin":
-        for module_name, module in _STAND_IN.items():
-            monkeypatch.setitem(sys.modules, module_name, module)
-        monkeypatch.setenv("REFATTN_BACKEND", "cupy")
-        return _STAND_IN["cupy"]
+        return _install_stand_in(monkeypatch)
     if why := _unavailable(name):
         pytest.skip(f"{name} backend unavailable: {why}")
     monkeypatch.setenv("REFATTN_BACKEND", name)
     from refattn.backend import module_for
 
     return module_for(name)
+
+
+def _install_stand_in(monkeypatch):
+    """Put the registered stand-in in place of ``cupy`` for one test; return its module."""
+    for module_name, module in _STAND_IN.items():
+        monkeypatch.setitem(sys.modules, module_name, module)
+    monkeypatch.setenv("REFATTN_BACKEND", "cupy")
+    return _STAND_IN["cupy"]
+
+
+@pytest.fixture
+def standin(monkeypatch):
+    """The registered CuPy stand-in, installed as ``cupy`` for a test that wants it alone."""
+    if not _STAND_IN:
+        pytest.skip("no CuPy stand-in registered (refattn.pytest_plugin.register_stand_in)")
+    return _install_stand_in(monkeypatch)

@@ -10,13 +10,10 @@ named.
 
 The suite registers its strict CuPy stand-in (``tests/cupy_standin.py``) with
 the plugin, so that every test taking ``xp`` also runs on it, as
-``cupy-standin``; the ``standin`` fixture installs it for a test that wants
-it alone.
+``cupy-standin``; the plugin's ``standin`` fixture installs it for a test that
+wants it alone.
 """
 
-import sys
-
-import pytest
 from cupy_standin import installed_modules
 
 from refattn.pytest_plugin import register_stand_in
@@ -24,13 +21,3 @@ from refattn.pytest_plugin import register_stand_in
 pytest_plugins = ["refattn.pytest_plugin"]
 
 register_stand_in(installed_modules())
-
-
-@pytest.fixture
-def standin(monkeypatch):
-    """The CuPy stand-in, installed as ``cupy`` (and refattn's default backend) for the test."""
-    modules = installed_modules()
-    for name, module in modules.items():
-        monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.setenv("REFATTN_BACKEND", "cupy")
-    return modules["cupy"]

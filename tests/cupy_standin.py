@@ -239,6 +239,12 @@ def _no_device_integers(x, where: str):
     return x
 
 
+def _no_device_integer_keywords(kwargs, where: str):
+    for key, value in kwargs.items():
+        if key in _INT_KEYWORDS:
+            _no_device_integers(value, f"{where}({key}=...)")
+
+
 def _no_nested_device_arrays(args, where: str):
     """Lists and tuples of arguments (shapes, axes, pad widths) hold no device arrays."""
     for x in args:
@@ -545,9 +551,7 @@ class _Method:
         if self.name in _INTEGER_ARGUMENTS:  # shapes, axes, counts: Python integers in CuPy
             for x in args:
                 _no_device_integers(x, where)
-        for key, value in kwargs.items():
-            if key in _INT_KEYWORDS:
-                _no_device_integers(value, f"{where}({key}=...)")
+        _no_device_integer_keywords(kwargs, where)
         _no_nested_device_arrays(args, where)
         args = _unwrap(args, where)
         kwargs = _unwrap_kwargs(where, kwargs)
@@ -563,17 +567,15 @@ class _Method:
 _HOST_DATA = {"array", "asarray", "asanyarray"}
 #: functions whose first argument is a sequence of arrays
 _SEQUENCE_FIRST = {"concatenate", "stack", "hstack", "vstack", "dstack", "column_stack"}
-#: functions whose arguments are shapes, sizes, dtypes or other non-array values
-_NOT_ARRAYS = {
-    "zeros", "ones", "empty", "full", "arange", "linspace", "logspace", "eye", "identity",
-    "tri", "triu_indices", "tril_indices", "indices", "diag_indices", "result_type",
-    "can_cast", "promote_types", "dtype", "finfo", "iinfo", "broadcast_shapes", "einsum",
-    "isscalar", "ndim", "shape", "size", "get_array_module", "asnumpy",
-}  # fmt: skip
 #: functions whose leading positional arguments are shapes or sizes, never device arrays
 _SHAPE_ARGUMENTS = {
     "zeros", "ones", "empty", "full", "arange", "linspace", "logspace", "eye", "identity",
     "tri", "triu_indices", "tril_indices", "indices", "diag_indices",
+}  # fmt: skip
+#: functions whose arguments are shapes, sizes, dtypes or other non-array values
+_NOT_ARRAYS = _SHAPE_ARGUMENTS | {
+    "result_type", "can_cast", "promote_types", "dtype", "finfo", "iinfo", "broadcast_shapes",
+    "einsum", "isscalar", "ndim", "shape", "size",
 }  # fmt: skip
 #: functions that read the device to size their output (or to size a histogram)
 _SYNCING = {"nonzero", "argwhere", "flatnonzero", "unique", "compress", "extract", "bincount",
@@ -623,9 +625,7 @@ class _Function:
         _check_keywords(where, self.entry, kwargs)
         if self.name in _SYNCING or (self.name == "where" and len(args) == 1 and not kwargs):
             _sync(self.name)  # where(condition) is nonzero(condition)
-        for key, value in kwargs.items():
-            if key in _INT_KEYWORDS:
-                _no_device_integers(value, f"{where}({key}=...)")
+        _no_device_integer_keywords(kwargs, where)
         if self.name in _HOST_DATA:
             x = args[0] if args else kwargs.pop("a", kwargs.pop("obj", None))
             if isinstance(x, ndarray):
@@ -717,9 +717,7 @@ class Generator:
         def method(*args, **kwargs):
             where = f"cupy.random.Generator.{name}"
             _check_keywords(where, methods[name], kwargs)
-            for key, value in kwargs.items():
-                if key in _INT_KEYWORDS:
-                    _no_device_integers(value, f"{where}({key}=...)")
+            _no_device_integer_keywords(kwargs, where)
             _no_nested_device_arrays(args, where)
             return _wrap(impl(*_unwrap(args, where), **_unwrap_kwargs(where, kwargs)))
 
