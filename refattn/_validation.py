@@ -9,7 +9,6 @@ doing any work, and never modify the arrays they check.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import math
 import numbers
@@ -17,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import backend as _backend
-from .backend import _backend_of, _is_generator, _named_array_module, module_for, module_name
+from .backend import (
+    _backend_of,
+    _is_generator,
+    _named_array_module,
+    did_you_mean,
+    module_for,
+    module_name,
+)
 
 FLOAT_DTYPES = ("float32", "float64")
 
@@ -74,6 +80,17 @@ def check_float_array(name: str, x) -> None:
 def check_finite(name: str, x, xp) -> None:
     """``x`` must hold no NaN or infinity: attention of non-finite input is undefined."""
     check_all_finite({name: x}, xp)
+
+
+def extremes(xp, *arrays):
+    """The max and min of each non-empty array, in one vector: finite iff all ``arrays`` are.
+
+    Max and min propagate NaN and reach any infinity, so one :func:`check_output`
+    of this short vector checks several arrays at once, without a boolean copy
+    of any of them.
+    """
+    peaks = [end for x in arrays if x.size for end in (x.max(), x.min())]
+    return xp.stack(peaks) if peaks else xp.zeros(0)
 
 
 def check_all_finite(named: dict[str, Any], xp) -> None:
@@ -156,8 +173,8 @@ def check_bool(name: str, value) -> bool:
     """``value`` must be ``True`` or ``False`` (also a NumPy bool); returns a Python bool."""
     if isinstance(value, bool):
         return value
-    if type(value).__name__ == "bool_" or (
-        _backend_of(value) is not None
+    if (
+        _backend_of(value) is not None  # a NumPy bool or a 0-d boolean array
         and getattr(value, "shape", None) == ()
         and str(value.dtype) == "bool"
     ):
@@ -207,12 +224,8 @@ def check_real(
     if maximum is not None:
         parts.append(f"{'<' if open_max else '<='} {maximum}")
     domain = " ".join(parts[:1]) + ("" if len(parts) == 1 else " " + " and ".join(parts[1:]))
-    plain = _scalar(value)
-    if (
-        isinstance(plain, bool)
-        or not isinstance(plain, numbers.Real)
-        or type(plain).__name__ == "bool_"
-    ):
+    plain = _scalar(value)  # a NumPy bool becomes a Python bool here
+    if isinstance(plain, bool) or not isinstance(plain, numbers.Real):
         raise TypeError(f"{name} must be {domain}, got {describe(value)}")
     plain = float(plain)
     too_low = minimum is not None and (plain <= minimum if open_min else plain < minimum)
@@ -229,8 +242,7 @@ def check_choice(name: str, value, choices) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be one of {listed}, got {describe(value)}")
     if value not in choices:
-        close = difflib.get_close_matches(value, choices, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(value, choices)
         raise ValueError(f"{name} must be one of {listed}, got {value!r}{hint}")
     return value
 
@@ -247,13 +259,17 @@ def check_dtype(name: str, dtype, allowed=FLOAT_DTYPES) -> str:
     return text
 
 
-def check_int_sequence(name: str, value, *, minimum: int, length: int | None = None):
-    """A tuple or list of integers each ``>= minimum`` (``length`` of them if given)."""
+def check_int_sequence(
+    name: str, value, *, minimum: int, length: int | None = None, maximum: int | None = None
+):
+    """A tuple or list of integers each in ``[minimum, maximum]`` (``length`` of them if given)."""
     if not isinstance(value, (tuple, list)):
         raise TypeError(f"{name} must be a tuple of integers >= {minimum}, got {describe(value)}")
     if length is not None and len(value) != length:
         raise ValueError(f"{name} must hold {length} integers, got {len(value)}: {value!r}")
-    return tuple(check_int(f"{name}[{i}]", x, minimum=minimum) for i, x in enumerate(value))
+    return tuple(
+        check_int(f"{name}[{i}]", x, minimum=minimum, maximum=maximum) for i, x in enumerate(value)
+    )
 
 
 def check_output(name: str, out, xp, *, reason: str = "") -> None:
@@ -472,6 +488,7 @@ def check_module(
     accepted: str = "the numpy/cupy module",
     typed: bool = False,
     error: type[Exception] | None = None,
+    none: bool = True,
 ):
     """``backend.module_for(xp)``, with the argument named ``name`` in the message.
 
@@ -481,20 +498,41 @@ def check_module(
     :func:`describe` (after its type name where ``typed``).  The error is
     ``module_for``'s (``ValueError`` for an unknown name, ``TypeError`` for
     anything else) unless ``error`` says which; a missing CuPy raises
-    ``module_for``'s ``RuntimeError`` unchanged.
+    ``module_for``'s ``RuntimeError`` unchanged.  With ``none=False``, None is
+    refused (``TypeError``) and the message does not offer it.
     """
+    allowed = f"None, 'numpy', 'cupy' or {accepted}" if none else f"'numpy', 'cupy' or {accepted}"
+    if xp is None and not none:
+        raise (error or TypeError)(f"{name} must be {allowed}, got None")
     try:
         return module_for(default if xp is None else xp)
     except (TypeError, ValueError) as caught:
         got, hint = describe(xp), ""
         if isinstance(xp, str):
-            close = difflib.get_close_matches(xp, ("numpy", "cupy"), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(xp, ("numpy", "cupy"))
         elif typed:
             got = f"{type(xp).__name__} {got}"
-        raise (error or type(caught))(
-            f"{name} must be None, 'numpy', 'cupy' or {accepted}, got {got}{hint}"
-        ) from None
+        raise (error or type(caught))(f"{name} must be {allowed}, got {got}{hint}") from None
+
+
+def check_seed(name: str, rng, *, domain: str | None = None):
+    """``rng`` in one of the SPEC 7 forms, an integer as a Python int, anything else unchanged.
+
+    None, a Generator (of either backend), a ``numpy.random.SeedSequence`` or a
+    bit generator is returned as is; an integer >= 0 (NumPy integers and 0-d
+    integer arrays too) as a Python int.  Anything else raises
+    ``f"{name} must be {domain}, got ..."`` (``TypeError``, or ``ValueError``
+    for a negative integer), or with ``domain`` None :func:`check_int`'s message.
+    """
+    host = module_for("numpy").random
+    if rng is None or _is_generator(rng) or isinstance(rng, (host.SeedSequence, host.BitGenerator)):
+        return rng
+    try:
+        return check_int(name, rng, minimum=0)
+    except (TypeError, ValueError) as error:
+        if domain is None:
+            raise
+        raise type(error)(f"{name} must be {domain}, got {describe(rng)}") from None
 
 
 def check_generator(name: str, rng, xp, *, domain: str | None = None):
@@ -507,16 +545,12 @@ def check_generator(name: str, rng, xp, *, domain: str | None = None):
     ``name``; a Generator or bit generator of the wrong backend always gets
     ``backend.rng``'s message (it says which backends met).
     """
-    host = module_for("numpy").random
-    if not (
-        rng is None or _is_generator(rng) or isinstance(rng, (host.SeedSequence, host.BitGenerator))
-    ):
-        try:
-            rng = check_int(name, rng, minimum=0)
-        except (TypeError, ValueError) as error:
-            if domain is not None:
-                raise type(error)(f"{name} must be {domain}, got {describe(rng)}") from None
-            # backend.rng words it below
+    try:
+        rng = check_seed(name, rng, domain=domain)
+    except (TypeError, ValueError):
+        if domain is not None:
+            raise
+        # backend.rng words it below
     try:
         return _backend.rng(rng, xp)
     except (TypeError, ValueError) as error:

@@ -22,6 +22,7 @@ silent host/device copy would hide exactly the cost a reader wants to see.
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 import os
 import sys
@@ -55,6 +56,12 @@ __all__ = [
 BACKENDS = ("numpy", "cupy")
 
 _GPU_INSTALL_HINT = 'pip install "refattn[gpu]"'
+
+
+def did_you_mean(value: str, choices) -> str:
+    """``" (did you mean 'x'?)"`` for the choice closest to a misspelt ``value``, else ``""``."""
+    close = difflib.get_close_matches(value, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _cupy_if_imported():
@@ -194,8 +201,7 @@ def module_for(backend) -> Any:
             return numpy
         if backend == "cupy":
             return _cupy_or_raise()
-        close = difflib.get_close_matches(backend, BACKENDS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(backend, BACKENDS)
         raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}{hint}")
     if not isinstance(backend, types.ModuleType):
         raise TypeError(
@@ -217,11 +223,9 @@ def default_backend():
     """
     name = os.environ.get("REFATTN_BACKEND", "").strip().lower() or "numpy"
     if name not in BACKENDS:
-        close = difflib.get_close_matches(name, BACKENDS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(
             f"REFATTN_BACKEND must be one of {', '.join(BACKENDS)}, "
-            f"got {os.environ['REFATTN_BACKEND']!r}{hint}"
+            f"got {os.environ['REFATTN_BACKEND']!r}{did_you_mean(name, BACKENDS)}"
         )
     return module_for(name)
 
@@ -449,7 +453,7 @@ def pad_axis(x, axis: int, before: int, after: int, *, value=0):
     shape = list(x.shape)
     shape[axis] += before + after
     _refuse_allocation(
-        _prod(shape) * x.dtype.itemsize,
+        math.prod(shape) * x.dtype.itemsize,
         xp,
         f"padding x of shape {x.shape} by before = {before} and after = {after} rows",
         error=ValueError,
@@ -461,9 +465,7 @@ def pad_axis(x, axis: int, before: int, after: int, *, value=0):
 
 def _check_pad_value(value, dtype) -> None:
     """The fill of :func:`pad_axis`: a finite number that ``dtype`` holds exactly."""
-    plain = value
-    if _backend_of(value) is not None and getattr(value, "shape", None) == ():
-        plain = value.item()  # a NumPy scalar or a 0-d array
+    plain = _validation()._scalar(value)  # a NumPy scalar or a 0-d array as a Python one
     is_bool = isinstance(plain, bool)
     if not isinstance(plain, numbers.Real):
         raise TypeError(f"value must be a finite real number or a bool, got {_describe(value)}")
@@ -474,13 +476,6 @@ def _check_pad_value(value, dtype) -> None:
         raise ValueError(
             f"value must be representable in x's dtype {dtype}, got {_describe(value)}"
         )
-
-
-def _prod(shape) -> int:
-    total = 1
-    for size in shape:
-        total *= int(size)
-    return total
 
 
 def _available_bytes(xp) -> int:

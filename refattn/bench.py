@@ -487,12 +487,13 @@ def configured(label: str, n: int):
     return mechanism(known[label], **options), causal
 
 
-def _runner(label, xp, n, d, heads):
+def _runner(label, xp, n, d, heads, configuration=None):
     """Set up (outside the timing) ``(run, attend, causal)`` for ``label`` at length ``n``.
 
+    ``configuration`` is ``configured(label, n)`` when the caller holds it already.
     The inputs are checked here, once; ``run`` calls ``attend`` with ``check_finite=False``.
     """
-    attend, causal = configured(label, n)
+    attend, causal = configured(label, n) if configuration is None else configuration
     batch = (heads,) if heads > 1 else ()
     g = rng(n, xp)
     q, k, v = _checked(xp, *(g.standard_normal(batch + (n, d), dtype="float32") for _ in range(3)))
@@ -565,7 +566,7 @@ def scaling_grid(
                 skipped.append({"mechanism": name, "n": n, "reason": reason})
                 log(f"  {name:>22} n = {n:>6}: skipped, {reason}")
                 continue
-            run, attend, causal = _runner(name, xp, n, d, heads)
+            run, attend, causal = _runner(name, xp, n, d, heads, (attend, causal))
             seconds = median_seconds({name: run}, xp, repeats=repeats)[name]
             _, peak = peak_memory(run, xp)
             flops = heads * attend.flops(n, d, causal=causal)

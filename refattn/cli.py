@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import configparser
 import datetime
-import difflib
 import json
 import math
 import os
@@ -135,13 +134,12 @@ def _output_folder(text: str) -> str:
 
 def _backend(text: str) -> str:
     """An argparse ``type=`` for ``--backend``: a known name whose backend is usable here."""
-    from .backend import available_backends
+    from .backend import available_backends, did_you_mean
 
     if text not in BACKEND_NAMES:
-        close = difflib.get_close_matches(text, BACKEND_NAMES, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise argparse.ArgumentTypeError(
-            f"must be one of {', '.join(BACKEND_NAMES)}, got {text!r}{hint}"
+            f"must be one of {', '.join(BACKEND_NAMES)}, got {text!r}"
+            f"{did_you_mean(text, BACKEND_NAMES)}"
         )
     status = available_backends()[text]
     if status != "available":

@@ -32,13 +32,13 @@ One head; leading batch/head axes multiply everything.  Derivations:
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import math
 from dataclasses import dataclass
 
 from ._validation import check_bool, check_choice, check_int, check_real
+from .backend import did_you_mean
 
 __all__ = [
     "absolute_position_flops",
@@ -120,7 +120,7 @@ def chunked_attention_memory(
     >>> chunked_attention_memory(16384, d=64, chunk=256)
     7340032
     """
-    m, d_v = _defaults(n, m, d, d_v, chunk)
+    m, d_v = _defaults(n, m, d, d_v)
     return n * min(chunk, m) + n * d + 2 * n * d_v
 
 
@@ -135,7 +135,7 @@ def chunked_attention_flops(
     (``n``), the two shifts and their exponentials (``4·n``, the correction
     factors) and the normaliser update (``3·n``).
     """
-    m, d_v = _defaults(n, m, d, d_v, chunk)
+    m, d_v = _defaults(n, m, d, d_v)
     merges = -(-m // chunk) - 1
     return dense_attention_flops(n, m, d, d_v) + merges * (3 * n * d_v + 8 * n)
 
@@ -184,8 +184,6 @@ def band_geometry(n: int, window: int, dilation: int = 1, causal: bool = False) 
     >>> g.block, g.blocks, g.keys_per_block
     (64, 64, 192)
     """
-    _at_least(1, n=n, dilation=dilation)
-    _at_least(0, window=window)
     dilation = min(dilation, n)  # (1.5)  a dilation of n or more is computed as n
     length = -(-n // dilation)
     w = min(window, length - 1)
@@ -319,8 +317,6 @@ def sliding_window_flops(
 
 
 def _favor_features(m: int, kind: str) -> int:
-    if kind not in ("positive", "hyperbolic", "trig", "relu"):
-        raise ValueError(f"kind must be positive, hyperbolic, trig or relu, got {kind!r}")
     return 2 * m if kind in ("hyperbolic", "trig") else m
 
 
@@ -354,7 +350,6 @@ def favor_memory(
     10485760
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v, m=m, chunk=chunk)
     features = _favor_features(m, kind)
     total = 2 * n * features + 2 * n * d
     if causal:
@@ -381,7 +376,6 @@ def favor_flops(
     ``4·n·M``.  Causal adds the diagonal blocks, ``n·c·(2M + 2d_v + 3)``.
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v, m=m, chunk=chunk)
     features = _favor_features(m, kind)
     total = 4 * n * m * d + 8 * n * features + 4 * n * features * d_v + 4 * n * features
     if causal:
@@ -403,7 +397,6 @@ def linformer_memory(n: int, d: int = 64, d_v: int | None = None, *, k: int = 25
     6324224
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v, k=k)
     return k * (d + d_v) + dense_attention_memory(n, k, d, d_v)
 
 
@@ -411,7 +404,6 @@ def linformer_flops(n: int, d: int = 64, d_v: int | None = None, *, k: int = 256
     """Flops of :func:`refattn.linformer.linformer_attention`: the projections ``2·k·n·(d + d_v)``
     plus exact attention of ``n`` queries over ``k`` keys (:func:`dense_attention_flops`)."""
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v, k=k)
     return 2 * k * n * (d + d_v) + dense_attention_flops(n, k, d, d_v)
 
 
@@ -430,7 +422,6 @@ def xl_attention_memory(n_s: int, d: int = 64, d_v: int | None = None, *, n_mem:
     values and the queries, then :func:`dense_attention_memory` with ``n_s``
     queries and ``m`` keys: ``O(n_s² + n_s·n_mem)`` per layer.
     """
-    _at_least(0, n_mem=n_mem)
     d_v = d if d_v is None else d_v
     m = n_mem + n_s
     return _segment_projections(n_s, m, d, d_v) + dense_attention_memory(n_s, m, d, d_v)
@@ -438,7 +429,6 @@ def xl_attention_memory(n_s: int, d: int = 64, d_v: int | None = None, *, n_mem:
 
 def xl_attention_flops(n_s: int, d: int = 64, d_v: int | None = None, *, n_mem: int = 512) -> int:
     """Flops of one segment step: projections ``2·(n_s·d² + m·d·(d + d_v))``, attention (5.4)."""
-    _at_least(0, n_mem=n_mem)
     d_v = d if d_v is None else d_v
     m = n_mem + n_s
     return 2 * (n_s * d * d + m * d * (d + d_v)) + dense_attention_flops(n_s, m, d, d_v)
@@ -452,7 +442,6 @@ def compressive_attention_memory(
     As :func:`xl_attention_memory` with ``n_mem + n_cmem`` memories:
     ``O(n_s² + n_s·n_m + n_s·n_cm)``.
     """
-    _at_least(0, n_mem=n_mem, n_cmem=n_cmem)
     return xl_attention_memory(n_s, d, d_v, n_mem=n_mem + n_cmem)
 
 
@@ -460,7 +449,6 @@ def compressive_attention_flops(
     n_s: int, d: int = 64, d_v: int | None = None, *, n_mem: int = 512, n_cmem: int = 512
 ) -> int:
     """Flops of one segment step over ``[cmem; mem; segment]`` (5.4)."""
-    _at_least(0, n_mem=n_mem, n_cmem=n_cmem)
     return xl_attention_flops(n_s, d, d_v, n_mem=n_mem + n_cmem)
 
 
@@ -474,8 +462,6 @@ def _segment_sizes(n, segment, memory, compressed=0, rate=1):
     rows of padded keys; ``C`` compressed blocks per segment out of the ``NB``
     that are ever read.
     """
-    _at_least(1, n=n, segment=segment, rate=rate)
-    _at_least(0, memory=memory, compressed=compressed)
     length = min(segment, n)
     count = -(-n // length)
     last = (count - 1) * length
@@ -530,7 +516,6 @@ def xl_memory(n: int, d: int = 64, d_v: int | None = None, *, segment=512, memor
     18907136
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, d=d, d_v=d_v)
     return _segment_working_set(n, d, d_v, _segment_sizes(n, segment, memory))
 
 
@@ -542,7 +527,6 @@ def xl_flops(n: int, d: int = 64, d_v: int | None = None, *, segment=512, memory
     ``N·d_v`` to divide by the normalisers.
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, d=d, d_v=d_v)
     padded, _, width, _, _, _ = _segment_sizes(n, segment, memory)
     return pattern_flops(padded * width, d, d_v) + padded * (d + d_v)
 
@@ -571,7 +555,6 @@ def compressive_memory_memory(
     20005056
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, d=d, d_v=d_v)
     sizes = _segment_sizes(n, segment, memory, compressed, rate)
     return _segment_working_set(n, d, d_v, sizes)
 
@@ -594,7 +577,6 @@ def compressive_memory_flops(
     ``3·N·d_v + 8·N`` (as in :func:`chunked_attention_flops`).
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, d=d, d_v=d_v)
     padded, _, width, _, c, blocks = _segment_sizes(n, segment, memory, compressed, rate)
     total = pattern_flops(padded * width, d, d_v) + padded * (d + d_v)
     if c:
@@ -607,7 +589,6 @@ def compressive_memory_flops(
 
 
 def _funnel_length(n, stride, keep_cls):
-    _at_least(1, n=n, stride=stride)
     return 1 + -(-(n - 1) // stride) if keep_cls else -(-n // stride)
 
 
@@ -673,7 +654,6 @@ def funnel_flops(
 
 def absolute_position_flops(n: int, d: int = 64) -> int:
     """Sinusoids added at the input (14.2): ``n·d`` additions, once per model, not per layer."""
-    _at_least(1, n=n, d=d)
     return n * d
 
 
@@ -714,7 +694,6 @@ def relative_position_flops(
     """
     m, _ = _defaults(n, m, d, None)
     d_r = d if d_r is None else d_r
-    _at_least(1, d_r=d_r)
     return 2 * n * d + 2 * m * d_r * d + 2 * n * m * d + n * m
 
 
@@ -747,8 +726,6 @@ def bigbird_memory(
     11550720
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v, block=block)
-    _at_least(0, g=g, r=r)
     block = min(block, n)  # (9.7)  a block beyond n is one block of n
     blocks = -(-n // block)
     padded = blocks * block
@@ -782,8 +759,6 @@ def bigbird_flops(
     output by the normalisers ``N·d_v``.
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v, block=block)
-    _at_least(0, g=g, r=r)
     block = min(block, n)  # (9.7)  a block beyond n is one block of n
     padded = -(-n // block) * block
     globals_ = min(g * block, n)
@@ -807,11 +782,6 @@ def _stride_within(n, kind, stride, c):
 def _sparse_transformer_sizes(n, kind, stride, summary, heads, causal):
     """``(B, N, P, K, c)``: rows of the l-grid, padded positions, padded key rows, local keys
     and summary columns (1 for strided); a stride beyond ``n`` is computed as ``n`` (8.8)."""
-    if kind not in ("strided", "fixed"):
-        raise ValueError(f"kind must be 'strided' or 'fixed', got {kind!r}")
-    if heads not in ("union", "first", "second"):
-        raise ValueError(f"heads must be 'union', 'first' or 'second', got {heads!r}")
-    _at_least(1, n=n, stride=stride, summary=summary)
     stride, c = _stride_within(n, kind, stride, summary if kind == "fixed" else 1)
     rows = -(-n // stride)
     padded = rows * stride
@@ -860,7 +830,6 @@ def sparse_transformer_memory(
     1581056
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, d=d, d_v=d_v)
     rows, padded, key_rows, local, c = _sparse_transformer_sizes(
         n, kind, stride, summary, heads, causal
     )
@@ -906,7 +875,6 @@ def sparse_transformer_flops(
     ``3·N·d_v + 8·N`` for each part after the first.
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, d=d, d_v=d_v)
     rows, padded, _, local, c = _sparse_transformer_sizes(n, kind, stride, summary, heads, causal)
     first, second = heads in ("union", "first"), heads in ("union", "second")
     scores, parts = 0, 0
@@ -953,8 +921,6 @@ def lsh_attention_memory(
     1052672
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v, chunk=chunk, rounds=rounds)
-    _at_least(2, buckets=buckets)
     chunk = min(chunk, n)  # (10.9)  a chunk beyond n is one chunk of the whole sequence
     slots = -(-n // chunk) * chunk
     hashing = rounds * n * (buckets // 2)
@@ -983,8 +949,6 @@ def lsh_attention_flops(
     The sort (``O(n log n)`` comparisons) is not counted.
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v, chunk=chunk, rounds=rounds)
-    _at_least(2, buckets=buckets)
     chunk = min(chunk, n)  # (10.9)  a chunk beyond n is one chunk of the whole sequence
     slots = -(-n // chunk) * chunk
     half = buckets // 2
@@ -1018,7 +982,6 @@ def linear_attention_memory(
     4194304
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v, chunk=chunk)
     if causal:
         c = min(chunk, n)
         return 2 * n * d + n * d_v + 2 * c * d + 3 * c * d_v + 7 * c * c // 2
@@ -1037,7 +1000,6 @@ def linear_attention_flops(
     the diagonal blocks, ``n·c·(2d + 2d_v + 7)`` with ``c = min(chunk, n)``.
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v, chunk=chunk)
     total = 4 * n * d * d_v + 19 * n * d + n * d_v
     if causal:
         total += n * min(chunk, n) * (2 * d + 2 * d_v + 7)
@@ -1081,8 +1043,6 @@ def span_geometry(n: int, m: int, reach: int, causal: bool = True) -> SpanGeomet
     >>> g.block, g.blocks, g.keys_per_block
     (72, 57, 359)
     """
-    _at_least(1, n=n, m=m)
-    _at_least(0, reach=reach)
     left = min(reach, m - 1)
     right = 0 if causal else min(reach, n - 1)
     block = min(n, max(MIN_BLOCK, -(-(left + right) // 4)))
@@ -1115,9 +1075,6 @@ def adaptive_span_memory(
     2323888
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v)
-    if not (span >= 0 and ramp > 0):
-        raise ValueError(f"span must be >= 0 and ramp > 0, got span={span}, ramp={ramp}")
     geo = span_geometry(n, n, math.ceil(span + ramp) - 1, causal)
     padded = geo.blocks * geo.block
     rows = padded + geo.left + geo.right
@@ -1144,7 +1101,6 @@ def adaptive_span_flops(
     division by the normalisers (the mask itself, ``c·K``, is negligible).
     """
     d_v = d if d_v is None else d_v
-    _at_least(1, n=n, d=d, d_v=d_v)
     geo = span_geometry(n, n, math.ceil(span + ramp) - 1, causal)
     scores = geo.blocks * geo.block * geo.keys_per_block
     return pattern_flops(scores, d, d_v) + scores + n * d + geo.blocks * geo.block * d_v
@@ -1209,10 +1165,9 @@ def _checked(formula):
     def checked(*args, **kwargs):
         unknown = [key for key in kwargs if key not in signature.parameters]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise TypeError(
-                f"{formula.__name__}() got an unexpected argument {unknown[0]!r}{hint}; "
+                f"{formula.__name__}() got an unexpected argument {unknown[0]!r}"
+                f"{did_you_mean(unknown[0], names)}; "
                 f"its arguments are {', '.join(names)}"
             )
         bound = signature.bind(*args, **kwargs)
@@ -1231,12 +1186,6 @@ for _name in __all__:
 del _name
 
 
-def _at_least(minimum, **values):
-    for name, value in values.items():
-        if value is not None and value < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _defaults(n, m, d, d_v, chunk=None):
-    _at_least(1, n=n, m=m, d=d, d_v=d_v, chunk=chunk)
+def _defaults(n, m, d, d_v):
+    """``(m, d_v)`` with None read as ``n`` and ``d``; :func:`_checked` checked them all."""
     return (n if m is None else m), (d if d_v is None else d_v)

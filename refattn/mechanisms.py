@@ -46,7 +46,6 @@ Performer paper resamples its features every so many training steps).
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import re
 from collections.abc import Callable, Mapping
@@ -61,9 +60,10 @@ from ._validation import (
     check_bool,
     check_choice,
     check_int,
+    check_seed,
     describe,
 )
-from .backend import _is_generator, module_for, module_name
+from .backend import did_you_mean, module_for, module_name
 from .backend import rng as make_rng
 
 __all__ = [
@@ -298,9 +298,6 @@ def register(entry: Mechanism) -> Mechanism:
         raise TypeError(f"entry must be a Mechanism, got {describe(entry)}")
     if entry.name in REGISTRY:
         raise ValueError(f"mechanism {entry.name!r} is registered twice")
-    unknown = set(entry.families) - set(FAMILIES)
-    if unknown:
-        raise ValueError(f"families must be among {FAMILIES}, got {sorted(unknown)}")
     REGISTRY[entry.name] = entry
     return entry
 
@@ -318,8 +315,7 @@ def mechanism(name: str, **options) -> Attention:
     array([[0. ], [1.5], [3. ], [4.5]])
     """
     if not isinstance(name, str) or name not in REGISTRY:
-        close = difflib.get_close_matches(name, REGISTRY, n=1) if isinstance(name, str) else []
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, REGISTRY) if isinstance(name, str) else ""
         error = ValueError if isinstance(name, str) else TypeError
         raise error(
             f"name must be a registered mechanism ({', '.join(REGISTRY)}), "
@@ -344,8 +340,7 @@ def _check_option_names(entry: Mechanism, options: dict) -> None:
         return
     if not valid:
         raise TypeError(f"{entry.name} takes no options, got option {unknown[0]!r}")
-    close = difflib.get_close_matches(unknown[0], valid, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(unknown[0], valid)
     raise TypeError(
         f"{entry.name} has no option {unknown[0]!r}{hint}; its options are {', '.join(valid)}"
     )
@@ -355,16 +350,8 @@ def _check_rng(rng):
     """``rng``: None, an integer >= 0 (NumPy integers and 0-d arrays too), a Generator, or
     (SPEC 7) a NumPy ``SeedSequence`` or bit generator; :func:`refattn.backend.rng` makes the
     Generator of each backend from it."""
-    host = module_for("numpy").random
-    if rng is None or _is_generator(rng) or isinstance(rng, (host.SeedSequence, host.BitGenerator)):
-        return rng
     domain = "None, an integer >= 0, a Generator, a SeedSequence or a bit generator"
-    try:
-        return check_int("rng", rng, minimum=0)
-    except TypeError:
-        raise TypeError(f"rng must be {domain}, got {describe(rng)}") from None
-    except ValueError:
-        raise ValueError(f"rng must be {domain}, got {describe(rng)}") from None
+    return check_seed("rng", rng, domain=domain)
 
 
 #: The most random features, projection or rotation elements a factory draws per head
@@ -466,8 +453,6 @@ class Attention:
 
         Tests and figures only (it is ``n × m``); raises for approximations.
         """
-        from .backend import module_for
-
         if self.mechanism.pattern is None:
             raise ValueError(f"{self.mechanism.name} is not exact: it has no dense pattern")
         n = check_int("n", n, minimum=1)
@@ -488,7 +473,7 @@ class Attention:
     def queries(self, q):
         """The queries that attend, ``(..., n_out, d)``: ``q`` itself, or Funnel's pooled ones."""
         entry = self.mechanism
-        check_array("q", q, min_ndim=2, axes="..., n, d")
+        check_array("q", q, min_ndim=2, axes="..., n, d")  # named q, before a pooling reads it
         return q if entry.queries is None else entry.queries(q, **self._built.call)
 
     def draw_for(self, q, k, v) -> dict:
@@ -596,9 +581,8 @@ class _Draws:
 # the entries
 
 
-def _no_options(**options):
-    if options:
-        raise TypeError(f"this mechanism takes no options, got {sorted(options)}")
+def _no_options():
+    """The build of a mechanism without options (:func:`mechanism` rejects any given)."""
     return Built({}, {})
 
 

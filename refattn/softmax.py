@@ -21,6 +21,7 @@ Equations, numbered as in ``derivations/00-exact-attention.md``:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from ._validation import (
     check_float_array,
     check_int,
     check_output,
+    quiet,
 )
 from .backend import _refuse_allocation
 from .complexity import chunked_attention_memory
@@ -72,7 +74,7 @@ def softmax(x, axis=-1):
         raise ValueError(
             f"axis must be in [{-x.ndim}, {x.ndim - 1}] for x.ndim {x.ndim}, got {axis}"
         )
-    if bool(xp.isnan(x).any()) or bool(xp.isposinf(x).any()):
+    if not bool((x < xp.inf).all()):  # one pass: false for NaN and +inf alike
         raise ValueError("x must not contain NaN or +inf (-inf is allowed and means masked)")
     e = x.copy()
     _exp_minus_max_(e, axis)
@@ -315,7 +317,7 @@ class ChunkedWeights:
         batch = self.row_max.shape[:-2]
         itemsize = xp.result_type(self.q_scaled, self.k).itemsize
         _refuse_allocation(
-            _product(batch) * n * m * itemsize,
+            math.prod(batch) * n * m * itemsize,
             xp,
             f"ChunkedWeights.to_dense: the dense weights {(*batch, n, m)}",
         )
@@ -396,19 +398,12 @@ def _scaled_sum_(x, scale, y):
 # resource and overflow guards, shared with the mechanisms that compute exact scores
 
 
-def _product(shape) -> int:
-    total = 1
-    for size in shape:
-        total *= int(size)
-    return total
-
-
 def _refuse_dense_scores(name, dims, q, k, *, hint=""):
     """``MemoryError`` before allocating an ``(..., n, m)`` score matrix that cannot fit."""
     itemsize = dims.xp.result_type(q, k).itemsize
     shape = (*dims.score_batch, dims.n, dims.m)
     _refuse_allocation(
-        _product(shape) * itemsize, dims.xp, f"{name}: the score matrix {shape}", hint=hint
+        math.prod(shape) * itemsize, dims.xp, f"{name}: the score matrix {shape}", hint=hint
     )
 
 
@@ -421,7 +416,7 @@ def _refuse_working_set(name, option, elements, dims, *, hint=""):
     dtype, so that the refusal and the formula agree.  ``option`` names the
     argument responsible (e.g. ``"window = 1000000000"``).
     """
-    batch = max(_product(dims.batch), _product(dims.score_batch))
+    batch = max(math.prod(dims.batch), math.prod(dims.score_batch))
     nbytes = int(elements) * batch * dims.dtype.itemsize
     _refuse_allocation(
         nbytes,
@@ -480,8 +475,8 @@ class _OverflowGuard:
 
     def __enter__(self):
         """While armed, NumPy's overflow warnings are silenced: :meth:`finish` reports them."""
-        if self.armed and hasattr(self.xp, "errstate"):
-            self._quiet = self.xp.errstate(over="ignore", invalid="ignore")
+        if self.armed:
+            self._quiet = quiet(self.xp)
             self._quiet.__enter__()
         return self
 

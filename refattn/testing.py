@@ -42,14 +42,14 @@ from typing import Any
 import numpy as np
 
 from ._validation import (
-    array_module,
+    broadcasts_to,
     check_array,
     check_bool,
     check_choice,
     check_dtype,
-    check_float_array,
     check_int,
     check_real,
+    check_seed,
     describe,
 )
 from .backend import BACKENDS, _backend_of, module_for, to_numpy
@@ -115,28 +115,18 @@ def _generator(rng) -> np.random.Generator:
     :func:`numpy.random.default_rng` does.
     """
     __tracebackhide__ = True
-    if rng is None or isinstance(
-        rng, (np.random.SeedSequence, np.random.BitGenerator, np.random.Generator)
-    ):
-        return np.random.default_rng(rng)
-    plain = rng.item() if isinstance(rng, np.ndarray) and rng.shape == () else rng
-    if isinstance(plain, (bool, np.bool_)) or not isinstance(plain, numbers.Integral):
-        hint = (
-            "; these helpers draw on the host, pass a NumPy generator or an int"
-            if "cupy" in type(rng).__module__
-            else ""
+    if "cupy" in type(rng).__module__:  # a CuPy Generator or 0-d array
+        raise TypeError(
+            f"rng must be {_RNG_DOMAIN}, got {describe(rng)}; "
+            f"these helpers draw on the host, pass a NumPy generator or an int"
         )
-        raise TypeError(f"rng must be {_RNG_DOMAIN}, got {describe(rng)}{hint}")
-    if plain < 0:
-        raise ValueError(f"rng must be {_RNG_DOMAIN}, got {describe(rng)}")
-    return np.random.default_rng(int(plain))
+    return np.random.default_rng(check_seed("rng", rng, domain=_RNG_DOMAIN))
 
 
 def _host_float_array(name: str, x):
     """``x`` as a NumPy array after checking it is a float32/float64 numpy or cupy array."""
     __tracebackhide__ = True
-    array_module(**{name: x})
-    check_float_array(name, x)
+    check_array(name, x, finite=False)
     return to_numpy(x)
 
 
@@ -275,13 +265,10 @@ def _target_array(target, sample_shape):
         return np.full(sample_shape, check_real("target", target))
     check_array("target", target, dtype="real")
     t = to_numpy(target)
-    shape = t.shape
-    if len(shape) > len(sample_shape) or any(
-        s not in (1, want) for s, want in zip(shape[::-1], sample_shape[::-1], strict=False)
-    ):
+    if not broadcasts_to(t.shape, sample_shape):
         raise ValueError(
             f"target must broadcast to the shape of one sample {sample_shape} "
-            f"(samples without the draws axis) without growing it, got shape {shape}"
+            f"(samples without the draws axis) without growing it, got shape {t.shape}"
         )
     return np.broadcast_to(t.astype(np.float64), sample_shape)
 

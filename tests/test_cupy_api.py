@@ -600,12 +600,6 @@ GUARDED: dict[tuple[str, str], str] = {
         "quiet(): getattr with a default; a null context where the module has no errstate "
         "(CuPy, which never warns)"
     ),
-    ("refattn/spectra.py", "xp.errstate"): (
-        "`xp.errstate(...) if hasattr(xp, 'errstate') else contextlib.nullcontext()`"
-    ),
-    ("refattn/softmax.py", "self.xp.errstate"): (
-        "`if self.armed and hasattr(self.xp, 'errstate'):` guards the call"
-    ),
 }
 
 
