@@ -43,8 +43,9 @@ from ._validation import (
     describe,
     quiet,
 )
-from .backend import _backend_of, window_view
+from .backend import window_view
 from .complexity import SpanGeometry, span_geometry
+from .jl import _is_array
 from .softmax import _fill_blocked, _nonzero, _OverflowGuard, finish_partial, softmax_partial
 
 __all__ = [
@@ -452,11 +453,6 @@ _SPAN_DOMAIN = (
     "span must be a finite real >= 0, a sequence of them (one per head) or a float array "
     "of shape (..., 1, 1)"
 )
-
-
-def _is_array(x) -> bool:
-    """A numpy/cupy array of at least one axis (0-d arrays and NumPy scalars are scalars)."""
-    return _backend_of(x) is not None and getattr(x, "ndim", 0) > 0
 
 
 def _check_real_span(z) -> float:

@@ -258,9 +258,11 @@ def bigbird_attention(
     # keys the window and random parts may read: real (not padding) and not global,
     # since global keys get their own columns (9.1: a block counts once)
     key_ok = xp.ones(n, dtype=bool) if key_mask is None else key_mask  # (..., n)
-    positions = _global_positions(xp, glob, b, n) if glob else None
+    positions = None
     if glob:
-        key_ok = key_ok & ~indicator(n, _global_position_list(glob, b, n), xp)
+        listed = _global_position_list(glob, b, n)  # host integers, listed once
+        positions = xp.asarray(listed, dtype=xp.int64)  # as _global_positions builds them
+        key_ok = key_ok & ~indicator(n, listed, xp)
     # (9.1)  pad to B·b positions, and one block of nothing on either side of the keys
     q_scaled = pad_axis(q * scale, -2, 0, padded - n)  # (..., N, d)
     q_blocks = q_scaled.reshape(q_scaled.shape[:-2] + (blocks, b, d))  # (..., B, b, d)

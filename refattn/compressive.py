@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,11 +37,13 @@ from ._validation import (
     check_attention_call,
     check_bool,
     check_dtype,
+    check_finite,
     check_float_array,
     check_int,
     check_output,
     check_real,
     describe,
+    extremes,
     quiet,
 )
 from .backend import module_for, pad_axis, to_numpy, window_view
@@ -133,18 +134,9 @@ def _check_projections(d, wq, wk, wv, *, why):
         )
 
 
-def _require_finite(xp, reason, *arrays):
-    """Raise ``FloatingPointError(reason)`` unless every array is finite: one host sync."""
-    if arrays and not bool(_finite_flag(xp, *arrays)):
-        raise FloatingPointError(reason)
-
-
 def _finite_flag(xp, *arrays):
     """A 0-d boolean device array: True if every one of ``arrays`` (at least one) is finite."""
-    ok = xp.isfinite(arrays[0]).all()
-    for x in arrays[1:]:
-        ok = ok & xp.isfinite(x).all()
-    return ok
+    return xp.isfinite(extremes(xp, *arrays)).all()
 
 
 def _finite_peak(name, x, xp) -> float:
@@ -246,7 +238,7 @@ class MemoryState:
         def nothing():
             return xp.zeros((0, d), dtype=dtype)
 
-        return cls(nothing(), nothing(), nothing(), n_mem, n_cmem)
+        return _state(nothing(), nothing(), nothing(), n_mem, n_cmem)  # checked above: not again
 
     @property
     def d(self) -> int:
@@ -365,7 +357,7 @@ def max_pool(rows, rate):
     """
     xp, rate = _check_compress_call(rows, rate)
     _check_whole_blocks(rows, rate)
-    _finite_peak("rows", rows, xp)
+    check_finite("rows", rows, xp)
     return _blocks(rows, rate).max(axis=1)
 
 
@@ -386,9 +378,9 @@ def mean_pool(rows, rate):
     return (blocks / rate).sum(axis=1)  # no partial sum exceeds the largest row
 
 
-def _check_kernel(weights, axes):
-    """Convolution weights ``(taps, d, d)``: finite floats, square taps."""
-    check_array("weights", weights, ndim=3, axes=axes)
+def _check_kernel(weights, axes, *, finite=True):
+    """Convolution weights ``(taps, d, d)``: floats, finite unless ``finite=False``; square taps."""
+    check_array("weights", weights, ndim=3, axes=axes, finite=finite)
     if weights.shape[1] != weights.shape[2] or 0 in weights.shape:
         raise ValueError(
             f"weights must have shape ({axes}) with equal last two axes and no empty axis, "
@@ -411,7 +403,7 @@ def conv1d(weights) -> Compressor:
                 f"{weights.shape[1]}, got rate {rate} and rows {rows.shape}"
             )
         xp = array_module(rows=rows, weights=weights)
-        _finite_peak("rows", rows, xp)
+        check_finite("rows", rows, xp)
         with quiet(xp):
             out = xp.einsum("tsd,sde->te", _blocks(rows, rate), weights)
         check_output("conv1d", out, xp, reason="the weights times the rows overflowed")
@@ -443,7 +435,7 @@ def dilated_conv(weights, dilation) -> Compressor:
                 f"weights), got shape {rows.shape}"
             )
         xp = array_module(rows=rows, weights=weights)
-        _finite_peak("rows", rows, xp)
+        check_finite("rows", rows, xp)
         step = min(dilation, rate)  # = dilation unless there is one tap, which reads row 0
         picked = _blocks(rows, rate)[:, ::step][:, :taps]  # (t, K, d)
         with quiet(xp):
@@ -469,7 +461,7 @@ def most_used(usage) -> Compressor:
             raise ValueError(
                 f"usage must have one entry per row ({rows.shape[0]}), got {usage.shape}"
             )
-        _finite_peak("rows", rows, xp)
+        check_finite("rows", rows, xp)
         keep = rows.shape[0] // rate
         chosen = xp.sort(xp.argsort(-usage, kind="stable")[:keep])  # top usage, original order
         return rows[chosen]
@@ -535,11 +527,9 @@ def compressive_attention(h, state: MemoryState, wq, wk, wv, *, relative: Relati
     context = xp.concatenate([state.context(xp), h], axis=0)  # (m, d), oldest first
     with quiet(xp):
         q, k, v = h @ wq, context @ wk, context @ wv
-    _require_finite(
-        xp,
-        "compressive_attention produced NaN or inf from finite input: the projections "
-        "h @ wq, [memories; h] @ wk or @ wv overflowed",
-        q, k, v,
+    check_output(
+        "compressive_attention", extremes(xp, q, k, v), xp,
+        reason="the projections h @ wq, [memories; h] @ wk or @ wv overflowed",
     )  # fmt: skip
     try:
         out = _attend_context(xp, q, k, v, relative)
@@ -555,12 +545,10 @@ def _attend_context(xp, q, k, v, relative):
     """Causal attention of the segment's queries over ``[memories; segment]``'s keys."""
     if relative is None:
         # (0.6)  causal with m > n: every memory row is visible, the segment is causal
-        return softmax_attention(q, k, v, causal=True)
+        return softmax_attention(q, k, v, causal=True, check_finite=False)  # checked by the caller
     n, m = q.shape[0], k.shape[0]
-    with quiet(xp):  # relative_scores checks its own result
-        scores = relative_scores(q, k, relative.w_r, relative.u, relative.v)
-    scores = scores / math.sqrt(q.shape[1])
-    _require_finite(xp, "the relative scores overflowed", scores)
+    scores = relative_scores(q, k, relative.w_r, relative.u, relative.v)  # checked: finite
+    scores = scores / math.sqrt(q.shape[1])  # finite still: divided by √d_k >= 1
     future = xp.arange(m)[None, :] > xp.arange(n)[:, None] + (m - n)
     scores = xp.where(future, -xp.inf, scores)
     return softmax(scores) @ v
@@ -583,10 +571,9 @@ def temporal_range(*, layers, n_mem, n_cmem, rate):
 # (5.6) the attention-reconstruction loss
 
 
-def _content_attention(q, keys, values, scale):
-    """Attention of queries over all given keys (no mask, no positions), and its weights."""
-    xp = array_module(q=q, keys=keys)
-    scores = q @ keys.T * scale
+def _content_attention(scores, values):
+    """Attention with the finite ``scores`` (no mask, no positions), and its weights."""
+    xp = array_module(scores=scores, values=values)
     p = xp.exp(scores - scores.max(axis=-1, keepdims=True))  # finite scores: no mask here
     p = p / p.sum(axis=-1, keepdims=True)  # P
     return p @ values, p
@@ -619,12 +606,12 @@ def attention_reconstruction_loss(h, old_mem, compressed, wq, wk, wv):
         keys = (old_mem @ wk, compressed @ wk)
         values = (old_mem @ wv, compressed @ wv)
         scores = [q @ k.T * scale for k in keys]
-        _require_finite(
-            xp, "attention_reconstruction_loss produced NaN or inf from finite input: the "
-            "projections or the scores overflowed", *values, *scores,
+        check_output(
+            "attention_reconstruction_loss", extremes(xp, *values, *scores), xp,
+            reason="the projections or the scores overflowed",
         )  # fmt: skip
-        exact, _ = _content_attention(q, keys[0], values[0], scale)
-        approx, _ = _content_attention(q, keys[1], values[1], scale)
+        exact, _ = _content_attention(scores[0], values[0])
+        approx, _ = _content_attention(scores[1], values[1])
         loss = float(((exact - approx) ** 2).sum())
         if not math.isfinite(loss):
             raise FloatingPointError(
@@ -648,7 +635,7 @@ def conv1d_loss_and_gradient(h, old_mem, weights, wq, wk, wv):
     shaped like ``weights``.
     """
     xp = _check_loss_inputs(h, old_mem, wq, wk, wv, weights=weights)
-    _check_kernel(weights, "c, d, d")  # finite: one sync of its own
+    _check_kernel(weights, "c, d, d", finite=False)  # finite: checked below, with the rest
     d, rate = h.shape[1], weights.shape[0]
     if weights.shape[1] != d:
         raise ValueError(
@@ -660,7 +647,8 @@ def conv1d_loss_and_gradient(h, old_mem, weights, wq, wk, wv):
             f"old_mem must hold at least c = {rate} rows (one block of the weights' rate), "
             f"got shape {old_mem.shape}"
         )
-    check_all_finite({"h": h, "old_mem": old_mem, "wq": wq, "wk": wk, "wv": wv}, xp)
+    named = {"weights": weights, "h": h, "old_mem": old_mem, "wq": wq, "wk": wk, "wv": wv}
+    check_all_finite(named, xp)
     try:
         return _conv_loss_and_gradient(xp, h, old_mem, weights, wq, wk, wv)
     except FloatingPointError as error:
@@ -707,9 +695,10 @@ def _conv_step(xp, h, old_mem, weights, wq, wk, wv):
         scale = 1.0 / math.sqrt(q.shape[-1])
         old_keys, old_values = old_mem @ wk, old_mem @ wv
         keys, values = compressed @ wk, compressed @ wv
-        scores_ok = _finite_flag(xp, old_values, values, q @ old_keys.T, q @ keys.T)
-        exact, _ = _content_attention(q, old_keys, old_values, scale)
-        approx, p = _content_attention(q, keys, values, scale)
+        old_scores, scores = q @ old_keys.T * scale, q @ keys.T * scale
+        scores_ok = _finite_flag(xp, old_values, values, old_scores, scores)
+        exact, _ = _content_attention(old_scores, old_values)
+        approx, p = _content_attention(scores, values)
         error = approx - exact  # E
         d_out = 2 * error
         d_values = p.T @ d_out
@@ -1129,15 +1118,10 @@ def _check_taps(compress, rate, q, dims, needed):
             raise ValueError(f"compress must be {domain}, got {compress!r}")
         return xp.full(rate, 1.0 / rate, dtype=dims.dtype) if needed else None
     if isinstance(compress, tuple):
-        for i, a in enumerate(compress):
-            plain = a.item() if hasattr(a, "item") and getattr(a, "shape", None) == () else a
-            if isinstance(plain, bool) or not isinstance(plain, numbers.Real):
-                raise TypeError(f"compress[{i}] must be a finite real number, got {describe(a)}")
-            if not math.isfinite(plain):
-                raise ValueError(f"compress[{i}] must be a finite real number, got {describe(a)}")
+        taps = [check_real(f"compress[{i}]", a) for i, a in enumerate(compress)]
         if len(compress) != rate:
             raise ValueError(f"compress must be {domain}, got {len(compress)} taps: {compress!r}")
-        return xp.asarray([float(a) for a in compress], dtype=dims.dtype)
+        return xp.asarray(taps, dtype=dims.dtype)
     if not hasattr(compress, "dtype") or not hasattr(compress, "shape"):
         raise TypeError(f"compress must be {domain}, got {type(compress).__name__}")
     array_module(q=q, compress=compress)  # the same backend as the inputs

@@ -20,6 +20,7 @@ import math
 import numbers
 
 from ._validation import (
+    _scalar,
     array_module,
     broadcast_shapes,
     check_all_finite,
@@ -236,24 +237,17 @@ def distortion(x, y):
 
 
 # ---------------------------------------------------------------------------
-# private checks, shared with refattn.performer
+# private checks (_is_array shared with refattn.adaptive_span)
 
 
 def _is_array(value) -> bool:
-    """A numpy/cupy array with at least one axis (0-d arrays count as scalars)."""
+    """A numpy/cupy array with at least one axis (0-d arrays and NumPy scalars are scalars)."""
     return _backend_of(value) is not None and getattr(value, "ndim", 0) > 0
-
-
-def _plain(value):
-    """A 0-d numpy/cupy array as its Python scalar; anything else unchanged."""
-    if _backend_of(value) is not None and getattr(value, "shape", None) == ():
-        return value.item()
-    return value
 
 
 def _count(name, value):
     """A whole number ``>= 1`` (Python/NumPy integer or 0-d integer array); returns an int."""
-    plain = _plain(value)
+    plain = _scalar(value)
     if isinstance(plain, bool) or not isinstance(plain, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= 1, got {describe(value)}")
     if plain < 1:
@@ -264,7 +258,7 @@ def _count(name, value):
 def _real_in(name, value, low, high, closed_high=False):
     """A finite real in ``(low, high)`` (or ``(low, high]``), bool excluded; returns a float."""
     domain = f"({low:g}, {high:g}{']' if closed_high else ')'}"
-    plain = _plain(value)
+    plain = _scalar(value)
     if (
         isinstance(plain, bool)
         or type(plain).__name__ == "bool_"

@@ -35,11 +35,12 @@ from ._validation import (
     check_generator,
     check_int,
     check_module,
+    check_output,
     check_working_set,
+    quiet,
 )
 from .jl import projection
 from .softmax import softmax, softmax_attention
-from .spectra import _overflow_reported
 
 __all__ = [
     "SHARING",
@@ -179,7 +180,7 @@ def linformer_attention(
         keep = call.key_mask[..., :, None]  # (..., m, 1)
         k, v = k * keep, v * keep  # (..., m, d), (..., m, d_v): new arrays, inputs untouched
     # (4.1)  project the sequence axis: k keys and values instead of m
-    with _overflow_reported(xp):  # by _check_projected, not as a warning
+    with quiet(xp):  # by _check_projected, not as a warning
         projected_k = E[..., :, :m] @ k  # (..., k, d)
         projected_v = F[..., :, :m] @ v  # (..., k, d_v)
     _check_projected(xp, projected_k, projected_v)
@@ -329,11 +330,12 @@ def lowrank_context(q, k, kdim, *, rng=None):
     if the logits of finite ``q, k`` overflow, and ``ValueError`` before
     drawing ``R`` if the arrays would not fit in the free memory.
     """
-    dims = check_attention_inputs(q, k, k)
+    dims = check_attention_inputs(q, k, k, check_finite=False)
     xp = dims.xp
+    check_all_finite({"q": q, "k": k}, xp)  # k passed as v too: its values read once
     kdim = check_int("kdim", kdim, minimum=1)
-    itemsize = xp.dtype(dims.dtype).itemsize
-    batch = math.prod(broadcast_shapes({"q": q.shape[:-2], "k": k.shape[:-2]}))
+    itemsize = dims.dtype.itemsize
+    batch = math.prod(dims.score_batch)
     check_working_set(
         f"lowrank_context(kdim={kdim}) with n = {dims.n}, m = {dims.m}",
         itemsize * (4 * kdim * dims.m + batch * (3 * dims.n * dims.m + dims.n * kdim)),
@@ -341,13 +343,12 @@ def lowrank_context(q, k, kdim, *, rng=None):
         xp,
     )
     g = check_generator("rng", rng, xp, domain=_RNG_DOMAIN)
-    with _overflow_reported(xp):
+    with quiet(xp):
         logits = q @ xp.swapaxes(k, -1, -2) / math.sqrt(dims.d)  # (..., n, m)  A
-    if not bool(xp.isfinite(logits).all()):
-        raise FloatingPointError(
-            "lowrank_context produced NaN or inf from finite input: the logits q·kᵀ/√d "
-            "overflowed the float range; rescale q or k"
-        )
+    check_output(
+        "lowrank_context", logits, xp,
+        reason="the logits q·kᵀ/√d overflowed the float range; rescale q or k",
+    )  # fmt: skip
     p = softmax(logits, axis=-1)  # D⁻¹ exp(A)
     r = projection(dims.m, kdim, rng=g, xp=xp, dtype=str(p.dtype))  # (kdim, m)
     return (p @ r.T) @ r, p  # P Rᵀ R

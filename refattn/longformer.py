@@ -26,6 +26,7 @@ refattn's conventions (``derivations/01-longformer.md``):
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -104,9 +105,7 @@ class LongformerWeights(NamedTuple):
         """The weights as an ``(..., n, n)`` array, for tests and figures only."""
         xp = array_module(band=self.band)
         *batch, n, width = self.band.shape
-        size = n * n * self.band.dtype.itemsize
-        for b in batch:
-            size *= b
+        size = math.prod(batch) * n * n * self.band.dtype.itemsize
         _refuse_allocation(
             size, xp, f"LongformerWeights.to_dense: the dense weights {(*batch, n, n)}"
         )

@@ -142,7 +142,7 @@ def random_features(m, d, *, orthogonal=True, norms="chi", rng=None, xp=None, dt
         parts = []
         if full:
             # all full blocks in one batched QR; folding in the signs of diag(R) makes Q Haar
-            q, r = _stacked_qr(xp, g.standard_normal((full, d, d)))
+            q, r = xp.linalg.qr(g.standard_normal((full, d, d)))  # NumPy and CuPy: batched
             q *= xp.sign(xp.diagonal(r, axis1=-2, axis2=-1))[:, None, :]
             parts.append(xp.swapaxes(q, -1, -2).reshape(full * d, d))  # rows: orthonormal
         if rest:
@@ -160,16 +160,6 @@ def random_features(m, d, *, orthogonal=True, norms="chi", rng=None, xp=None, dt
         if norms == "sqrt_d":
             omega = omega / xp.linalg.norm(omega, axis=1, keepdims=True) * math.sqrt(d)
     return omega.astype(dtype)
-
-
-def _stacked_qr(xp, a):
-    """QR factors of a stack ``(b, d, d)``: one batched call, or one per matrix where the
-    backend's ``qr`` takes only 2-D input (CuPy before batched support)."""
-    try:
-        return xp.linalg.qr(a)
-    except ValueError:  # LinAlgError is a ValueError
-        factors = [xp.linalg.qr(block) for block in a]
-        return xp.stack([f[0] for f in factors]), xp.stack([f[1] for f in factors])
 
 
 @quiet_overflow
@@ -210,7 +200,7 @@ def feature_map(x, omega, *, kind="positive"):
     array([0.70710678, 0.70710678])
     """
     xp = _check_features(x, omega, kind)
-    out = _exp_times(xp, *_features_in_parts(xp, x, omega, kind))
+    out = _features(xp, x, omega, kind)
     check_output("feature_map", out, xp, reason=_unstabilised(kind, x.dtype))
     return out
 
@@ -239,9 +229,7 @@ def per_feature_estimates(x, y, omega, *, kind="positive"):
     ``x`` and ``y`` have shapes ``(..., d)`` whose leading axes broadcast.
     """
     xp = _check_pair(x, y, omega, kind)
-    product = _exp_times(xp, *_features_in_parts(xp, x, omega, kind)) * _exp_times(
-        xp, *_features_in_parts(xp, y, omega, kind)
-    )
+    product = _features(xp, x, omega, kind) * _features(xp, y, omega, kind)
     m = omega.shape[0]
     if kind in ("hyperbolic", "trig"):
         product = product[..., :m] + product[..., m:]
@@ -259,10 +247,7 @@ def softmax_kernel_estimate(x, y, omega, *, kind="positive"):
     1.0
     """
     xp = _check_pair(x, y, omega, kind)
-    out = (
-        _exp_times(xp, *_features_in_parts(xp, x, omega, kind))
-        * _exp_times(xp, *_features_in_parts(xp, y, omega, kind))
-    ).sum(axis=-1)
+    out = (_features(xp, x, omega, kind) * _features(xp, y, omega, kind)).sum(axis=-1)
     check_output("softmax_kernel_estimate", out, xp, reason=_unstabilised(kind, x.dtype))
     return out
 
@@ -634,8 +619,8 @@ def favor_dense(
     if check_finite:
         check_all_finite({"q": q, "k": k, "v": v, "omega": omega}, xp)
     root = call.scale**0.5
-    a = _exp_times(xp, *_features_in_parts(xp, q * root, omega, kind)) @ xp.swapaxes(
-        _exp_times(xp, *_features_in_parts(xp, k * root, omega, kind)), -1, -2
+    a = _features(xp, q * root, omega, kind) @ xp.swapaxes(
+        _features(xp, k * root, omega, kind), -1, -2
     )  # (..., n, m)
     if causal:
         n, m = dims.n, dims.m
@@ -922,6 +907,11 @@ def _elu_parts(xp, x):
 
 
 # ---------------------------------------------------------------------------
+
+
+def _features(xp, x, omega, kind):
+    """``φ(x)``, unscaled and unstabilised: :func:`_features_in_parts` multiplied out."""
+    return _exp_times(xp, *_features_in_parts(xp, x, omega, kind))
 
 
 def _features_in_parts(xp, x, omega, kind):

@@ -38,6 +38,7 @@ from ._validation import (
     check_output,
     check_real,
     describe,
+    extremes,
     quiet,
 )
 from .backend import _backend_of
@@ -298,7 +299,9 @@ def position_infused_attention(
     with quiet(xp):
         v = window @ w_v  # (..., c + n, d_v)
     _check_products("position_infused_attention", xp, {"q": q, "k": k, "v": v}, "the projections")
-    return softmax_attention(q, k, v, causal=causal, scale=scale, return_weights=return_weights)
+    return softmax_attention(
+        q, k, v, causal=causal, scale=scale, return_weights=return_weights, check_finite=False
+    )
 
 
 def projected_attention(h, w_q, w_k, w_v, *, cache=None, causal=True, scale=None):
@@ -320,7 +323,7 @@ def projected_attention(h, w_q, w_k, w_v, *, cache=None, causal=True, scale=None
     with quiet(xp):
         q, k, v = h @ w_q, window @ w_k, window @ w_v
     _check_products("projected_attention", xp, {"q": q, "k": k, "v": v}, "the projections")
-    return softmax_attention(q, k, v, causal=causal, scale=scale)
+    return softmax_attention(q, k, v, causal=causal, scale=scale, check_finite=False)
 
 
 # --- checks shared by this module's functions (and funnel.py's allocation limit) ---------------
@@ -405,17 +408,12 @@ def _check_same_width(w_q, w_k):
 
 
 def _check_products(name, xp, named, what):
-    """FloatingPointError if a product of finite inputs overflowed (one reduction, one sync)."""
-    flags = [xp.isfinite(x).all() for x in named.values()]
-    ok = flags[0]
-    for flag in flags[1:]:
-        ok = ok & flag
-    if not bool(ok):
-        dtype = next(iter(named.values())).dtype
-        raise FloatingPointError(
-            f"{name} produced NaN or inf from finite input: {what} overflow {dtype}; rescale "
-            f"the inputs or use float64"
-        )
+    """FloatingPointError if a product of finite inputs overflowed (one host sync for all)."""
+    dtype = next(iter(named.values())).dtype
+    check_output(
+        name, extremes(xp, *named.values()), xp,
+        reason=f"{what} overflow {dtype}; rescale the inputs or use float64",
+    )  # fmt: skip
 
 
 def _concat_rows(xp, cache, x, name="x"):

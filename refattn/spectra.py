@@ -19,9 +19,7 @@ depend on that scale.
 
 from __future__ import annotations
 
-import contextlib
-
-from ._validation import check_array, check_int, check_output, describe
+from ._validation import check_array, check_int, check_output, describe, quiet
 
 __all__ = ["best_rank_k", "cumulative_spectrum", "effective_rank", "energy_at", "singular_values"]
 
@@ -35,7 +33,7 @@ def singular_values(p):
     """
     xp = _check_matrix(p)
     scale = _power_of_two_scale(xp, xp.abs(p).max(axis=(-2, -1), keepdims=True))  # (..., 1, 1)
-    with _overflow_reported(xp):  # by check_output, not as a warning
+    with quiet(xp):  # by check_output, not as a warning
         s = xp.linalg.svd(p / scale, compute_uv=False) * scale[..., 0]  # (..., min(n, m))
     check_output(
         "singular_values", s, xp, reason="the largest singular value exceeds the float range"
@@ -98,7 +96,7 @@ def best_rank_k(p, k):
     k = check_int("k", k, minimum=0, maximum=min(p.shape[-2:]))
     scale = _power_of_two_scale(xp, xp.abs(p).max(axis=(-2, -1), keepdims=True))  # (..., 1, 1)
     u, s, vt = xp.linalg.svd(p / scale, full_matrices=False)
-    with _overflow_reported(xp):
+    with quiet(xp):
         out = ((u[..., :, :k] * s[..., None, :k]) @ vt[..., :k, :]) * scale  # (..., n, m)
     check_output(
         "best_rank_k",
@@ -121,11 +119,6 @@ def _power_of_two_scale(xp, largest):
     """
     _, exponent = xp.frexp(largest)
     return xp.ldexp(xp.ones_like(largest), exponent - 1)
-
-
-def _overflow_reported(xp):
-    """Silence NumPy's overflow warning where :func:`check_output` reports the overflow."""
-    return xp.errstate(over="ignore") if hasattr(xp, "errstate") else contextlib.nullcontext()
 
 
 def _rescaled(xp, s):
