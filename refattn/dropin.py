@@ -35,7 +35,7 @@ from ._validation import check_all_finite, check_array, check_int, check_int_seq
 from .backend import module_for, to_numpy
 from .mechanisms import REGISTRY, mechanism
 from .performer import favor_attention, random_features
-from .pretrained import Encoder
+from .pretrained import Encoder, _check_encoder
 from .softmax import softmax_attention
 
 #: Results are gathered on the host (NumPy), whatever backend the encoder runs on.
@@ -157,9 +157,17 @@ def relative_error(approx, exact) -> float:
 
 def _check_encoder_ids(encoder, ids):
     """``encoder`` an :class:`Encoder`; ``ids`` its token ids ``(N, n)`` (checked by it)."""
-    if not isinstance(encoder, Encoder):
-        raise TypeError(f"encoder must be an Encoder (load_minilm()), got {describe(encoder)}")
+    _check_encoder(encoder)
     return encoder._check_ids(ids)
+
+
+def _check_features_seeds(features, seeds):
+    """``features``: integers >= 1; ``seeds``: integers >= 0; both non-empty; as tuples."""
+    features = check_int_sequence("features", features, minimum=1)
+    seeds = check_int_sequence("seeds", seeds, minimum=0)
+    if not features or not seeds:
+        raise ValueError(f"features and seeds must not be empty, got {features!r}, {seeds!r}")
+    return features, seeds
 
 
 def _check_sweeps(sweeps):
@@ -242,7 +250,7 @@ def dropin_sweep(
     sweeps = default_sweeps(n) if sweeps is None else _check_sweeps(sweeps)
     config = encoder.config
     exact = _embeddings(encoder, ids)
-    itemsize = host.dtype(str(encoder.embed(ids[:1, :1]).dtype)).itemsize
+    itemsize = host.dtype(str(encoder._embed(ids[:1, :1]).dtype)).itemsize
     exact_memory = mechanism("softmax").memory(n, config.head_dim)
     rows = {k: [] for k in ("mechanism", "option", "size", "cosine", "memory_bytes")}
     for name in REGISTRY:
@@ -303,16 +311,12 @@ def error_propagation(
         grown or shrunk by the top).
     """
     ids = _check_encoder_ids(encoder, ids)
-    features = check_int_sequence("features", features, minimum=1)
-    seeds = check_int_sequence("seeds", seeds, minimum=0)
-    if not features or not seeds:
-        raise ValueError(f"features and seeds must not be empty, got {features!r}, {seeds!r}")
+    features, seeds = _check_features_seeds(features, seeds)
     layers = encoder.config.layers
     exact = encoder.forward(ids).hidden_states[1:]  # L arrays (N, n, hidden)
     shape = (len(features), len(seeds), layers)
     everywhere, own, last = host.empty(shape), host.empty(shape), host.empty(shape)
     for (i, m), (j, seed) in itertools.product(enumerate(features), enumerate(seeds)):
-        m = check_int("features", m, minimum=1)
         favor = [mechanism("favor", features=m, rng=1000 * seed + at) for at in range(layers)]
         hidden = encoder.forward(ids, attention=favor).hidden_states[1:]
         everywhere[i, j] = [relative_error(h, e) for h, e in zip(hidden, exact, strict=True)]
@@ -376,10 +380,7 @@ def favor_components(
         attention (every query outputs the mean of the values).
     """
     ids = _check_encoder_ids(encoder, ids)
-    features = check_int_sequence("features", features, minimum=1)
-    seeds = check_int_sequence("seeds", seeds, minimum=0)
-    if not features or not seeds:
-        raise ValueError(f"features and seeds must not be empty, got {features!r}, {seeds!r}")
+    features, seeds = _check_features_seeds(features, seeds)
     count = encoder.config.layers
     if layers is None:
         layers = list(range(count))

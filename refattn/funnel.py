@@ -32,7 +32,6 @@ from ._validation import (
     LINEAR_TIME_MASK,
     Supports,
     array_module,
-    check_all_finite,
     check_array,
     check_attention_call,
     check_bool,
@@ -137,12 +136,10 @@ def pool_queries(x, *, stride: int = 2, keep_cls: bool = True):
     >>> pool_queries(np.arange(6.0)[:, None]).ravel().tolist()
     [0.0, 1.5, 3.5, 5.0]
     """
-    xp = array_module(x=x)
     stride = _check_pooling(stride, keep_cls)
-    check_array("x", x, min_ndim=2, axes="..., n, d", finite=False)
+    xp = check_array("x", x, min_ndim=2, axes="..., n, d")
     if x.shape[-2] < 1:
         raise ValueError(f"n (x.shape[-2]) must be >= 1, got {x.shape[-2]}")
-    check_all_finite({"x": x}, xp)
     return _pool(xp, x, stride, keep_cls)
 
 
@@ -155,19 +152,27 @@ def _pool(xp, x, stride, keep_cls):
     if keep_cls:
         pooled[..., 0, :] = x[..., 0, :]  # [CLS] kept apart
     rest = x[..., first:, :]  # (..., L, d), L = n − first, a view
-    full = rest.shape[-2] // stride  # groups of exactly s rows
-    for divide_first in (False, True):
-        with quiet(xp):  # an overflow is redone below
-            if full:
-                # (13.3)  q̄_g = (1/s) Σ_{i in G_g} q_i, over a (..., full, s, d) view of the rows
-                groups = rest[..., : full * stride, :].reshape(*batch, full, stride, d)
-                _mean(xp, groups, pooled[..., first : first + full, :], divide_first)
-            if full * stride < rest.shape[-2]:  # the shorter last group
-                _mean(xp, rest[..., full * stride :, :], pooled[..., -1, :], divide_first)
-            # a sum of s finite rows may overflow where their mean does not: then divide first
-            if divide_first or bool(xp.isfinite(pooled).all()):
-                return pooled
-    return pooled  # pragma: no cover - the loop returns
+    with quiet(xp):  # an overflow is redone below
+        _group_means(xp, rest, pooled[..., first:, :], stride, divide_first=False)
+        # a sum of s finite rows may overflow where their mean does not: then divide first
+        if not bool(xp.isfinite(pooled).all()):
+            _group_means(xp, rest, pooled[..., first:, :], stride, divide_first=True)
+    return pooled
+
+
+def _group_means(xp, rest, out, stride, *, divide_first):
+    """(13.3) the means of consecutive groups of ``stride`` rows of ``rest`` into ``out``.
+
+    ``rest (..., L, d)``; ``out (..., ⌈L/s⌉, d)``; the last group may be shorter.
+    """
+    *batch, length, d = rest.shape
+    full = length // stride  # groups of exactly s rows
+    if full:
+        # q̄_g = (1/s) Σ_{i in G_g} q_i, over a (..., full, s, d) view of the rows
+        groups = rest[..., : full * stride, :].reshape(*batch, full, stride, d)
+        _mean(xp, groups, out[..., :full, :], divide_first)
+    if full * stride < length:  # the shorter last group
+        _mean(xp, rest[..., full * stride :, :], out[..., -1, :], divide_first)
 
 
 def _mean(xp, rows, out, divide_first):

@@ -41,10 +41,11 @@ from ._validation import (
     check_array,
     check_bool,
     check_int,
+    check_module,
     check_real,
     describe,
 )
-from .backend import asarray, erf, module_for
+from .backend import asarray, erf
 from .mechanisms import dense_weights
 from .softmax import softmax_attention
 
@@ -203,10 +204,8 @@ class Encoder:
     def __init__(self, config: BertConfig, weights: dict, tokenizer=None, *, xp, max_length=None):
         if not isinstance(config, BertConfig):
             raise TypeError(f"config must be a BertConfig, got {describe(config)}")
-        if isinstance(xp, str):
-            xp = module_for(xp)
-        if getattr(xp, "__name__", None) not in ("numpy", "cupy"):
-            raise TypeError(f"xp must be the numpy or cupy module, got {describe(xp)}")
+        # the weights' backend is named, never the default one: None is refused
+        xp = check_module("xp", xp, accepted="the numpy or cupy module", none=False)
         if not isinstance(weights, dict):
             raise TypeError(f"weights must be a dict of name → array, got {describe(weights)}")
         for name, shape in _weight_shapes(config).items():
@@ -284,17 +283,14 @@ class Encoder:
             raise ValueError(
                 f"ids must have at most {self.config.max_positions} positions, got {n}"
             )
-        low, high = int(ids.min()), int(ids.max())
-        if low < 0 or high >= self.config.vocab_size:
-            raise ValueError(
-                f"ids must be token ids in [0, {self.config.vocab_size}), got values in "
-                f"[{low}, {high}]"
-            )
-        return self.xp.asarray(ids)
+        return _check_token_ids(ids, self.config.vocab_size, self.xp)
 
     def embed(self, ids):
         """Word + position + token-type (all 0) embeddings, then LayerNorm: ``(N, n, hidden)``."""
-        ids = self._check_ids(ids)
+        return self._embed(self._check_ids(ids))
+
+    def _embed(self, ids):
+        """:meth:`embed` of ids already checked."""
         n = ids.shape[-1]
         w = self._w
         x = w["embeddings.word_embeddings.weight"][ids]  # (N, n, hidden)
@@ -357,7 +353,7 @@ class Encoder:
         _check_rows_have_tokens(mask)
         key_mask = None if bool(mask.all()) else mask[:, None, None, :]  # (N, 1, 1, n)
         per_layer = _per_layer(attention, self.config.layers)
-        x = self.embed(ids)
+        x = self._embed(ids)
         hidden, weights = [x], [] if return_attention else None
         for layer, attend in enumerate(per_layer):
             prefix = f"encoder.layer.{layer}"
@@ -424,6 +420,23 @@ class Encoder:
             out = self.forward(ids[rows], mask[rows], attention=attention)
             parts.append(self.pool(out.last, mask[rows]))
         return self.xp.concatenate(parts, axis=0)
+
+
+def _check_encoder(encoder) -> None:
+    """``encoder`` must be an :class:`Encoder`."""
+    if not isinstance(encoder, Encoder):
+        raise TypeError(f"encoder must be an Encoder (load_minilm()), got {describe(encoder)}")
+
+
+def _check_token_ids(ids, vocab_size: int, xp):
+    """``ids`` on backend ``xp``, all in ``[0, vocab_size)`` (min and max read in one sync)."""
+    ids = xp.asarray(ids)
+    low, high = xp.stack([ids.min(), ids.max()]).tolist()  # one host sync
+    if low < 0 or high >= vocab_size:
+        raise ValueError(
+            f"ids must be token ids in [0, {vocab_size}), got values in [{low}, {high}]"
+        )
+    return ids
 
 
 def _check_rows_have_tokens(mask) -> None:
@@ -530,10 +543,7 @@ def load_minilm(path=None, *, xp=None) -> Encoder:
         If the files, or ``safetensors`` and ``tokenizers``, are missing; the
         message names the install command.
     """
-    if xp is not None and not isinstance(xp, str):
-        if getattr(xp, "__name__", None) not in ("numpy", "cupy"):
-            raise TypeError(f"xp must be None, 'numpy', 'cupy' or the module, got {describe(xp)}")
-    xp = module_for(xp)  # an unknown backend name raises here, before the files are read
+    xp = check_module("xp", xp, accepted="the module")  # before the files are read
     folder = find_minilm() if path is None else _check_path(path)
     missing = [f for f in FILES if not (folder / f).is_file()]
     if missing:
@@ -576,8 +586,7 @@ def text_chunks(encoder: Encoder, *, count=50, length=512):
     """
     from pydoc_data.topics import topics
 
-    if not isinstance(encoder, Encoder):
-        raise TypeError(f"encoder must be an Encoder (load_minilm()), got {describe(encoder)}")
+    _check_encoder(encoder)
     count = check_int("count", count, minimum=1)
     length = check_int("length", length, minimum=3)
     if length > encoder.config.max_positions:

@@ -39,15 +39,18 @@ from ._validation import (
     check_int,
     check_int_sequence,
     check_module,
+    check_output,
     check_real,
     check_working_set,
     describe,
+    quiet,
 )
 from .backend import module_for, to_numpy
 from .jl import KINDS, projection
 from .linformer import _RNG_DOMAIN, linformer_attention
+from .pretrained import _check_token_ids
 from .softmax import softmax, softmax_attention
-from .spectra import _overflow_reported, _power_of_two_scale, cumulative_spectrum
+from .spectra import _power_of_two_scale, cumulative_spectrum
 
 #: Results are gathered on the host (NumPy), whatever backend the encoder runs on.
 host = module_for("numpy")
@@ -142,7 +145,7 @@ def random_attention_spectra(*, n=512, d=64, scales=(0.5, 1.0, 2.0, 4.0), seed=3
     curves = []
     for scale in scales:
         q, k = (scale * g.standard_normal((n, d)) for _ in range(2))  # (n, d)
-        with _overflow_reported(host):  # by _check_logits, not as a warning
+        with quiet(host):  # by _check_logits, not as a warning
             logits = q @ k.T / math.sqrt(d)  # (n, n)
         _check_logits("random_attention_spectra", logits, f"scales entry {scale!r}")
         curves.append(cumulative_spectrum(attention_singular_values(softmax(logits))))
@@ -184,10 +187,10 @@ def attention_spectra(encoder, ids, *, quantiles=(0.1, 0.9), seed=0):
     """
     lo, hi = _check_quantiles(quantiles)
     ids = _check_ids(encoder, ids)
-    seed = _check_seed(seed)
+    seed = check_int("seed", seed, minimum=0)
     xp = module_for(encoder.xp)
     curves, spreads = [], []
-    for out in chunk_outputs(encoder, ids):
+    for out in _chunks(encoder, ids):
         per_layer, spread = [], []
         for layer, p in enumerate(out.attentions):
             per_layer.append(cumulative_spectrum(attention_singular_values(p[0])))  # (heads, n)
@@ -244,7 +247,7 @@ def random_attention_like(logit_spread, *, n, d, seed=0):
     for s in spreads.ravel():
         z, w = g.standard_normal((n, d)), g.standard_normal((n, d))  # (n, d)
         logits = z @ w.T / math.sqrt(d)  # (n, n)
-        with _overflow_reported(host):
+        with quiet(host):
             logits *= s / _logit_spread(z, w)  # spread exactly s
         _check_logits("random_attention_like", logits, f"logit_spread entry {float(s)!r}")
         curves.append(cumulative_spectrum(attention_singular_values(softmax(logits))))
@@ -365,7 +368,7 @@ def attention_locality(encoder, ids, *, widths=WIDTHS, global_tokens=(0, -1), le
         raise ValueError(f"global_tokens must lie in [-{n}, {n}), got {list(global_tokens)}")
     glob = sorted({g % n for g in glob})
     plain, with_global = [], []
-    for out in chunk_outputs(encoder, ids):
+    for out in _chunks(encoder, ids):
         plain.append([to_numpy(window_mass(p[0])) for p in out.attentions])
         with_global.append(
             [to_numpy(window_mass(p[0], global_tokens=glob)) for p in out.attentions]
@@ -492,7 +495,7 @@ def linformer_projection_errors(encoder, ids, *, ks=KS, kinds=KINDS, seeds=4):
         ]
     maps["mean_pool"] = [[mean_pooling(n, kdim, xp=xp, dtype="float32") for kdim in ks]]
     totals = {}
-    for out in chunk_outputs(encoder, ids):
+    for out in _chunks(encoder, ids):
         errors = {name: [] for name in (*maps, "svd")}
         for layer, p in enumerate(out.attentions):
             q, k, v = (x[0] for x in encoder.qkv(layer, out.hidden_states[layer]))  # (heads, n, d)
@@ -574,14 +577,7 @@ def _check_ids(encoder, ids):
             f"ids must have at most n = {config.max_positions} positions (the model's), "
             f"got shape {ids.shape}"
         )
-    xp = module_for(encoder.xp)
-    ids = xp.asarray(ids)
-    low, high = xp.stack([ids.min(), ids.max()]).tolist()  # one host sync
-    if low < 0 or high >= config.vocab_size:
-        raise ValueError(
-            f"ids must be token ids in [0, {config.vocab_size}), got values in [{low}, {high}]"
-        )
-    return ids
+    return _check_token_ids(ids, config.vocab_size, module_for(encoder.xp))
 
 
 def _check_square(name, p):
@@ -608,11 +604,6 @@ def _check_quantiles(quantiles):
     return lo, hi
 
 
-def _check_seed(seed):
-    """``seed``: an integer >= 0 (a NumPy integer or a 0-d integer array too)."""
-    return check_int("seed", seed, minimum=0)
-
-
 def _check_reals(name, values, *, minimum):
     """A non-empty tuple or list of finite reals ``>= minimum``; returns a tuple of floats."""
     if not isinstance(values, (tuple, list)) or not values:
@@ -636,11 +627,12 @@ def _check_size(what, n, d, count):
 
 def _check_logits(what, logits, entry):
     """Random logits of a huge scale overflow: raise ``FloatingPointError`` naming the entry."""
-    if not bool(host.isfinite(logits).all()):
-        raise FloatingPointError(
-            f"{what} produced NaN or inf from finite input: the logits at {entry} overflowed "
-            f"the float range; use a smaller value"
-        )
+    check_output(
+        what,
+        logits,
+        host,
+        reason=f"the logits at {entry} overflowed the float range; use a smaller value",
+    )
 
 
 def _check_spectra(spectra):

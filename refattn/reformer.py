@@ -49,17 +49,18 @@ from ._validation import (
     check_attention_call,
     check_bool,
     check_dtype,
-    check_finite,
     check_finite_result,
     check_float_array,
     check_generator,
     check_int,
     check_module,
     describe,
+    finite_flag,
     quiet_overflow,
 )
 from .backend import pad_axis, window_view
 from .softmax import _finite_or_zero, _nonzero, softmax_partial
+from .spectra import _power_of_two_scale
 
 __all__ = [
     "SELF_SCORE",
@@ -182,20 +183,15 @@ def lsh_buckets(x, rotations):
     """
     xp = array_module(x=x, rotations=rotations)
     check_array("x", x, min_ndim=2, axes="..., n, d", dtype="float", finite=False)
-    _check_rotations(rotations, None, xp)
+    _check_rotations(rotations, None)
     if x.shape[-1] != rotations.shape[1]:
         raise ValueError(
             f"x must have shape (..., n, d) with d = rotations.shape[1] = {rotations.shape[1]}, "
             f"got shape {x.shape}"
         )
-    check_finite("x", x, xp)
+    check_all_finite({"rotations": rotations, "x": x}, xp)  # one sync for both
     (buckets,) = _hash(xp, [x], rotations)
     return buckets
-
-
-def _finite_flag(xp, p):
-    """A device flag (no sync): ``p`` holds no NaN or infinity; True for an empty ``p``."""
-    return xp.isfinite(p.max()) & xp.isfinite(p.min()) if p.size else xp.asarray(True)
 
 
 def _hash(xp, xs, rotations):
@@ -207,14 +203,15 @@ def _hash(xp, xs, rotations):
     rots = [rotations.reshape((rotations.shape[0],) + (1,) * (x.ndim - 2) + rotations.shape[1:])
             for x in xs]  # fmt: skip
     projs = [x[None] @ rot for x, rot in zip(xs, rots, strict=True)]  # (rounds, ..., n, b/2)
-    finite = xp.stack([_finite_flag(xp, p) for p in projs]).tolist()
+    flags = [finite_flag(xp, p) for p in projs]  # None for an empty p: nothing overflowed
+    finite = xp.stack([xp.asarray(True) if f is None else f for f in flags]).tolist()
     overflowed = [i for i, ok in enumerate(finite) if not ok]
     if overflowed:
         # argmax is unchanged by a positive factor per row: divide each row of x by the power
         # of two at its largest entry (exact), so that |x| < 2 and x·R cannot overflow
         for i in overflowed:
-            projs[i] = (xs[i] / _power_of_two_scale(xp, xs[i]))[None] @ rots[i]
-        if not all(xp.stack([_finite_flag(xp, projs[i]) for i in overflowed]).tolist()):
+            projs[i] = (xs[i] / _power_of_two_scale(xp, _row_top(xp, xs[i])))[None] @ rots[i]
+        if not all(xp.stack([finite_flag(xp, projs[i]) for i in overflowed]).tolist()):
             raise FloatingPointError(
                 f"lsh_buckets: x·rotations overflows {projs[overflowed[0]].dtype} even for rows "
                 f"of x scaled to |x| < 2; the rotations are too large"
@@ -361,14 +358,14 @@ def lsh_attention(
     if shared_qk:
         # (10.2)  k_j = q_j/‖q_j‖ (a zero query gives a zero key); (10.9) first divided by
         # the power of two at its largest entry (exact), so that ‖q_j‖² cannot overflow
-        keys /= _power_of_two_scale(xp, keys)
+        keys /= _power_of_two_scale(xp, _row_top(xp, keys))
         norm = xp.sqrt(xp.einsum("...i,...i->...", keys, keys))[..., None]  # (R, ..., c + N, 1)
         keys /= xp.where(norm == 0, 1, norm)
     # (10.3)  chunk a reads key slots (a − 1)·c … (a + 1)·c − 1: a strided view, no copy
     q_blocks = q_sorted.reshape(q_sorted.shape[:-2] + (blocks, c, d))  # (R, ..., B, c, d)
     k_windows = window_view(keys, size=2 * c, step=c, count=blocks)  # (R, ..., B, 2c, d)
     scores = q_blocks @ xp.swapaxes(k_windows, -1, -2)  # (R, ..., B, c, 2c)
-    logits_ok = xp.isfinite(scores.max()) & xp.isfinite(scores.min())  # (10.9) synced at the end
+    logits_ok = finite_flag(xp, scores)  # (10.9) synced at the end
     del q_sorted, q_blocks, k_windows, keys
     if shared_qk:
         # (10.4)  the query's own key sits at window column c + t: a finite, large negative score
@@ -448,17 +445,14 @@ def _block_pairs(xp, scores, q_bucket, k_bucket, k_ok, q_slots, k_slots, causal,
 MAX_ROTATION_ENTRIES = 2**28
 
 
-def _power_of_two_scale(xp, x):
-    """Per row of ``x (..., f)``: the power of two at or below its largest ``|entry|``.
+def _row_top(xp, x):
+    """Per row of ``x (..., f)``: its largest ``|entry|`` ``(..., 1)``, without a copy of ``|x|``.
 
-    Dividing by a power of two is exact, so ``x / s`` keeps every direction
-    bit for bit while its entries are below 2 in magnitude.  ``2^(e − 1)``
-    with ``top = m·2^e``, ``0.5 <= m < 1``, is at most ``top``, so it never
-    overflows (a zero row gets 1/2 and stays zero).
+    Divided by :func:`refattn.spectra._power_of_two_scale` of it (the power of
+    two at or below it, exact), ``x`` keeps every direction bit for bit while
+    its entries are below 2 in magnitude (a zero row stays zero).
     """
-    top = xp.maximum(x.max(axis=-1, keepdims=True), -x.min(axis=-1, keepdims=True))  # (..., 1)
-    _, exponent = xp.frexp(top)
-    return xp.ldexp(xp.ones_like(top), exponent - 1)
+    return xp.maximum(x.max(axis=-1, keepdims=True), -x.min(axis=-1, keepdims=True))
 
 
 def _rotations(rotations, buckets, rounds, rng, d, xp, dtype):
@@ -481,7 +475,7 @@ def _rotations(rotations, buckets, rounds, rng, d, xp, dtype):
             dtype=str(dtype),
         )
     array_module(q=xp.zeros(0), rotations=rotations)
-    _check_rotations(rotations, d, xp, finite=False)
+    _check_rotations(rotations, d)
     half = rotations.shape[-1]
     if buckets is not None and _check_buckets(buckets) != 2 * half:
         raise ValueError(
@@ -505,9 +499,9 @@ def _check_buckets(buckets) -> int:
     return buckets
 
 
-def _check_rotations(rotations, d, xp, *, finite=True) -> None:
-    """``rotations`` float ``(rounds, d, b/2)`` (any ``d`` if None), rounds, b/2 >= 1, and
-    with ``finite`` (else the caller checks it) finite."""
+def _check_rotations(rotations, d) -> None:
+    """``rotations`` float ``(rounds, d, b/2)`` (any ``d`` if None), rounds, b/2 >= 1; the
+    caller checks that they are finite, with its other arrays (one sync)."""
     want = "d" if d is None else d
     if (
         getattr(rotations, "ndim", None) != 3
@@ -521,8 +515,6 @@ def _check_rotations(rotations, d, xp, *, finite=True) -> None:
     if rotations.shape[0] < 1:
         raise ValueError(f"rotations must hold at least one round, got shape {rotations.shape}")
     check_float_array("rotations", rotations)
-    if finite:
-        check_finite("rotations", rotations, xp)
 
 
 def _broadcast_lead(x, lead):

@@ -251,8 +251,18 @@ CASES = [
         WEIGHTS,
         xp="torch",
         raises=ValueError,
-        arg="backend",
+        arg="xp",
         match=r"got 'torch'",
+    ),
+    Bad(
+        "Encoder-xp-none",
+        Encoder,
+        CONFIG,
+        WEIGHTS,
+        xp=None,
+        raises=TypeError,
+        arg="xp",
+        match=r"must be 'numpy', 'cupy' or the numpy or cupy module, got None",
     ),
     Bad(
         "Encoder-xp-int",
@@ -595,7 +605,7 @@ CASES = [
         "/no/such/folder",
         xp="jax",
         raises=ValueError,
-        arg="backend",
+        arg="xp",
         match=r"got 'jax'",
     ),
     Bad(

@@ -170,9 +170,13 @@ REGIMES = (
 )
 
 
-def attention_errors(q, k, v, m, *, kind, orthogonal, causal, seeds=ATTENTION_SEEDS):
-    """‖FAVOR − softmax attention‖ / ‖softmax attention‖ for each of ``seeds`` draws of ω."""
-    exact = softmax_attention(q, k, v, causal=causal)
+def attention_errors(q, k, v, m, *, kind, orthogonal, causal, seeds=ATTENTION_SEEDS, exact=None):
+    """‖FAVOR − softmax attention‖ / ‖softmax attention‖ for each of ``seeds`` draws of ω.
+
+    ``exact``: the softmax attention of ``q, k, v`` (with ``causal``) if already computed.
+    """
+    if exact is None:
+        exact = softmax_attention(q, k, v, causal=causal)
     return np.array(
         [
             np.linalg.norm(
@@ -212,11 +216,12 @@ def performer_attention_error() -> Figure:
         q, k = (scale * g.standard_normal((n, d)) for _ in range(2))
         v = g.standard_normal((n, d))
         for ax, causal in zip(row, (False, True), strict=True):
+            exact = softmax_attention(q, k, v, causal=causal)  # shared by every variant and m
             for kind, orthogonal, label, color, marker, line, shift in variants:
                 errors = np.array(
                     [
                         attention_errors(
-                            q, k, v, f, kind=kind, orthogonal=orthogonal, causal=causal
+                            q, k, v, f, kind=kind, orthogonal=orthogonal, causal=causal, exact=exact
                         )
                         for f in m
                     ]

@@ -53,6 +53,11 @@ def describe_run(path=None) -> str:
     return f"{path} (refattn bench on {data['backend']}, {data['machine']}, {date})"
 
 
+def _mechanisms(data) -> list[str]:
+    """The mechanisms measured in ``data``, in the drawing order of :data:`COLORS`."""
+    return sorted({r["mechanism"] for r in data["results"]}, key=list(COLORS).index)
+
+
 def _series(data, name, key):
     rows = sorted((r["n"], r[key], r) for r in data["results"] if r["mechanism"] == name)
     return (
@@ -72,7 +77,7 @@ def coinciding(data, key, tolerance=0.05) -> list[tuple[list[str], str]]:
     Each group comes with where it agrees: "" for every common n, else the
     range of n.  Groups follow the drawing order of :data:`COLORS`.
     """
-    names = sorted({r["mechanism"] for r in data["results"]}, key=list(COLORS).index)
+    names = _mechanisms(data)
     values = {name: dict(zip(*_series(data, name, key)[:2], strict=True)) for name in names}
     groups: list[tuple[list[str], str]] = []
     for i, a in enumerate(names):
@@ -102,7 +107,7 @@ def coinciding(data, key, tolerance=0.05) -> list[tuple[list[str], str]]:
 def _draw(data, key, model_key, ylabel, title) -> Figure:
     fig = Figure(figsize=(8.0, 5.2))
     ax = fig.subplots()
-    names = sorted({r["mechanism"] for r in data["results"]}, key=list(COLORS).index)
+    names = _mechanisms(data)
     rate = data["matmul_flops_per_second"]
     groups = coinciding(data, key)
     rank = {name: i for group, _ in groups for i, name in enumerate(group)}
